@@ -1,0 +1,59 @@
+//! `attrsync check`: configuration and every configured service, one line each.
+
+use std::process::ExitCode;
+
+use super::Context;
+use crate::config::{SinkKind, SourceKind};
+use crate::store::RunStore;
+
+/// One check's result.
+struct Line {
+    name: String,
+    ok: bool,
+    detail: String,
+}
+
+pub async fn execute(ctx: &Context) -> ExitCode {
+    let mut lines = vec![Line { name: "config".into(), ok: true, detail: "valid".into() }];
+    let s = &ctx.settings;
+    lines.push(match ctx.store().await {
+        Ok(store) => match store.ping().await {
+            Ok(()) => Line { name: format!("run store ({})", store.kind()), ok: true, detail: "reachable, migrations applied".into() },
+            Err(e) => Line { name: "run store".into(), ok: false, detail: format!("{e:#}; check run_store.url and that the database is up") },
+        },
+        Err(e) => Line { name: "run store".into(), ok: false, detail: format!("{e:#}; check run_store.url and that the database is up") },
+    });
+    if s.source.kind == SourceKind::File {
+        let p = &s.source.path;
+        lines.push(match std::fs::metadata(p) {
+            Ok(m) if m.is_file() => Line { name: "source (file)".into(), ok: true, detail: format!("{} ({} bytes)", p.display(), m.len()) },
+            _ => Line {
+                name: "source (file)".into(),
+                ok: false,
+                detail: format!("{} is not a readable file; set source.path or run `attrsync generate --out {}`", p.display(), p.display()),
+            },
+        });
+    }
+    if s.sink.kind == SinkKind::Local {
+        let d = &s.sink.dir;
+        let ok = std::fs::create_dir_all(d).is_ok();
+        lines.push(Line {
+            name: "sink (local)".into(),
+            ok,
+            detail: if ok { format!("{} is writable", d.display()) } else { format!("cannot create {}; set sink.dir", d.display()) },
+        });
+    }
+    let mut failed = 0;
+    for l in &lines {
+        if !l.ok {
+            failed += 1;
+        }
+        println!("{} {:<22} {}", if l.ok { "ok  " } else { "FAIL" }, l.name, l.detail);
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        println!("{failed} check(s) failed");
+        ExitCode::FAILURE
+    }
+}

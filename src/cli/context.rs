@@ -1,0 +1,57 @@
+//! What every configured command starts from: settings, logging, and the seams they select.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+
+use crate::config::{ConfigError, LoadOptions, Settings, SinkKind, SourceKind};
+use crate::pipeline::{plan_from, Pipeline};
+use crate::sinks::local::LocalSink;
+use crate::sources::file::FileSource;
+use crate::store::{AnyStore, RunStore, RunnerMeta};
+
+/// Loaded settings plus helpers to open the configured seams.
+#[derive(Debug)]
+pub struct Context {
+    pub settings: Settings,
+}
+
+impl Context {
+    /// Loads settings and starts logging.
+    pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let settings = Settings::load(&LoadOptions { file, ..Default::default() })?;
+        crate::telemetry::init(settings.log.format);
+        Ok(Self { settings })
+    }
+
+    /// Opens the run store, migrating when `run_store.auto_migrate` is on.
+    pub async fn store(&self) -> anyhow::Result<AnyStore> {
+        let store = AnyStore::open(&self.settings.run_store).await?;
+        if self.settings.run_store.auto_migrate {
+            store.migrate().await?;
+        }
+        Ok(store)
+    }
+
+    /// The pipeline for the configured source, sink and store.
+    pub async fn pipeline(&self) -> anyhow::Result<Pipeline<FileSource, LocalSink, AnyStore>> {
+        let s = &self.settings;
+        if s.source.kind != SourceKind::File {
+            anyhow::bail!("source.kind = \"posthog\" is not available in this build yet");
+        }
+        if s.sink.kind != SinkKind::Local {
+            anyhow::bail!("sink.kind = \"bigquery\" is not available in this build yet");
+        }
+        let (plan, parse) = plan_from(s).context("building the attribution plan")?;
+        Ok(Pipeline {
+            source: FileSource::new(s.source.path.clone()),
+            sink: LocalSink::new(s.sink.dir.clone()),
+            store: self.store().await?,
+            parse,
+            plan: std::sync::Arc::new(plan),
+            meta: RunnerMeta::current(),
+            training_micros: s.attribution.training_days as i64 * crate::domain::time::MICROS_PER_DAY,
+            keep_runs_days: s.run_store.keep_runs_days,
+        })
+    }
+}

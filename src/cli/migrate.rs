@@ -1,0 +1,25 @@
+//! `attrsync migrate`.
+
+use std::process::ExitCode;
+
+use super::Context;
+use crate::store::{AnyStore, RunStore};
+
+pub async fn execute(ctx: &Context) -> ExitCode {
+    let result = async {
+        let store = AnyStore::open(&ctx.settings.run_store).await?;
+        store.migrate().await?;
+        Ok::<_, anyhow::Error>(store.kind())
+    }
+    .await;
+    match result {
+        Ok(kind) => {
+            println!("run store ({kind}) is up to date");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

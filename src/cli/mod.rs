@@ -1,0 +1,75 @@
+//! The command line: one file per subcommand.
+
+mod check;
+mod context;
+mod generate;
+mod migrate;
+mod run;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use context::Context;
+
+/// attrsync: marketing attribution from PostHog events and ad spend, into your warehouse.
+#[derive(Debug, Parser)]
+#[command(name = "attrsync", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file layered over the embedded default and config/<ATTRSYNC_ENV>.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon loop, or one cycle with --once (non-zero exit when it fails).
+    Run(run::RunArgs),
+    /// Show recent runs from the run store.
+    Status(status::StatusArgs),
+    /// Apply run-store migrations.
+    Migrate,
+    /// Validate configuration and reach every configured service.
+    Check,
+    /// Write synthetic PostHog-format events for demos and benchmarks.
+    Generate(generate::GenerateArgs),
+}
+
+/// Parses arguments and runs the command; the exit code says whether it worked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        // generate needs no configuration or runtime.
+        Command::Generate(args) => generate::execute(args),
+        command => {
+            let ctx = match Context::load(cli.config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            rt.block_on(async move {
+                match command {
+                    Command::Run(args) => run::execute(&ctx, args).await,
+                    Command::Status(args) => status::execute(&ctx, args).await,
+                    Command::Migrate => migrate::execute(&ctx).await,
+                    Command::Check => check::execute(&ctx).await,
+                    Command::Generate(_) => unreachable!("handled above"),
+                }
+            })
+        }
+    };
+    code
+}

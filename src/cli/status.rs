@@ -1,0 +1,67 @@
+//! `attrsync status [--limit N] [--json]`.
+
+use std::process::ExitCode;
+
+use super::Context;
+use crate::store::{RunRecord, RunStore};
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// How many runs to show, newest first.
+    #[arg(long, default_value_t = 20)]
+    pub limit: u32,
+    /// Print JSON lines instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn execute(ctx: &Context, args: StatusArgs) -> ExitCode {
+    let runs = match async { ctx.store().await?.recent(args.limit).await.map_err(anyhow::Error::from) }.await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.json {
+        for r in &runs {
+            println!("{}", serde_json::to_string(r).expect("run records serialise"));
+        }
+    } else {
+        print!("{}", table(&runs));
+    }
+    ExitCode::SUCCESS
+}
+
+/// Renders runs as a fixed-width table.
+pub fn table(runs: &[RunRecord]) -> String {
+    let mut out = format!(
+        "{:>6}  {:<9} {:<10} {:<20} {:>9} {:>10} {:>8} {:>11} {:>9}  {}\n",
+        "id", "trigger", "status", "started (UTC)", "duration", "read", "skipped", "conversions", "credits", "error"
+    );
+    if runs.is_empty() {
+        out.push_str("(no runs yet: try `attrsync run --once`)\n");
+    }
+    for r in runs {
+        let started = r.started_at.to_string();
+        let duration = r.finished_at.map_or("-".to_string(), |f| {
+            format!("{:.1}s", (f.micros() - r.started_at.micros()) as f64 / 1e6)
+        });
+        let error = r.error.as_deref().unwrap_or("").replace('\n', " ");
+        let error: String = if error.chars().count() > 80 { error.chars().take(79).chain(['…']).collect() } else { error };
+        out.push_str(&format!(
+            "{:>6}  {:<9} {:<10} {:<20} {:>9} {:>10} {:>8} {:>11} {:>9}  {}\n",
+            r.id.0,
+            r.trigger,
+            r.status,
+            &started[..19],
+            duration,
+            r.counts.events_read,
+            r.counts.events_skipped,
+            r.counts.conversions,
+            r.counts.credits,
+            error
+        ));
+    }
+    out
+}

@@ -1,0 +1,48 @@
+//! `[schedule]`, `[server]` and `[log]`.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `[schedule]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSettings {
+    #[serde(with = "humantime_serde")]
+    pub interval: Duration,
+    /// How long a shutdown waits for the current run to commit.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Random delay before the first tick, up to this, so replicas spread out.
+    #[serde(with = "humantime_serde")]
+    pub start_jitter: Duration,
+    /// Longest wait after consecutive failed runs.
+    #[serde(with = "humantime_serde")]
+    pub max_backoff: Duration,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// `/healthz`, `/readyz` and `/metrics`; empty to disable.
+    pub bind: String,
+    /// `/readyz` fails when the last successful run is older than this.
+    #[serde(with = "humantime_serde")]
+    pub ready_max_age: Duration,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}

@@ -1,0 +1,83 @@
+//! Resolved conversions, attribution models and the credits they give.
+
+use std::fmt;
+
+use super::ids::Uuid;
+use super::money::Money;
+use super::time::Timestamp;
+use super::touchpoint::{Channel, PersonKey};
+
+/// A conversion after identity resolution.
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    pub uuid: Uuid,
+    pub timestamp: Timestamp,
+    pub person: PersonKey,
+    /// The configured conversion name.
+    pub name: std::sync::Arc<str>,
+    /// The PostHog event name.
+    pub event: std::sync::Arc<str>,
+    pub value: Option<Money>,
+}
+
+/// An attribution model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    FirstTouch,
+    LastTouch,
+    LastNonDirect,
+    Linear,
+    TimeDecay,
+    PositionBased,
+    Markov,
+    Shapley,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 8] = [
+        ModelKind::FirstTouch,
+        ModelKind::LastTouch,
+        ModelKind::LastNonDirect,
+        ModelKind::Linear,
+        ModelKind::TimeDecay,
+        ModelKind::PositionBased,
+        ModelKind::Markov,
+        ModelKind::Shapley,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::FirstTouch => "first_touch",
+            ModelKind::LastTouch => "last_touch",
+            ModelKind::LastNonDirect => "last_non_direct",
+            ModelKind::Linear => "linear",
+            ModelKind::TimeDecay => "time_decay",
+            ModelKind::PositionBased => "position_based",
+            ModelKind::Markov => "markov",
+            ModelKind::Shapley => "shapley",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The share of one conversion given to one touchpoint (or to `direct` when the journey is empty).
+#[derive(Debug, Clone)]
+pub struct Credit {
+    pub model: ModelKind,
+    /// `None` when the conversion had no touchpoint in the lookback window.
+    pub touchpoint: Option<Uuid>,
+    pub channel: Channel,
+    pub credit: f64,
+    /// This touch's part of the conversion value; parts of one conversion sum to its value exactly.
+    pub value_micros: Option<i64>,
+}

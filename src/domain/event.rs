@@ -1,0 +1,181 @@
+//! A normalised PostHog event, borrowed from the page or line it was parsed from.
+
+use std::borrow::Cow;
+
+use super::ids::Uuid;
+use super::platform::ClickIdKind;
+use super::time::Timestamp;
+
+/// Marker PostHog puts in place of a click id when `mask_personal_data_properties` is on.
+pub const MASKED: &str = "<masked>";
+
+/// One event as the sources hand it to the pipeline: parsed at the edge, valid by construction.
+#[derive(Debug, Clone)]
+pub struct EventRef<'a> {
+    pub uuid: Uuid,
+    pub event: Cow<'a, str>,
+    pub timestamp: Timestamp,
+    pub distinct_id: Cow<'a, str>,
+    pub person_id: Option<Cow<'a, str>>,
+    pub props: RawProps<'a>,
+}
+
+/// The properties attribution reads; everything else in `properties` is skipped unparsed.
+#[derive(Debug, Clone, Default)]
+pub struct RawProps<'a> {
+    pub session_id: Option<Cow<'a, str>>,
+    pub current_url: Option<Cow<'a, str>>,
+    pub referrer: Option<Cow<'a, str>>,
+    pub referring_domain: Option<Cow<'a, str>>,
+    pub utm_source: Option<Cow<'a, str>>,
+    pub utm_medium: Option<Cow<'a, str>>,
+    pub utm_campaign: Option<Cow<'a, str>>,
+    pub utm_content: Option<Cow<'a, str>>,
+    pub utm_term: Option<Cow<'a, str>>,
+    pub utm_id: Option<Cow<'a, str>>,
+    pub click_ids: [Option<Cow<'a, str>>; 10],
+    /// `$anon_distinct_id` on `$identify`.
+    pub anon_distinct_id: Option<Cow<'a, str>>,
+    /// `alias` on `$create_alias` / `$merge_dangerously`.
+    pub alias: Option<Cow<'a, str>>,
+    /// Properties named by configuration (conversion filters and values, stitching), by slot.
+    pub extras: Vec<(u16, Cow<'a, str>)>,
+}
+
+impl<'a> RawProps<'a> {
+    /// The configured extra property in `slot`.
+    pub fn extra(&self, slot: u16) -> Option<&str> {
+        self.extras.iter().find(|(s, _)| *s == slot).map(|(_, v)| v.as_ref())
+    }
+
+    /// The first click id present, by priority; masked ones count (the click happened).
+    pub fn click_id(&self) -> Option<(ClickIdKind, &str)> {
+        ClickIdKind::ALL
+            .into_iter()
+            .find_map(|k| self.click_ids[k.index()].as_deref().map(|v| (k, v)))
+    }
+
+    /// A referring domain, from `$referring_domain` or else the host of `$referrer`;
+    /// `None` for `$direct` or empty.
+    pub fn referring_domain(&self) -> Option<Cow<'_, str>> {
+        match self.referring_domain.as_deref() {
+            Some("$direct") | Some("") => None,
+            Some(d) => Some(Cow::Borrowed(d)),
+            None => match self.referrer.as_deref() {
+                None | Some("$direct") | Some("") => None,
+                Some(r) => url_host(r).map(|h| Cow::Owned(h.to_ascii_lowercase())),
+            },
+        }
+    }
+
+    /// Whether the event carries a campaign signal (click id or any UTM tag).
+    pub fn has_campaign_signal(&self) -> bool {
+        self.click_ids.iter().any(Option::is_some)
+            || self.utm_source.is_some()
+            || self.utm_medium.is_some()
+            || self.utm_campaign.is_some()
+    }
+
+    /// Copies what a touchpoint needs into owned storage.
+    pub fn signals(&self) -> Signals {
+        let own = |v: &Option<Cow<'_, str>>| v.as_deref().map(Box::from);
+        let click = self.click_id().map(|(kind, v)| ClickId { kind, masked: v == MASKED });
+        Signals {
+            current_url: own(&self.current_url),
+            referring_domain: self.referring_domain().map(|d| Box::from(d.as_ref())),
+            utm_source: own(&self.utm_source),
+            utm_medium: own(&self.utm_medium),
+            utm_campaign: own(&self.utm_campaign),
+            utm_content: own(&self.utm_content),
+            utm_term: own(&self.utm_term),
+            utm_id: own(&self.utm_id),
+            click,
+        }
+    }
+
+    /// Makes every borrowed field owned.
+    pub fn into_owned(self) -> RawProps<'static> {
+        let o = |v: Option<Cow<'a, str>>| v.map(|c| Cow::Owned(c.into_owned()));
+        RawProps {
+            session_id: o(self.session_id),
+            current_url: o(self.current_url),
+            referrer: o(self.referrer),
+            referring_domain: o(self.referring_domain),
+            utm_source: o(self.utm_source),
+            utm_medium: o(self.utm_medium),
+            utm_campaign: o(self.utm_campaign),
+            utm_content: o(self.utm_content),
+            utm_term: o(self.utm_term),
+            utm_id: o(self.utm_id),
+            click_ids: self.click_ids.map(o),
+            anon_distinct_id: o(self.anon_distinct_id),
+            alias: o(self.alias),
+            extras: self.extras.into_iter().map(|(s, v)| (s, Cow::Owned(v.into_owned()))).collect(),
+        }
+    }
+}
+
+/// The host part of a URL (`https://www.google.com/search?q=x` → `www.google.com`).
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let host = rest.split(['/', '?', '#']).next()?;
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.split(':').next()?;
+    (!host.is_empty()).then_some(host)
+}
+
+/// A click id seen on an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClickId {
+    pub kind: ClickIdKind,
+    /// PostHog replaced the value by `"<masked>"`.
+    pub masked: bool,
+}
+
+/// The marketing signals of a session's first event, owned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signals {
+    pub current_url: Option<Box<str>>,
+    pub referring_domain: Option<Box<str>>,
+    pub utm_source: Option<Box<str>>,
+    pub utm_medium: Option<Box<str>>,
+    pub utm_campaign: Option<Box<str>>,
+    pub utm_content: Option<Box<str>>,
+    pub utm_term: Option<Box<str>>,
+    pub utm_id: Option<Box<str>>,
+    pub click: Option<ClickId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_come_out_of_urls() {
+        assert_eq!(url_host("https://www.google.com/search?q=x"), Some("www.google.com"));
+        assert_eq!(url_host("http://user@example.org:8080/a"), Some("example.org"));
+        assert_eq!(url_host("t.co/abc"), Some("t.co"));
+        assert_eq!(url_host("https:///nothing"), None);
+    }
+
+    #[test]
+    fn referring_domain_falls_back_to_referrer_and_ignores_direct() {
+        let mut p = RawProps {
+            referring_domain: Some("$direct".into()),
+            ..Default::default()
+        };
+        assert!(p.referring_domain().is_none());
+        p.referring_domain = None;
+        p.referrer = Some("https://WWW.Bing.com/search".into());
+        assert_eq!(p.referring_domain().as_deref(), Some("www.bing.com"));
+    }
+
+    #[test]
+    fn first_click_id_by_priority_and_masking() {
+        let mut p = RawProps::default();
+        p.click_ids[ClickIdKind::Fbclid.index()] = Some("abc".into());
+        p.click_ids[ClickIdKind::Gclid.index()] = Some(MASKED.into());
+        let s = p.signals();
+        assert_eq!(s.click, Some(ClickId { kind: ClickIdKind::Gclid, masked: true }));
+    }
+}

@@ -1,0 +1,277 @@
+//! What a source hands the pipeline: the session starts, conversions and identity links of the
+//! events it read, reduced as they stream past so that pageviews are never held in memory.
+
+use std::collections::{HashMap, HashSet};
+
+use super::conversion::{ConversionError, ConversionEvent, ConversionRules};
+use super::event::{EventRef, Signals};
+use super::ids::Uuid;
+use super::time::Timestamp;
+
+/// Event names PostHog uses to link distinct ids.
+pub const IDENTIFY: &str = "$identify";
+pub const CREATE_ALIAS: &str = "$create_alias";
+pub const MERGE_DANGEROUSLY: &str = "$merge_dangerously";
+
+/// An event's position in the stream: (timestamp, uuid), the cursor order.
+pub type Position = (Timestamp, Uuid);
+
+/// The first event of a session (or a session-less event with a marketing signal).
+#[derive(Debug, Clone)]
+pub struct SessionStart {
+    pub uuid: Uuid,
+    pub timestamp: Timestamp,
+    pub distinct_id: Box<str>,
+    pub session_id: Option<Box<str>>,
+    pub signals: Signals,
+}
+
+impl SessionStart {
+    pub fn position(&self) -> Position {
+        (self.timestamp, self.uuid)
+    }
+}
+
+/// Why an event was counted and skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The line or row did not parse into an event.
+    Malformed,
+    /// The same uuid was read before in this run.
+    Duplicate,
+    /// The event has no distinct_id, so it cannot join a journey.
+    NoPersonKey,
+    /// A conversion event whose value or currency is unusable.
+    BadConversionValue,
+}
+
+impl SkipReason {
+    pub const ALL: [SkipReason; 4] = [
+        SkipReason::Malformed,
+        SkipReason::Duplicate,
+        SkipReason::NoPersonKey,
+        SkipReason::BadConversionValue,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Malformed => "malformed",
+            SkipReason::Duplicate => "duplicate",
+            SkipReason::NoPersonKey => "no_person_key",
+            SkipReason::BadConversionValue => "bad_conversion_value",
+        }
+    }
+}
+
+/// Counts of what was read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadCounts {
+    /// Lines or rows seen, good or bad.
+    pub read: u64,
+    /// Skipped, by reason (indexed like [`SkipReason::ALL`]).
+    pub skipped: [u64; 4],
+    /// Click ids that arrived as `"<masked>"`.
+    pub masked_click_ids: u64,
+}
+
+impl ReadCounts {
+    pub fn skip(&mut self, reason: SkipReason) {
+        self.skipped[reason as usize] += 1;
+    }
+
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.iter().sum()
+    }
+
+    pub fn skipped(&self, reason: SkipReason) -> u64 {
+        self.skipped[reason as usize]
+    }
+
+    fn add(&mut self, o: &ReadCounts) {
+        self.read += o.read;
+        for (a, b) in self.skipped.iter_mut().zip(o.skipped) {
+            *a += b;
+        }
+        self.masked_click_ids += o.masked_click_ids;
+    }
+}
+
+/// The reduced content of a stream of events.
+#[derive(Debug, Default)]
+pub struct Extract {
+    /// Earliest event of each session, by session id.
+    pub sessions: HashMap<Box<str>, SessionStart>,
+    /// Session-less events that carry a marketing signal.
+    pub sessionless: Vec<SessionStart>,
+    pub conversions: Vec<ConversionEvent>,
+    conversion_ids: HashSet<Uuid>,
+    /// Distinct-id links from `$identify`, `$create_alias` and `$merge_dangerously`.
+    pub links: HashSet<(Box<str>, Box<str>)>,
+    /// Distinct ids that were the target of `$identify` (the identified, not anonymous, ids).
+    pub identified: HashSet<Box<str>>,
+    /// distinct_id → PostHog person_id, where events carried one.
+    pub person_ids: HashMap<Box<str>, Box<str>>,
+    /// distinct_id → value of the configured stitching property.
+    pub stitch_values: HashMap<Box<str>, Box<str>>,
+    /// The largest (timestamp, uuid) read.
+    pub max_position: Option<Position>,
+    pub counts: ReadCounts,
+}
+
+/// What the reducer needs from configuration.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractRules {
+    pub conversions: ConversionRules,
+    /// Slot of the person property used to stitch identities (e.g. email), if enabled.
+    pub stitch_slot: Option<u16>,
+}
+
+impl Extract {
+    /// Counts one line or row that will be offered to [`Extract::absorb`] or skipped.
+    pub fn count_read(&mut self) {
+        self.counts.read += 1;
+    }
+
+    /// Folds one event in. Returns the conversion error when the event was skipped for it.
+    pub fn absorb(&mut self, ev: &EventRef<'_>, rules: &ExtractRules) -> Result<(), ConversionError> {
+        if ev.distinct_id.is_empty() {
+            self.counts.skip(SkipReason::NoPersonKey);
+            return Ok(());
+        }
+        let pos = (ev.timestamp, ev.uuid);
+        let conversion = match rules.conversions.matches(ev) {
+            Ok(c) => c,
+            Err(e) => {
+                self.counts.skip(SkipReason::BadConversionValue);
+                return Err(e);
+            }
+        };
+        if let Some(c) = conversion {
+            if !self.conversion_ids.insert(c.uuid) {
+                self.counts.skip(SkipReason::Duplicate);
+                return Ok(());
+            }
+            self.conversions.push(c);
+        }
+        if self.max_position.is_none_or(|m| pos > m) {
+            self.max_position = Some(pos);
+        }
+        let props = &ev.props;
+        if let Some(p) = &ev.person_id {
+            if !p.is_empty() && !self.person_ids.contains_key(ev.distinct_id.as_ref()) {
+                self.person_ids.insert(Box::from(ev.distinct_id.as_ref()), Box::from(p.as_ref()));
+            }
+        }
+        if let Some(slot) = rules.stitch_slot {
+            if let Some(v) = props.extra(slot).filter(|v| !v.is_empty()) {
+                if !self.stitch_values.contains_key(ev.distinct_id.as_ref()) {
+                    self.stitch_values.insert(Box::from(ev.distinct_id.as_ref()), Box::from(v));
+                }
+            }
+        }
+        match ev.event.as_ref() {
+            IDENTIFY => {
+                if let Some(anon) = props.anon_distinct_id.as_deref().filter(|a| !a.is_empty()) {
+                    self.link(&ev.distinct_id, anon);
+                }
+                if !self.identified.contains(ev.distinct_id.as_ref()) {
+                    self.identified.insert(Box::from(ev.distinct_id.as_ref()));
+                }
+            }
+            CREATE_ALIAS | MERGE_DANGEROUSLY => {
+                if let Some(alias) = props.alias.as_deref().filter(|a| !a.is_empty()) {
+                    self.link(&ev.distinct_id, alias);
+                }
+            }
+            _ => {}
+        }
+        if props.click_id().is_some_and(|(_, v)| v == super::event::MASKED) {
+            self.counts.masked_click_ids += 1;
+        }
+        match props.session_id.as_deref().filter(|s| !s.is_empty()) {
+            Some(sid) => match self.sessions.get_mut(sid) {
+                Some(cur) if cur.position() <= pos => {}
+                Some(cur) => *cur = session_start(ev, Some(sid)),
+                None => {
+                    self.sessions.insert(Box::from(sid), session_start(ev, Some(sid)));
+                }
+            },
+            None => {
+                if props.has_campaign_signal() || props.referring_domain().is_some() {
+                    self.sessionless.push(session_start(ev, None));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn link(&mut self, a: &str, b: &str) {
+        if a == b {
+            return;
+        }
+        let key = if a < b { (a, b) } else { (b, a) };
+        self.links.insert((Box::from(key.0), Box::from(key.1)));
+    }
+
+    /// Folds another partial extract (from a parallel reader) into this one.
+    pub fn merge(&mut self, other: Extract) {
+        for (sid, s) in other.sessions {
+            match self.sessions.get_mut(&sid) {
+                Some(cur) if cur.position() <= s.position() => {}
+                Some(cur) => *cur = s,
+                None => {
+                    self.sessions.insert(sid, s);
+                }
+            }
+        }
+        self.sessionless.extend(other.sessionless);
+        for c in other.conversions {
+            if self.conversion_ids.insert(c.uuid) {
+                self.conversions.push(c);
+            } else {
+                self.counts.skip(SkipReason::Duplicate);
+            }
+        }
+        self.links.extend(other.links);
+        self.identified.extend(other.identified);
+        for (d, p) in other.person_ids {
+            self.person_ids.entry(d).or_insert(p);
+        }
+        for (d, v) in other.stitch_values {
+            self.stitch_values.entry(d).or_insert(v);
+        }
+        if let Some(m) = other.max_position {
+            if self.max_position.is_none_or(|cur| m > cur) {
+                self.max_position = Some(m);
+            }
+        }
+        self.counts.add(&other.counts);
+    }
+
+    /// Every touchpoint candidate: session starts then session-less signals.
+    pub fn starts(&self) -> impl Iterator<Item = &SessionStart> {
+        self.sessions.values().chain(self.sessionless.iter())
+    }
+}
+
+fn session_start(ev: &EventRef<'_>, sid: Option<&str>) -> SessionStart {
+    SessionStart {
+        uuid: ev.uuid,
+        timestamp: ev.timestamp,
+        distinct_id: Box::from(ev.distinct_id.as_ref()),
+        session_id: sid.map(Box::from),
+        signals: ev.props.signals(),
+    }
+}
+
+/// A cursor position as stored: `2024-01-15T10:00:00.123000Z|<uuid>`.
+pub fn format_position(p: Position) -> String {
+    format!("{}|{}", p.0, p.1)
+}
+
+/// Parses [`format_position`]'s text.
+pub fn parse_position(s: &str) -> Option<Position> {
+    let (t, u) = s.split_once('|')?;
+    Some((Timestamp::parse(t).ok()?, Uuid::parse(u).ok()?))
+}

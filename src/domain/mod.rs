@@ -1,0 +1,11 @@
+//! Domain types: valid by construction, shared by every seam.
+
+pub mod attribution;
+pub mod conversion;
+pub mod event;
+pub mod extract;
+pub mod ids;
+pub mod money;
+pub mod platform;
+pub mod time;
+pub mod touchpoint;

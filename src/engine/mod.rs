@@ -1,0 +1,9 @@
+//! The attribution engine: identity, touchpoints, journeys and models. Pure; no I/O.
+
+pub mod attribute;
+pub mod channels;
+pub mod glob;
+pub mod identity;
+pub mod journeys;
+pub mod models;
+pub mod touchpoints;

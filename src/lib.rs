@@ -1,0 +1,13 @@
+//! attrsync: PostHog events and ad spend to multi-touch attribution in the warehouse.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod generate;
+pub mod pipeline;
+pub mod scheduler;
+pub mod sinks;
+pub mod sources;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,318 @@
+//! One cycle: claim → extract → attribute → load → commit.
+
+pub mod attribute;
+pub mod load;
+pub mod rows;
+pub mod summary;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::domain::extract::{format_position, parse_position, Position};
+use crate::domain::ids::RunId;
+use crate::domain::time::{Timestamp, MICROS_PER_DAY};
+use crate::sinks::{Sink, SinkError};
+use crate::sources::{ParseRules, ReadRequest, Source, SourceError};
+use crate::store::{Claim, Finish, RunStatus, RunStore, RunnerMeta, StoreError, Trigger};
+use attribute::{attribute, Plan};
+use rows::RowMeta;
+pub use summary::RunSummary;
+
+/// The cursor partition of event sources.
+pub const EVENTS_PARTITION: &str = "events";
+
+/// Everything one cycle needs.
+pub struct Pipeline<S, K, R> {
+    pub source: S,
+    pub sink: K,
+    pub store: R,
+    pub parse: ParseRules,
+    pub plan: Arc<Plan>,
+    pub meta: RunnerMeta,
+    pub training_micros: i64,
+    pub keep_runs_days: u32,
+}
+
+/// How a cycle ended without error.
+#[derive(Debug)]
+pub enum Outcome {
+    Completed(Box<RunSummary>),
+    /// Another runner holds the job's lease; nothing was done.
+    LeaseHeld { job: String, holder: String },
+}
+
+/// Why a cycle failed. The run row (when one was opened) records the same cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{cause:#}", run.map(|r| format!("run {r} failed: ")).unwrap_or_default())]
+pub struct RunError {
+    pub run: Option<RunId>,
+    /// Retrying later may succeed (network, throttling, a store that is down).
+    pub transient: bool,
+    pub cause: anyhow::Error,
+}
+
+impl From<StoreError> for RunError {
+    fn from(e: StoreError) -> Self {
+        RunError { run: None, transient: e.is_transient(), cause: anyhow::Error::new(e) }
+    }
+}
+
+enum CycleError {
+    Source(SourceError),
+    Sink(SinkError),
+    Other(anyhow::Error),
+}
+
+impl CycleError {
+    fn transient(&self) -> bool {
+        match self {
+            CycleError::Source(e) => e.is_transient(),
+            CycleError::Sink(e) => matches!(e, SinkError::Transient(_)),
+            CycleError::Other(_) => false,
+        }
+    }
+
+    fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            CycleError::Source(e) => anyhow::Error::new(e).context("extract failed"),
+            CycleError::Sink(e) => anyhow::Error::new(e).context("load failed"),
+            CycleError::Other(e) => e,
+        }
+    }
+}
+
+impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
+    /// Runs one cycle of the source's job.
+    pub async fn run_once(&self, trigger: Trigger) -> Result<Outcome, RunError> {
+        let job = self.source.job();
+        let (run, lease, abandoned) = match self.store.claim(&job, trigger, &self.meta).await? {
+            Claim::Held { holder } => {
+                tracing::info!(%job, %holder, "lease held by another runner; skipping this run");
+                return Ok(Outcome::LeaseHeld { job, holder });
+            }
+            Claim::Acquired { run, lease, abandoned } => (run, lease, abandoned),
+        };
+        let span = tracing::info_span!("run", run_id = run.0, %job);
+        let _enter = span.enter();
+        for a in &abandoned {
+            tracing::warn!(abandoned_run = a.0, "found a run left running by a dead process; marked abandoned");
+            if let Err(e) = self.sink.discard(*a).await {
+                tracing::warn!(abandoned_run = a.0, error = %e, "could not discard the abandoned run's rows");
+            }
+        }
+        let started = Instant::now();
+        let cursor_text = self.store.cursor(&job, EVENTS_PARTITION).await;
+        let cursor = match cursor_text {
+            Ok(c) => c.as_deref().and_then(parse_position),
+            Err(e) => {
+                return Err(self.fail(run, lease, &job, anyhow::Error::new(e), true, &RunSummary::default()).await);
+            }
+        };
+        match self.cycle(run, &job, cursor, started).await {
+            Ok((summary, new_cursor)) => {
+                let counts = summary.counts();
+                let cursors: Vec<(String, String, String)> = new_cursor
+                    .map(|p| vec![(job.clone(), EVENTS_PARTITION.to_string(), format_position(p))])
+                    .unwrap_or_default();
+                let fin = Finish {
+                    status: RunStatus::Succeeded,
+                    counts: &counts,
+                    error: None,
+                    window: (cursor.map(|c| c.0), new_cursor.map(|c| c.0)),
+                    cursors: &cursors,
+                };
+                self.store.finish(lease, run, fin).await.map_err(|e| RunError {
+                    run: Some(run),
+                    transient: e.is_transient(),
+                    cause: anyhow::Error::new(e).context("the sink has the rows, but the run could not be committed; the next run redoes it"),
+                })?;
+                self.prune().await;
+                Ok(Outcome::Completed(Box::new(summary)))
+            }
+            Err((err, partial)) => {
+                let transient = err.transient();
+                Err(self.fail(run, lease, &job, err.into_anyhow(), transient, &partial).await)
+            }
+        }
+    }
+
+    async fn fail(
+        &self,
+        run: RunId,
+        lease: crate::store::Lease,
+        job: &str,
+        cause: anyhow::Error,
+        transient: bool,
+        partial: &RunSummary,
+    ) -> RunError {
+        tracing::error!(error = format!("{cause:#}"), %job, "run failed; cursor not moved");
+        if let Err(e) = self.sink.discard(run).await {
+            tracing::warn!(error = %e, "could not discard the failed run's rows");
+        }
+        let text = format!("{cause:#}");
+        let counts = partial.counts();
+        let fin = Finish { status: RunStatus::Failed, counts: &counts, error: Some(&text), window: (None, None), cursors: &[] };
+        if let Err(e) = self.store.finish(lease, run, fin).await {
+            tracing::error!(error = %e, "could not record the failure; the next run will mark this one abandoned");
+        }
+        RunError { run: Some(run), transient, cause }
+    }
+
+    async fn prune(&self) {
+        if self.keep_runs_days == 0 {
+            return;
+        }
+        let before = Timestamp::now().add_micros(-(self.keep_runs_days as i64) * MICROS_PER_DAY);
+        match self.store.prune(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(pruned = n, keep_runs_days = self.keep_runs_days, "pruned old runs"),
+            Err(e) => tracing::warn!(error = %e, "could not prune old runs"),
+        }
+    }
+
+    async fn cycle(
+        &self,
+        run: RunId,
+        job: &str,
+        cursor: Option<Position>,
+        started: Instant,
+    ) -> Result<(RunSummary, Option<Position>), (CycleError, RunSummary)> {
+        let mut summary = RunSummary { run_id: Some(run), job: job.to_string(), ..Default::default() };
+        let req = ReadRequest {
+            since: cursor,
+            until: None,
+            lookback_micros: self.plan.lookback_micros,
+            training_micros: self.training_micros,
+        };
+        let t = Instant::now();
+        let extract = match self.source.extract(&req, &self.parse).await {
+            Ok(e) => e,
+            Err(e) => return Err((CycleError::Source(e), summary)),
+        };
+        summary.read = extract.counts.clone();
+        tracing::info!(
+            events = extract.counts.read,
+            skipped = extract.counts.skipped_total(),
+            sessions = extract.sessions.len(),
+            conversions = extract.conversions.len(),
+            secs = t.elapsed().as_secs_f64(),
+            "extracted"
+        );
+        let t = Instant::now();
+        let plan = Arc::clone(&self.plan);
+        let max_position = extract.max_position;
+        let att = match tokio::task::spawn_blocking(move || attribute(&extract, &plan, cursor)).await {
+            Ok(a) => a,
+            Err(e) => return Err((CycleError::Other(anyhow::Error::new(e).context("attribution panicked")), summary)),
+        };
+        summary.persons = att.identities.persons() as u64;
+        summary.conversions = att.credited.len() as u64;
+        summary.touchpoints = att.new_touchpoints(cursor).count() as u64;
+        let mut by_model: BTreeMap<String, u64> = BTreeMap::new();
+        for (_, _, credits) in &att.credited {
+            for c in credits {
+                *by_model.entry(c.model.as_str().to_string()).or_default() += 1;
+            }
+        }
+        summary.credits_by_model = by_model;
+        tracing::info!(
+            conversions = summary.conversions,
+            touchpoints = summary.touchpoints,
+            credits = summary.credits(),
+            secs = t.elapsed().as_secs_f64(),
+            "attributed"
+        );
+        let t = Instant::now();
+        let meta = RowMeta { run_id: run, loaded_at: Timestamp::now() };
+        let written = async {
+            self.sink.prepare().await?;
+            let w = load::load(&self.sink, meta, &att, cursor).await?;
+            self.sink.commit(run).await?;
+            Ok::<_, SinkError>(w)
+        }
+        .await;
+        match written {
+            Ok(w) => summary.rows_by_table = w,
+            Err(e) => return Err((CycleError::Sink(e), summary)),
+        }
+        tracing::info!(rows = summary.rows_written(), secs = t.elapsed().as_secs_f64(), "loaded and acknowledged");
+        let new_cursor = match (cursor, max_position) {
+            (Some(c), Some(m)) => Some(c.max(m)),
+            (c, m) => c.or(m),
+        };
+        summary.cursor = new_cursor.map(format_position);
+        summary.duration = started.elapsed();
+        Ok((summary, new_cursor))
+    }
+}
+
+/// Builds the plan from settings.
+pub fn plan_from(settings: &crate::config::Settings) -> anyhow::Result<(Plan, ParseRules)> {
+    use crate::domain::attribution::ModelKind;
+    use crate::domain::conversion::{ConversionDef, ConversionRules, PropertySlots};
+    use crate::engine::channels::ChannelRules;
+    use crate::engine::models::RuleModel;
+
+    let channels = ChannelRules::compile(&settings.channels).context("channels")?;
+    let a = &settings.attribution;
+    let mut rule_models = Vec::new();
+    let mut data_driven = Vec::new();
+    for m in &a.models {
+        let rm = match m {
+            ModelKind::FirstTouch => RuleModel::FirstTouch,
+            ModelKind::LastTouch => RuleModel::LastTouch,
+            ModelKind::LastNonDirect => RuleModel::LastNonDirect,
+            ModelKind::Linear => RuleModel::Linear,
+            ModelKind::TimeDecay => RuleModel::TimeDecay {
+                half_life_micros: (a.time_decay_half_life_days * MICROS_PER_DAY as f64) as i64,
+            },
+            ModelKind::PositionBased => {
+                RuleModel::PositionBased { first: a.position_based_first, last: a.position_based_last }
+            }
+            ModelKind::Markov | ModelKind::Shapley => {
+                data_driven.push(*m);
+                continue;
+            }
+        };
+        if !rule_models.contains(&rm) {
+            rule_models.push(rm);
+        }
+    }
+    let mut slots = PropertySlots::default();
+    let mut defs = Vec::new();
+    let mut names = Vec::new();
+    for c in &settings.conversions {
+        let filters = c.filters.iter().map(|(k, v)| (slots.slot(k), v.values())).collect();
+        defs.push(ConversionDef {
+            name: c.name.clone(),
+            event: c.event.clone(),
+            filters,
+            value_slot: c.value_property.as_deref().filter(|p| !p.is_empty()).map(|p| slots.slot(p)),
+            currency_slot: c.currency_property.as_deref().filter(|p| !p.is_empty()).map(|p| slots.slot(p)),
+            default_currency: c.default_currency,
+        });
+        names.push((std::sync::Arc::from(c.name.as_str()), std::sync::Arc::from(c.event.as_str())));
+    }
+    let stitch_slot = settings
+        .identity
+        .stitch_property
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| slots.slot(p));
+    let parse = ParseRules {
+        slots,
+        extract: crate::domain::extract::ExtractRules { conversions: ConversionRules { defs }, stitch_slot },
+    };
+    let plan = Plan {
+        channels,
+        rule_models,
+        data_driven,
+        lookback_micros: settings.lookback_micros(),
+        conversion_names: names,
+    };
+    Ok((plan, parse))
+}

@@ -1,0 +1,81 @@
+//! Sinks: where rows go. A sink acknowledges a batch only once it is durable; every row has a
+//! deterministic `row_key`, so a re-sent row is recognisable downstream.
+
+pub mod local;
+
+use std::fmt;
+
+use crate::domain::ids::RunId;
+
+/// The warehouse tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    Conversions,
+    Touchpoints,
+    AttributionCredits,
+    AdMetrics,
+}
+
+impl Table {
+    pub const ALL: [Table; 4] = [
+        Table::Conversions,
+        Table::Touchpoints,
+        Table::AttributionCredits,
+        Table::AdMetrics,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Conversions => "conversions",
+            Table::Touchpoints => "touchpoints",
+            Table::AttributionCredits => "attribution_credits",
+            Table::AdMetrics => "ad_metrics",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == s)
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A row already encoded as one JSON object, with its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedRow {
+    pub row_key: String,
+    pub json: String,
+}
+
+/// Why a sink refused; the variant says whether retrying later can help.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("{0:#}")]
+    Transient(anyhow::Error),
+    #[error("{0:#}")]
+    Permanent(anyhow::Error),
+}
+
+/// A destination for rows.
+pub trait Sink {
+    /// Creates whatever must exist before rows arrive (directories, tables, views).
+    fn prepare(&self) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
+
+    /// Writes one batch; `Ok` means every row of it is acknowledged.
+    fn write(
+        &self,
+        run: RunId,
+        table: Table,
+        rows: Vec<EncodedRow>,
+    ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
+
+    /// Makes the run's rows final; after `Ok` the run store may commit.
+    fn commit(&self, run: RunId) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
+
+    /// Forgets what an abandoned or failed run wrote, where the sink can.
+    fn discard(&self, run: RunId) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
+}

@@ -1,0 +1,59 @@
+//! Event sources: PostHog's query API and PostHog export files. A source only reads; the
+//! pipeline decides what is new and moves the cursor after the sink acknowledged.
+
+pub mod file;
+pub mod wire;
+
+use crate::domain::conversion::PropertySlots;
+use crate::domain::extract::{Extract, ExtractRules, Position};
+use crate::domain::time::Timestamp;
+
+/// What a run asks of a source.
+#[derive(Debug, Clone)]
+pub struct ReadRequest {
+    /// The committed cursor: events after it are new.
+    pub since: Option<Position>,
+    /// Events at or after this instant are left for a later run (backfill end), if set.
+    pub until: Option<Timestamp>,
+    /// How far before a new conversion its journey reaches.
+    pub lookback_micros: i64,
+    /// Extra history to read for training data-driven models.
+    pub training_micros: i64,
+}
+
+/// What the parser needs to keep from each event.
+#[derive(Debug, Clone, Default)]
+pub struct ParseRules {
+    pub slots: PropertySlots,
+    pub extract: ExtractRules,
+}
+
+/// Why a source could not deliver; the variant says what the caller should do.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Worth retrying later (network, throttling, server errors beyond the attempt budget).
+    #[error("{0:#}")]
+    Transient(anyhow::Error),
+    /// Will fail again until someone changes config or credentials.
+    #[error("{0:#}")]
+    Permanent(anyhow::Error),
+}
+
+impl SourceError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SourceError::Transient(_))
+    }
+}
+
+/// A source of PostHog events.
+pub trait Source {
+    /// The job name runs and leases use (`file:events.ndjson`, `posthog:12345`).
+    fn job(&self) -> String;
+
+    /// Reads and reduces the events the request covers.
+    fn extract(
+        &self,
+        req: &ReadRequest,
+        rules: &ParseRules,
+    ) -> impl std::future::Future<Output = Result<Extract, SourceError>> + Send;
+}

@@ -1,0 +1,161 @@
+//! The run store: run history (`sync_runs`), cursors (`source_cursors`) and per-job leases.
+//! SQLite for the embedded default, PostgreSQL in production; same tables and meaning.
+
+pub mod postgres;
+pub mod sqlite;
+mod types;
+
+pub use types::{Claim, Lease, RunCounts, RunRecord, RunStatus, RunnerMeta, Trigger};
+
+use crate::domain::ids::RunId;
+use crate::domain::time::Timestamp;
+
+/// Why the run store failed; the variant says whether to retry.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Connection refused, timed out, pool exhausted: try again later.
+    #[error("run store unavailable: {0:#}")]
+    Unavailable(anyhow::Error),
+    /// A query or migration failed in a way retrying will not fix.
+    #[error("run store error: {0:#}")]
+    Failed(anyhow::Error),
+}
+
+impl StoreError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+}
+
+/// Classifies a sqlx error: connection-level problems are transient.
+pub(crate) fn classify(e: sqlx::Error, what: &str) -> StoreError {
+    let transient = matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+    ) || matches!(&e, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03"));
+    let err = anyhow::Error::new(e).context(what.to_string());
+    if transient {
+        StoreError::Unavailable(err)
+    } else {
+        StoreError::Failed(err)
+    }
+}
+
+/// A final state for a run, written with its cursors in one transaction.
+#[derive(Debug, Clone)]
+pub struct Finish<'a> {
+    pub status: RunStatus,
+    pub counts: &'a RunCounts,
+    pub error: Option<&'a str>,
+    pub window: (Option<Timestamp>, Option<Timestamp>),
+    /// (source, partition, position) to store; empty when the run failed.
+    pub cursors: &'a [(String, String, String)],
+}
+
+/// What the pipeline needs from a run store.
+pub trait RunStore: Send + Sync {
+    /// Applies pending migrations.
+    fn migrate(&self) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+
+    /// Takes the job's lease and opens a run, marking runs left `running` as `abandoned`.
+    fn claim(
+        &self,
+        job: &str,
+        trigger: Trigger,
+        meta: &RunnerMeta,
+    ) -> impl std::future::Future<Output = Result<Claim, StoreError>> + Send;
+
+    /// A stored cursor position.
+    fn cursor(
+        &self,
+        source: &str,
+        partition: &str,
+    ) -> impl std::future::Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Finishes a run and stores its cursors atomically, then releases the lease.
+    fn finish(
+        &self,
+        lease: Lease,
+        run: RunId,
+        finish: Finish<'_>,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+
+    /// The most recent runs, newest first.
+    fn recent(&self, limit: u32) -> impl std::future::Future<Output = Result<Vec<RunRecord>, StoreError>> + Send;
+
+    /// One run by id.
+    fn run(&self, id: RunId) -> impl std::future::Future<Output = Result<Option<RunRecord>, StoreError>> + Send;
+
+    /// When the last successful run of any job finished.
+    fn last_success(&self) -> impl std::future::Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
+
+    /// Deletes finished runs that started before `before`; returns how many.
+    fn prune(&self, before: Timestamp) -> impl std::future::Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Cheap reachability check.
+    fn ping(&self) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The configured run store.
+#[derive(Debug, Clone)]
+pub enum AnyStore {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PostgresStore),
+}
+
+impl AnyStore {
+    /// Opens the store `settings.url` names (PostgreSQL lazily, so a down database is retried).
+    pub async fn open(settings: &crate::config::RunStoreSettings) -> Result<Self, StoreError> {
+        if settings.url.starts_with("postgres://") || settings.url.starts_with("postgresql://") {
+            Ok(AnyStore::Postgres(postgres::PostgresStore::connect_lazy(settings)?))
+        } else {
+            Ok(AnyStore::Sqlite(sqlite::SqliteStore::connect(settings).await?))
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AnyStore::Sqlite(_) => "sqlite",
+            AnyStore::Postgres(_) => "postgres",
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            AnyStore::Sqlite($s) => $e,
+            AnyStore::Postgres($s) => $e,
+        }
+    };
+}
+
+impl RunStore for AnyStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        delegate!(self, s => s.migrate().await)
+    }
+    async fn claim(&self, job: &str, trigger: Trigger, meta: &RunnerMeta) -> Result<Claim, StoreError> {
+        delegate!(self, s => s.claim(job, trigger, meta).await)
+    }
+    async fn cursor(&self, source: &str, partition: &str) -> Result<Option<String>, StoreError> {
+        delegate!(self, s => s.cursor(source, partition).await)
+    }
+    async fn finish(&self, lease: Lease, run: RunId, finish: Finish<'_>) -> Result<(), StoreError> {
+        delegate!(self, s => s.finish(lease, run, finish).await)
+    }
+    async fn recent(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        delegate!(self, s => s.recent(limit).await)
+    }
+    async fn run(&self, id: RunId) -> Result<Option<RunRecord>, StoreError> {
+        delegate!(self, s => s.run(id).await)
+    }
+    async fn last_success(&self) -> Result<Option<Timestamp>, StoreError> {
+        delegate!(self, s => s.last_success().await)
+    }
+    async fn prune(&self, before: Timestamp) -> Result<u64, StoreError> {
+        delegate!(self, s => s.prune(before).await)
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        delegate!(self, s => s.ping().await)
+    }
+}

@@ -1,0 +1,281 @@
+//! PostgreSQL run store (production). A job's lease is a session-level advisory lock held on a
+//! dedicated connection for the whole run; PostgreSQL drops it when that connection dies.
+
+use std::str::FromStr;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::types::LeaseInner;
+use super::{classify, Claim, Finish, Lease, RunCounts, RunRecord, RunStore, RunnerMeta, StoreError, Trigger};
+use crate::config::RunStoreSettings;
+use crate::domain::ids::RunId;
+use crate::domain::time::Timestamp;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// First key of attrsync's advisory locks (second key: hashtext(job)).
+const LOCK_CLASS: i32 = 0x4154_5253; // "ATRS"
+
+/// Run store on PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+fn odt(t: Timestamp) -> OffsetDateTime {
+    t.to_offset_datetime()
+}
+
+fn from_odt(t: Option<OffsetDateTime>) -> Option<Timestamp> {
+    t.map(Timestamp::from_offset_datetime)
+}
+
+impl PostgresStore {
+    /// Builds the pool; connections are made lazily so start-up survives a database that is down.
+    pub fn connect_lazy(settings: &RunStoreSettings) -> Result<Self, StoreError> {
+        let opts = PgConnectOptions::from_str(&settings.url)
+            .context("run_store.url is not a valid postgres URL")
+            .map_err(StoreError::Failed)?
+            .application_name("attrsync");
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections.max(2))
+            .acquire_timeout(settings.connect_timeout)
+            .connect_lazy_with(opts);
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn holder(&self, job: &str) -> String {
+        let row = sqlx::query(
+            "SELECT id, host, pid, started_at FROM sync_runs WHERE job = $1 AND status = 'running' ORDER BY id DESC LIMIT 1",
+        )
+        .bind(job)
+        .fetch_optional(&self.pool)
+        .await;
+        match row {
+            Ok(Some(r)) => format!(
+                "run {} on {} (pid {}), started {}",
+                r.get::<i64, _>("id"),
+                r.get::<String, _>("host"),
+                r.get::<i32, _>("pid"),
+                Timestamp::from_offset_datetime(r.get("started_at"))
+            ),
+            _ => "another runner (its run row is not visible yet)".into(),
+        }
+    }
+}
+
+fn record(r: &PgRow) -> RunRecord {
+    RunRecord {
+        id: RunId(r.get("id")),
+        job: r.get("job"),
+        trigger: r.get("trigger"),
+        status: r.get("status"),
+        started_at: Timestamp::from_offset_datetime(r.get("started_at")),
+        finished_at: from_odt(r.get("finished_at")),
+        window_start: from_odt(r.get("window_start")),
+        window_end: from_odt(r.get("window_end")),
+        counts: RunCounts {
+            events_read: r.get("events_read"),
+            events_skipped: r.get("events_skipped"),
+            conversions: r.get("conversions"),
+            touchpoints: r.get("touchpoints"),
+            credits: r.get("credits"),
+            ad_metric_rows: r.get("ad_metric_rows"),
+            rows_written: r.get("rows_written"),
+            details: r.get::<Option<serde_json::Value>, _>("details").unwrap_or_default(),
+        },
+        error: r.get("error"),
+        host: r.get("host"),
+        pid: r.get::<i32, _>("pid") as i64,
+        version: r.get("version"),
+        abandoned_at: from_odt(r.get("abandoned_at")),
+    }
+}
+
+impl RunStore for PostgresStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e) => classify(e, "applying PostgreSQL run-store migrations"),
+            other => StoreError::Failed(anyhow::Error::new(other).context("applying PostgreSQL run-store migrations")),
+        })
+    }
+
+    async fn claim(&self, job: &str, trigger: Trigger, meta: &RunnerMeta) -> Result<Claim, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(|e| classify(e, "connecting for the lease"))?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+            .bind(LOCK_CLASS)
+            .bind(job)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| classify(e, "taking the job lease"))?;
+        if !got {
+            drop(conn);
+            return Ok(Claim::Held { holder: self.holder(job).await });
+        }
+        let lease = Lease { job: job.to_string(), inner: LeaseInner::Postgres(Some(conn)) };
+        let now = Timestamp::now();
+        let note = format!(
+            "abandoned: its runner stopped without finishing; detected by {} (pid {}) at {now}",
+            meta.host, meta.pid
+        );
+        let mut tx = self.pool.begin().await.map_err(|e| classify(e, "begin claim"))?;
+        let abandoned: Vec<i64> = sqlx::query_scalar(
+            "UPDATE sync_runs SET status = 'abandoned', abandoned_at = $1, finished_at = $1, error = COALESCE(error, $2) \
+             WHERE job = $3 AND status = 'running' RETURNING id",
+        )
+        .bind(odt(now))
+        .bind(&note)
+        .bind(job)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| classify(e, "marking abandoned runs"))?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO sync_runs (job, trigger, status, started_at, host, pid, version) \
+             VALUES ($1, $2, 'running', $3, $4, $5, $6) RETURNING id",
+        )
+        .bind(job)
+        .bind(trigger.as_str())
+        .bind(odt(now))
+        .bind(&meta.host)
+        .bind(meta.pid as i32)
+        .bind(&meta.version)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| classify(e, "inserting the run row"))?;
+        tx.commit().await.map_err(|e| classify(e, "commit claim"))?;
+        Ok(Claim::Acquired { run: RunId(id), lease, abandoned: abandoned.into_iter().map(RunId).collect() })
+    }
+
+    async fn cursor(&self, source: &str, partition: &str) -> Result<Option<String>, StoreError> {
+        sqlx::query_scalar("SELECT position FROM source_cursors WHERE source = $1 AND partition = $2")
+            .bind(source)
+            .bind(partition)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| classify(e, "reading a cursor"))
+    }
+
+    async fn finish(&self, lease: Lease, run: RunId, f: Finish<'_>) -> Result<(), StoreError> {
+        let result = async {
+            let mut tx = self.pool.begin().await.map_err(|e| classify(e, "begin finish"))?;
+            let c = f.counts;
+            sqlx::query(
+                "UPDATE sync_runs SET status = $1, finished_at = now(), window_start = $2, window_end = $3, \
+                 events_read = $4, events_skipped = $5, conversions = $6, touchpoints = $7, credits = $8, \
+                 ad_metric_rows = $9, rows_written = $10, error = $11, details = $12 WHERE id = $13",
+            )
+            .bind(f.status.as_str())
+            .bind(f.window.0.map(odt))
+            .bind(f.window.1.map(odt))
+            .bind(c.events_read)
+            .bind(c.events_skipped)
+            .bind(c.conversions)
+            .bind(c.touchpoints)
+            .bind(c.credits)
+            .bind(c.ad_metric_rows)
+            .bind(c.rows_written)
+            .bind(f.error)
+            .bind(&c.details)
+            .bind(run.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| classify(e, "updating the run row"))?;
+            for (source, partition, position) in f.cursors {
+                sqlx::query(
+                    "INSERT INTO source_cursors (source, partition, position, updated_at, run_id) VALUES ($1, $2, $3, now(), $4) \
+                     ON CONFLICT (source, partition) DO UPDATE SET position = excluded.position, \
+                     updated_at = excluded.updated_at, run_id = excluded.run_id",
+                )
+                .bind(source)
+                .bind(partition)
+                .bind(position)
+                .bind(run.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| classify(e, "storing a cursor"))?;
+            }
+            tx.commit().await.map_err(|e| classify(e, "commit finish"))
+        }
+        .await;
+        release(lease).await;
+        result
+    }
+
+    async fn recent(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM sync_runs ORDER BY id DESC LIMIT $1")
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| classify(e, "listing runs"))?;
+        Ok(rows.iter().map(record).collect())
+    }
+
+    async fn run(&self, id: RunId) -> Result<Option<RunRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM sync_runs WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| classify(e, "reading a run"))?;
+        Ok(row.as_ref().map(record))
+    }
+
+    async fn last_success(&self) -> Result<Option<Timestamp>, StoreError> {
+        let t: Option<OffsetDateTime> =
+            sqlx::query_scalar("SELECT MAX(finished_at) FROM sync_runs WHERE status = 'succeeded'")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(|e| classify(e, "reading the last success"))?;
+        Ok(from_odt(t))
+    }
+
+    async fn prune(&self, before: Timestamp) -> Result<u64, StoreError> {
+        let r = sqlx::query("DELETE FROM sync_runs WHERE started_at < $1 AND status <> 'running'")
+            .bind(odt(before))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| classify(e, "pruning old runs"))?;
+        Ok(r.rows_affected())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(|e| classify(e, "ping"))?;
+        Ok(())
+    }
+}
+
+/// Unlocks on the lease's own connection; if that fails the connection is closed, which
+/// releases the lock too.
+async fn release(mut lease: Lease) {
+    if let LeaseInner::Postgres(conn) = &mut lease.inner {
+        if let Some(mut c) = conn.take() {
+            let ok = sqlx::query("SELECT pg_advisory_unlock($1, hashtext($2))")
+                .bind(LOCK_CLASS)
+                .bind(&lease.job)
+                .execute(&mut *c)
+                .await
+                .is_ok();
+            if !ok {
+                let _ = c.detach();
+            }
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // A lease dropped without `finish` (an error path) must not leave its lock on a pooled
+        // connection: detach closes that connection, and PostgreSQL releases the lock.
+        if let LeaseInner::Postgres(conn) = &mut self.inner {
+            if let Some(c) = conn.take() {
+                drop(c.detach());
+            }
+        }
+    }
+}
