@@ -44,5 +44,7 @@ pub async fn run_loop<S: Source + Sync, K: Sink + Sync, R: RunStore>(
 /// Wait after `failures` consecutive failures: short first, doubling, capped.
 pub fn backoff(interval: Duration, failures: u32, cap: Duration) -> Duration {
     let base = Duration::from_secs(5).min(interval);
-    base.saturating_mul(1u32 << failures.min(16)).min(cap).min(interval.max(base))
+    base.saturating_mul(1u32 << failures.min(16))
+        .min(cap)
+        .min(interval.max(base))
 }

@@ -1,5 +1,7 @@
 //! Tracing setup: JSON lines in production, human-readable locally; level from `RUST_LOG`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -8,8 +10,10 @@ use crate::config::LogFormat;
 
 /// Installs the global subscriber, writing to stderr (stdout is for command output).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let registry = tracing_subscriber::registry().with(filter);
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let result = match format {
         LogFormat::Json => registry
             .with(
@@ -21,7 +25,12 @@ pub fn init(format: LogFormat) {
             )
             .try_init(),
         LogFormat::Pretty => registry
-            .with(tracing_subscriber::fmt::layer().compact().with_writer(std::io::stderr))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .compact()
+                    .with_ansi(color)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     // A second init (tests) keeps the first subscriber.

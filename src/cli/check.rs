@@ -14,14 +14,30 @@ struct Line {
 }
 
 pub async fn execute(ctx: &Context) -> ExitCode {
-    let mut lines = vec![Line { name: "config".into(), ok: true, detail: "valid".into() }];
+    let mut lines = vec![Line {
+        name: "config".into(),
+        ok: true,
+        detail: "valid".into(),
+    }];
     let s = &ctx.settings;
     lines.push(match ctx.store().await {
         Ok(store) => match store.ping().await {
-            Ok(()) => Line { name: format!("run store ({})", store.kind()), ok: true, detail: "reachable, migrations applied".into() },
-            Err(e) => Line { name: "run store".into(), ok: false, detail: format!("{e:#}; check run_store.url and that the database is up") },
+            Ok(()) => Line {
+                name: format!("run store ({})", store.kind()),
+                ok: true,
+                detail: "reachable, migrations applied".into(),
+            },
+            Err(e) => Line {
+                name: "run store".into(),
+                ok: false,
+                detail: format!("{e:#}; check run_store.url and that the database is up"),
+            },
         },
-        Err(e) => Line { name: "run store".into(), ok: false, detail: format!("{e:#}; check run_store.url and that the database is up") },
+        Err(e) => Line {
+            name: "run store".into(),
+            ok: false,
+            detail: format!("{e:#}; check run_store.url and that the database is up"),
+        },
     });
     if s.source.kind == SourceKind::File {
         let p = &s.source.path;
@@ -40,7 +56,11 @@ pub async fn execute(ctx: &Context) -> ExitCode {
         lines.push(Line {
             name: "sink (local)".into(),
             ok,
-            detail: if ok { format!("{} is writable", d.display()) } else { format!("cannot create {}; set sink.dir", d.display()) },
+            detail: if ok {
+                format!("{} is writable", d.display())
+            } else {
+                format!("cannot create {}; set sink.dir", d.display())
+            },
         });
     }
     let mut failed = 0;
@@ -48,7 +68,12 @@ pub async fn execute(ctx: &Context) -> ExitCode {
         if !l.ok {
             failed += 1;
         }
-        println!("{} {:<22} {}", if l.ok { "ok  " } else { "FAIL" }, l.name, l.detail);
+        println!(
+            "{} {:<22} {}",
+            if l.ok { "ok  " } else { "FAIL" },
+            l.name,
+            l.detail
+        );
     }
     if failed == 0 {
         ExitCode::SUCCESS

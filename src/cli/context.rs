@@ -19,7 +19,10 @@ pub struct Context {
 impl Context {
     /// Loads settings and starts logging.
     pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
-        let settings = Settings::load(&LoadOptions { file, ..Default::default() })?;
+        let settings = Settings::load(&LoadOptions {
+            file,
+            ..Default::default()
+        })?;
         crate::telemetry::init(settings.log.format);
         Ok(Self { settings })
     }
@@ -50,7 +53,8 @@ impl Context {
             parse,
             plan: std::sync::Arc::new(plan),
             meta: RunnerMeta::current(),
-            training_micros: s.attribution.training_days as i64 * crate::domain::time::MICROS_PER_DAY,
+            training_micros: s.attribution.training_days as i64
+                * crate::domain::time::MICROS_PER_DAY,
             keep_runs_days: s.run_store.keep_runs_days,
         })
     }

@@ -16,7 +16,15 @@ pub struct StatusArgs {
 }
 
 pub async fn execute(ctx: &Context, args: StatusArgs) -> ExitCode {
-    let runs = match async { ctx.store().await?.recent(args.limit).await.map_err(anyhow::Error::from) }.await {
+    let runs = match async {
+        ctx.store()
+            .await?
+            .recent(args.limit)
+            .await
+            .map_err(anyhow::Error::from)
+    }
+    .await
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -25,7 +33,10 @@ pub async fn execute(ctx: &Context, args: StatusArgs) -> ExitCode {
     };
     if args.json {
         for r in &runs {
-            println!("{}", serde_json::to_string(r).expect("run records serialise"));
+            println!(
+                "{}",
+                serde_json::to_string(r).expect("run records serialise")
+            );
         }
     } else {
         print!("{}", table(&runs));
@@ -37,7 +48,16 @@ pub async fn execute(ctx: &Context, args: StatusArgs) -> ExitCode {
 pub fn table(runs: &[RunRecord]) -> String {
     let mut out = format!(
         "{:>6}  {:<9} {:<10} {:<20} {:>9} {:>10} {:>8} {:>11} {:>9}  {}\n",
-        "id", "trigger", "status", "started (UTC)", "duration", "read", "skipped", "conversions", "credits", "error"
+        "id",
+        "trigger",
+        "status",
+        "started (UTC)",
+        "duration",
+        "read",
+        "skipped",
+        "conversions",
+        "credits",
+        "error"
     );
     if runs.is_empty() {
         out.push_str("(no runs yet: try `attrsync run --once`)\n");
@@ -48,7 +68,11 @@ pub fn table(runs: &[RunRecord]) -> String {
             format!("{:.1}s", (f.micros() - r.started_at.micros()) as f64 / 1e6)
         });
         let error = r.error.as_deref().unwrap_or("").replace('\n', " ");
-        let error: String = if error.chars().count() > 80 { error.chars().take(79).chain(['…']).collect() } else { error };
+        let error: String = if error.chars().count() > 80 {
+            error.chars().take(79).chain(['…']).collect()
+        } else {
+            error
+        };
         out.push_str(&format!(
             "{:>6}  {:<9} {:<10} {:<20} {:>9} {:>10} {:>8} {:>11} {:>9}  {}\n",
             r.id.0,

@@ -69,38 +69,31 @@ pub fn opt_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::
     d.deserialize_any(Opt)
 }
 
-/// A list of strings, also from a single string or integers (`accounts = 123` or `["123"]`).
-pub fn string_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct List;
-    impl<'de> Visitor<'de> for List {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a list of strings")
-        }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(v) = seq.next_element::<Lenient>()? {
-                out.push(v.0);
+/// Implements `Deserialize` for a unit enum from its snake_case names, with an error that lists
+/// every allowed value (serde's own enum errors through `config` do not).
+macro_rules! named_enum {
+    ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            /// Every accepted name.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
             }
-            Ok(out)
         }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-            Ok(vec![v.to_string()])
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-            Ok(vec![v.to_string()])
-        }
-    }
-    d.deserialize_any(List)
-}
 
-struct Lenient(String);
-
-impl<'de> serde::Deserialize<'de> for Lenient {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        string(d).map(Lenient)
-    }
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = $crate::config::lenient::string(d)?;
+                match s.as_str() {
+                    $($name => Ok($ty::$variant),)+
+                    other => Err(serde::de::Error::custom(format_args!(
+                        "'{other}' is not allowed; use one of: {}",
+                        Self::NAMES.join(", ")
+                    ))),
+                }
+            }
+        }
+    };
 }
+pub(crate) use named_enum;

@@ -33,12 +33,13 @@ pub struct ServerSettings {
 }
 
 /// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Json,
     Pretty,
 }
+
+super::lenient::named_enum!(LogFormat { Json => "json", Pretty => "pretty" });
 
 /// `[log]`.
 #[derive(Debug, Clone, Deserialize)]

@@ -49,7 +49,9 @@ pub fn resolve(
                 key: format!("{key}_file"),
                 message: format!("cannot read {}: {e}", path.display()),
             })?;
-            Ok(Some(Secret(text.trim_end_matches(['\n', '\r']).to_string())))
+            Ok(Some(Secret(
+                text.trim_end_matches(['\n', '\r']).to_string(),
+            )))
         }
     }
 }

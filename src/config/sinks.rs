@@ -8,12 +8,13 @@ use serde::Deserialize;
 use super::lenient;
 
 /// Where rows go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SinkKind {
     Local,
     Bigquery,
 }
+
+lenient::named_enum!(SinkKind { Local => "local", Bigquery => "bigquery" });
 
 /// `[sink]`.
 #[derive(Debug, Clone, Deserialize)]

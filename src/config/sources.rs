@@ -9,12 +9,13 @@ use super::lenient;
 use super::secret::Secret;
 
 /// Where events come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SourceKind {
     File,
     Posthog,
 }
+
+lenient::named_enum!(SourceKind { File => "file", Posthog => "posthog" });
 
 /// `[source]`.
 #[derive(Debug, Clone, Deserialize)]

@@ -87,7 +87,9 @@ impl ConversionRules {
                 continue;
             }
             let ok = def.filters.iter().all(|(slot, accepted)| {
-                ev.props.extra(*slot).is_some_and(|v| accepted.iter().any(|a| a == v))
+                ev.props
+                    .extra(*slot)
+                    .is_some_and(|v| accepted.iter().any(|a| a == v))
             });
             if !ok {
                 continue;
@@ -95,13 +97,18 @@ impl ConversionRules {
             let value = match def.value_slot.and_then(|s| ev.props.extra(s)) {
                 None => None,
                 Some(text) => {
-                    let micros = parse_decimal_micros(text).map_err(|source| {
-                        ConversionError::Value { name: def.name.clone(), source }
-                    })?;
+                    let micros =
+                        parse_decimal_micros(text).map_err(|source| ConversionError::Value {
+                            name: def.name.clone(),
+                            source,
+                        })?;
                     let currency = match def.currency_slot.and_then(|s| ev.props.extra(s)) {
-                        Some(c) if !c.is_empty() => Currency::parse(c).map_err(|source| {
-                            ConversionError::Currency { name: def.name.clone(), source }
-                        })?,
+                        Some(c) if !c.is_empty() => {
+                            Currency::parse(c).map_err(|source| ConversionError::Currency {
+                                name: def.name.clone(),
+                                source,
+                            })?
+                        }
                         _ => def.default_currency,
                     };
                     Some(Money::new(micros, currency))

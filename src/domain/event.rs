@@ -45,7 +45,10 @@ pub struct RawProps<'a> {
 impl<'a> RawProps<'a> {
     /// The configured extra property in `slot`.
     pub fn extra(&self, slot: u16) -> Option<&str> {
-        self.extras.iter().find(|(s, _)| *s == slot).map(|(_, v)| v.as_ref())
+        self.extras
+            .iter()
+            .find(|(s, _)| *s == slot)
+            .map(|(_, v)| v.as_ref())
     }
 
     /// The first click id present, by priority; masked ones count (the click happened).
@@ -79,7 +82,10 @@ impl<'a> RawProps<'a> {
     /// Copies what a touchpoint needs into owned storage.
     pub fn signals(&self) -> Signals {
         let own = |v: &Option<Cow<'_, str>>| v.as_deref().map(Box::from);
-        let click = self.click_id().map(|(kind, v)| ClickId { kind, masked: v == MASKED });
+        let click = self.click_id().map(|(kind, v)| ClickId {
+            kind,
+            masked: v == MASKED,
+        });
         Signals {
             current_url: own(&self.current_url),
             referring_domain: self.referring_domain().map(|d| Box::from(d.as_ref())),
@@ -110,7 +116,11 @@ impl<'a> RawProps<'a> {
             click_ids: self.click_ids.map(o),
             anon_distinct_id: o(self.anon_distinct_id),
             alias: o(self.alias),
-            extras: self.extras.into_iter().map(|(s, v)| (s, Cow::Owned(v.into_owned()))).collect(),
+            extras: self
+                .extras
+                .into_iter()
+                .map(|(s, v)| (s, Cow::Owned(v.into_owned())))
+                .collect(),
         }
     }
 }
@@ -152,8 +162,14 @@ mod tests {
 
     #[test]
     fn hosts_come_out_of_urls() {
-        assert_eq!(url_host("https://www.google.com/search?q=x"), Some("www.google.com"));
-        assert_eq!(url_host("http://user@example.org:8080/a"), Some("example.org"));
+        assert_eq!(
+            url_host("https://www.google.com/search?q=x"),
+            Some("www.google.com")
+        );
+        assert_eq!(
+            url_host("http://user@example.org:8080/a"),
+            Some("example.org")
+        );
         assert_eq!(url_host("t.co/abc"), Some("t.co"));
         assert_eq!(url_host("https:///nothing"), None);
     }
@@ -176,6 +192,12 @@ mod tests {
         p.click_ids[ClickIdKind::Fbclid.index()] = Some("abc".into());
         p.click_ids[ClickIdKind::Gclid.index()] = Some(MASKED.into());
         let s = p.signals();
-        assert_eq!(s.click, Some(ClickId { kind: ClickIdKind::Gclid, masked: true }));
+        assert_eq!(
+            s.click,
+            Some(ClickId {
+                kind: ClickIdKind::Gclid,
+                masked: true
+            })
+        );
     }
 }

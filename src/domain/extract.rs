@@ -134,7 +134,11 @@ impl Extract {
     }
 
     /// Folds one event in. Returns the conversion error when the event was skipped for it.
-    pub fn absorb(&mut self, ev: &EventRef<'_>, rules: &ExtractRules) -> Result<(), ConversionError> {
+    pub fn absorb(
+        &mut self,
+        ev: &EventRef<'_>,
+        rules: &ExtractRules,
+    ) -> Result<(), ConversionError> {
         if ev.distinct_id.is_empty() {
             self.counts.skip(SkipReason::NoPersonKey);
             return Ok(());
@@ -160,13 +164,15 @@ impl Extract {
         let props = &ev.props;
         if let Some(p) = &ev.person_id {
             if !p.is_empty() && !self.person_ids.contains_key(ev.distinct_id.as_ref()) {
-                self.person_ids.insert(Box::from(ev.distinct_id.as_ref()), Box::from(p.as_ref()));
+                self.person_ids
+                    .insert(Box::from(ev.distinct_id.as_ref()), Box::from(p.as_ref()));
             }
         }
         if let Some(slot) = rules.stitch_slot {
             if let Some(v) = props.extra(slot).filter(|v| !v.is_empty()) {
                 if !self.stitch_values.contains_key(ev.distinct_id.as_ref()) {
-                    self.stitch_values.insert(Box::from(ev.distinct_id.as_ref()), Box::from(v));
+                    self.stitch_values
+                        .insert(Box::from(ev.distinct_id.as_ref()), Box::from(v));
                 }
             }
         }
@@ -186,7 +192,10 @@ impl Extract {
             }
             _ => {}
         }
-        if props.click_id().is_some_and(|(_, v)| v == super::event::MASKED) {
+        if props
+            .click_id()
+            .is_some_and(|(_, v)| v == super::event::MASKED)
+        {
             self.counts.masked_click_ids += 1;
         }
         match props.session_id.as_deref().filter(|s| !s.is_empty()) {
@@ -194,7 +203,8 @@ impl Extract {
                 Some(cur) if cur.position() <= pos => {}
                 Some(cur) => *cur = session_start(ev, Some(sid)),
                 None => {
-                    self.sessions.insert(Box::from(sid), session_start(ev, Some(sid)));
+                    self.sessions
+                        .insert(Box::from(sid), session_start(ev, Some(sid)));
                 }
             },
             None => {

@@ -97,11 +97,19 @@ pub fn parse_decimal_micros(text: &str) -> Result<i64, MoneyError> {
     if int_part.is_empty() && frac_part.is_empty() {
         return Err(bad());
     }
-    if !int_part.bytes().chain(frac_part.bytes()).all(|c| c.is_ascii_digit()) {
+    if !int_part
+        .bytes()
+        .chain(frac_part.bytes())
+        .all(|c| c.is_ascii_digit())
+    {
         return Err(bad());
     }
     // All digits as one integer with a decimal point position; shift by the exponent and by 6.
-    let digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes()).map(|c| c - b'0').collect();
+    let digits: Vec<u8> = int_part
+        .bytes()
+        .chain(frac_part.bytes())
+        .map(|c| c - b'0')
+        .collect();
     let point = int_part.len() as i64 + exp as i64 + 6; // digits before the micros point
     if point > 40 {
         if digits.iter().all(|&d| d == 0) {
@@ -124,11 +132,16 @@ pub fn parse_decimal_micros(text: &str) -> Result<i64, MoneyError> {
         }
     }
     // Round the dropped digits half-to-even.
-    let dropped: &[u8] = if point < 0 { &digits[..] } else { &digits[keep..] };
+    let dropped: &[u8] = if point < 0 {
+        &digits[..]
+    } else {
+        &digits[keep..]
+    };
     let leading_zeros_dropped = if point < 0 { (-point) as usize } else { 0 };
     if let Some((&first, rest)) = dropped.split_first() {
         let first = if leading_zeros_dropped > 0 { 0 } else { first };
-        let rest_nonzero = rest.iter().any(|&d| d != 0) || (leading_zeros_dropped > 0 && first != 0);
+        let rest_nonzero =
+            rest.iter().any(|&d| d != 0) || (leading_zeros_dropped > 0 && first != 0);
         let round_up = first > 5 || (first == 5 && (rest_nonzero || value % 2 == 1));
         if round_up && leading_zeros_dropped == 0 {
             value += 1;
@@ -171,10 +184,19 @@ mod tests {
     #[test]
     fn refuses_non_numbers_and_overflow() {
         for bad in ["", "abc", "1,5", "1.2.3", "--1", "e5", "12e"] {
-            assert!(matches!(parse_decimal_micros(bad), Err(MoneyError::NotDecimal(_))), "{bad}");
+            assert!(
+                matches!(parse_decimal_micros(bad), Err(MoneyError::NotDecimal(_))),
+                "{bad}"
+            );
         }
-        assert!(matches!(parse_decimal_micros("1e30"), Err(MoneyError::Overflow(_))));
-        assert!(matches!(parse_decimal_micros("9223372036855"), Err(MoneyError::Overflow(_))));
+        assert!(matches!(
+            parse_decimal_micros("1e30"),
+            Err(MoneyError::Overflow(_))
+        ));
+        assert!(matches!(
+            parse_decimal_micros("9223372036855"),
+            Err(MoneyError::Overflow(_))
+        ));
     }
 
     #[test]

@@ -29,7 +29,11 @@ impl TimeParseError {
         if input.len() == 64 {
             input.push('…');
         }
-        Self { input, what, reason }
+        Self {
+            input,
+            what,
+            reason,
+        }
     }
 }
 
@@ -332,7 +336,14 @@ mod tests {
 
     #[test]
     fn refuses_garbage() {
-        for bad in ["", "2024-13-01T00:00:00Z", "2024-02-30T00:00:00Z", "yesterday", "2024-01-01T25:00:00Z", "2024-01-01T00:00:00 UTC"] {
+        for bad in [
+            "",
+            "2024-13-01T00:00:00Z",
+            "2024-02-30T00:00:00Z",
+            "yesterday",
+            "2024-01-01T25:00:00Z",
+            "2024-01-01T00:00:00 UTC",
+        ] {
             assert!(Timestamp::parse(bad).is_err(), "{bad}");
         }
     }

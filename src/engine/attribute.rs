@@ -27,7 +27,9 @@ pub fn split_micros(total: i64, weights: &[f64]) -> Vec<i64> {
     }
     while left < 0 {
         // Float rounding overshoot: take back from the largest parts.
-        let i = (0..parts.len()).max_by_key(|&i| parts[i]).expect("non-empty");
+        let i = (0..parts.len())
+            .max_by_key(|&i| parts[i])
+            .expect("non-empty");
         parts[i] -= 1;
         left += 1;
     }
@@ -97,7 +99,10 @@ mod tests {
     fn parts_sum_exactly() {
         assert_eq!(split_micros(100, &[1.0 / 3.0; 3]), [34, 33, 33]);
         assert_eq!(split_micros(-100, &[1.0 / 3.0; 3]), [-34, -33, -33]);
-        assert_eq!(split_micros(49_990_000, &[0.4, 0.2, 0.4]), [19_996_000, 9_998_000, 19_996_000]);
+        assert_eq!(
+            split_micros(49_990_000, &[0.4, 0.2, 0.4]),
+            [19_996_000, 9_998_000, 19_996_000]
+        );
         let w = [0.1, 0.2, 0.3, 0.4];
         for total in [0i64, 1, 7, 999_999_999, i64::MAX / 2] {
             assert_eq!(split_micros(total, &w).iter().sum::<i64>(), total);

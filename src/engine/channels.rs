@@ -59,9 +59,19 @@ pub struct ChannelSpec {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChannelSpecError {
     #[error("channels.rules[{rule}].click_ids: unknown click id '{name}' (known: {known})")]
-    UnknownClickId { rule: usize, name: String, known: String },
-    #[error("channels.rules[{rule}].source_category: unknown category '{name}' (defined: {known})")]
-    UnknownCategory { rule: usize, name: String, known: String },
+    UnknownClickId {
+        rule: usize,
+        name: String,
+        known: String,
+    },
+    #[error(
+        "channels.rules[{rule}].source_category: unknown category '{name}' (defined: {known})"
+    )]
+    UnknownCategory {
+        rule: usize,
+        name: String,
+        known: String,
+    },
     #[error("channels.platform_sources: unknown platform '{0}'")]
     UnknownPlatform(String),
     #[error("channels.rules[{0}].channel must not be empty")]
@@ -118,7 +128,13 @@ impl ChannelRules {
             .iter()
             .map(|(k, v)| (k.clone(), globs(v)))
             .collect();
-        let known_cats = || categories.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ");
+        let known_cats = || {
+            categories
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let mut rules = Vec::new();
         for (i, r) in spec.rules.iter().enumerate() {
             if r.channel.trim().is_empty() {
@@ -140,7 +156,11 @@ impl ChannelRules {
                 .iter()
                 .map(|c| {
                     categories.iter().position(|(k, _)| k == c).ok_or_else(|| {
-                        ChannelSpecError::UnknownCategory { rule: i, name: c.clone(), known: known_cats() }
+                        ChannelSpecError::UnknownCategory {
+                            rule: i,
+                            name: c.clone(),
+                            known: known_cats(),
+                        }
                     })
                 })
                 .collect::<Result<_, _>>()?;
@@ -180,7 +200,9 @@ impl ChannelRules {
 
     /// Whether `source` is in category `name`.
     pub fn in_category(&self, name: &str, source: &str) -> bool {
-        self.categories.iter().any(|(k, g)| k == name && any_match(g, source))
+        self.categories
+            .iter()
+            .any(|(k, g)| k == name && any_match(g, source))
     }
 
     /// The channel name of the first matching rule, or `unassigned`.
@@ -194,11 +216,15 @@ impl ChannelRules {
                     && (r.click_ids.is_empty() || f.click.is_some_and(|c| r.click_ids.contains(&c)))
                     && (r.source.is_empty() || any_match(&r.source, f.source))
                     && (r.categories.is_empty()
-                        || r.categories.iter().any(|&c| any_match(&self.categories[c].1, f.source)))
+                        || r.categories
+                            .iter()
+                            .any(|&c| any_match(&self.categories[c].1, f.source)))
                     && (r.medium.is_empty() || any_match(&r.medium, f.medium))
                     && (r.campaign.is_empty() || any_match(&r.campaign, f.campaign))
             })
-            .map_or(crate::domain::touchpoint::UNASSIGNED, |r| r.channel.as_str())
+            .map_or(crate::domain::touchpoint::UNASSIGNED, |r| {
+                r.channel.as_str()
+            })
     }
 
     /// The ad platform of a touch: from its click id, else from its source on a paid channel.

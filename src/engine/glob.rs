@@ -14,7 +14,11 @@ impl Glob {
         Self {
             anchored_start: !p.starts_with('*'),
             anchored_end: !p.ends_with('*'),
-            parts: p.split('*').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            parts: p
+                .split('*')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
         }
     }
 
@@ -71,8 +75,17 @@ mod tests {
         let tail = Glob::new("*push");
         assert!(tail.matches("web_push") && !tail.matches("pushy"));
         let mid = Glob::new("a*b*c");
-        assert!(mid.matches("abc") && mid.matches("a-b-c") && !mid.matches("a-c-b") && !mid.matches("abcd"));
-        assert!(Glob::new("*").matches("anything") && Glob::new("").matches("") && !Glob::new("").matches("x"));
+        assert!(
+            mid.matches("abc")
+                && mid.matches("a-b-c")
+                && !mid.matches("a-c-b")
+                && !mid.matches("abcd")
+        );
+        assert!(
+            Glob::new("*").matches("anything")
+                && Glob::new("").matches("")
+                && !Glob::new("").matches("x")
+        );
         assert!(!Glob::new("ab*ab").matches("ab"));
     }
 }

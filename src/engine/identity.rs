@@ -103,7 +103,9 @@ impl Identities {
                 edges.push((di, si));
             }
         }
-        let mut uf = UnionFind { parent: (0..next).collect() };
+        let mut uf = UnionFind {
+            parent: (0..next).collect(),
+        };
         for (a, b) in &ex.links {
             uf.union(ids[a.as_ref()], ids[b.as_ref()]);
         }
@@ -149,7 +151,11 @@ impl Identities {
                 .clone();
             keys.insert(Box::from(*name), key);
         }
-        Self { keys, merged_groups, stitched_ids }
+        Self {
+            keys,
+            merged_groups,
+            stitched_ids,
+        }
     }
 
     /// The person key of a distinct_id (the id itself when nothing joined it).

@@ -29,7 +29,10 @@ impl Journeys {
                 start = i;
             }
         }
-        Self { touchpoints, by_person }
+        Self {
+            touchpoints,
+            by_person,
+        }
     }
 
     pub fn touchpoints(&self) -> &[Touchpoint] {
@@ -38,7 +41,9 @@ impl Journeys {
 
     /// A person's whole journey.
     pub fn of(&self, person: &PersonKey) -> &[Touchpoint] {
-        self.by_person.get(person).map_or(&[], |r| &self.touchpoints[r.clone()])
+        self.by_person
+            .get(person)
+            .map_or(&[], |r| &self.touchpoints[r.clone()])
     }
 
     /// The touches of `conversion`'s person with `converted_at − lookback ≤ t ≤ converted_at`.
@@ -49,7 +54,9 @@ impl Journeys {
 
     /// Persons with at least one touchpoint.
     pub fn persons(&self) -> impl Iterator<Item = (&PersonKey, &[Touchpoint])> {
-        self.by_person.iter().map(|(p, r)| (p, &self.touchpoints[r.clone()]))
+        self.by_person
+            .iter()
+            .map(|(p, r)| (p, &self.touchpoints[r.clone()]))
     }
 }
 

@@ -26,7 +26,9 @@ impl ChannelNames {
 /// The source a click id implies when utm_source is absent (GA4 auto-tagging style).
 fn click_source(kind: ClickIdKind) -> &'static str {
     match kind {
-        ClickIdKind::Gclid | ClickIdKind::Gbraid | ClickIdKind::Wbraid | ClickIdKind::Dclid => "google",
+        ClickIdKind::Gclid | ClickIdKind::Gbraid | ClickIdKind::Wbraid | ClickIdKind::Dclid => {
+            "google"
+        }
         ClickIdKind::Fbclid => "facebook",
         ClickIdKind::Msclkid => "bing",
         ClickIdKind::LiFatId => "linkedin",
@@ -56,11 +58,21 @@ pub fn classify(
     names: &mut ChannelNames,
 ) -> Touchpoint {
     let s = &start.signals;
-    let landing_host = s.current_url.as_deref().and_then(url_host).map(|h| strip_www(&h.to_ascii_lowercase()).to_string());
-    let referring = s.referring_domain.as_deref().map(|d| d.to_ascii_lowercase()).filter(|d| {
-        let bare = strip_www(d);
-        !rules.is_internal(d) && !rules.is_internal(bare) && landing_host.as_deref() != Some(bare)
-    });
+    let landing_host = s
+        .current_url
+        .as_deref()
+        .and_then(url_host)
+        .map(|h| strip_www(&h.to_ascii_lowercase()).to_string());
+    let referring = s
+        .referring_domain
+        .as_deref()
+        .map(|d| d.to_ascii_lowercase())
+        .filter(|d| {
+            let bare = strip_www(d);
+            !rules.is_internal(d)
+                && !rules.is_internal(bare)
+                && landing_host.as_deref() != Some(bare)
+        });
     let click = s.click.map(|c| c.kind);
     let utm_source = s.utm_source.as_deref().map(lower).filter(|v| !v.is_empty());
     let utm_medium = s.utm_medium.as_deref().map(lower).filter(|v| !v.is_empty());

@@ -3,8 +3,23 @@
 /// The site the synthetic events happen on.
 pub const HOST: &str = "shop.example.com";
 
-pub const PAGES: &[&str] = &["/", "/pricing", "/product/alpha", "/product/beta", "/blog/attribution-101", "/docs", "/cart"];
-pub const BROWSERS: &[&str] = &["Chrome", "Safari", "Firefox", "Edge", "Mobile Safari", "Chrome iOS"];
+pub const PAGES: &[&str] = &[
+    "/",
+    "/pricing",
+    "/product/alpha",
+    "/product/beta",
+    "/blog/attribution-101",
+    "/docs",
+    "/cart",
+];
+pub const BROWSERS: &[&str] = &[
+    "Chrome",
+    "Safari",
+    "Firefox",
+    "Edge",
+    "Mobile Safari",
+    "Chrome iOS",
+];
 pub const OSES: &[&str] = &["Mac OS X", "Windows", "iOS", "Android", "Linux"];
 pub const DEVICES: &[&str] = &["Desktop", "Mobile", "Tablet"];
 
@@ -17,9 +32,6 @@ pub struct Campaign {
     pub click_param: &'static str,
     pub utm_source: &'static str,
     pub utm_medium: &'static str,
-    /// Account the campaign runs in, and its currency.
-    pub account: &'static str,
-    pub currency: &'static str,
 }
 
 const fn c(
@@ -29,28 +41,103 @@ const fn c(
     click_param: &'static str,
     utm_source: &'static str,
     utm_medium: &'static str,
-    account: &'static str,
-    currency: &'static str,
 ) -> Campaign {
-    Campaign { platform, id, name, click_param, utm_source, utm_medium, account, currency }
+    Campaign {
+        platform,
+        id,
+        name,
+        click_param,
+        utm_source,
+        utm_medium,
+    }
 }
 
 /// Campaigns by landing kind index (see [`LANDINGS`]).
 pub const CAMPAIGNS: &[&[Campaign]] = &[
     &[
-        c("google_ads", "21001", "brand_search", "gclid", "google", "cpc", "1234567890", "USD"),
-        c("google_ads", "21002", "generic_search", "gclid", "google", "cpc", "1234567890", "USD"),
-        c("google_ads", "21003", "pmax_cross-network", "gclid", "google", "cpc", "1234567890", "USD"),
+        c(
+            "google_ads",
+            "21001",
+            "brand_search",
+            "gclid",
+            "google",
+            "cpc",
+        ),
+        c(
+            "google_ads",
+            "21002",
+            "generic_search",
+            "gclid",
+            "google",
+            "cpc",
+        ),
+        c(
+            "google_ads",
+            "21003",
+            "pmax_cross-network",
+            "gclid",
+            "google",
+            "cpc",
+        ),
     ],
     &[
-        c("meta", "23850001", "prospecting_lookalike", "fbclid", "facebook", "paid_social", "act_555000111", "USD"),
-        c("meta", "23850002", "retargeting_cart", "fbclid", "instagram", "paid_social", "act_555000111", "USD"),
+        c(
+            "meta",
+            "23850001",
+            "prospecting_lookalike",
+            "fbclid",
+            "facebook",
+            "paid_social",
+        ),
+        c(
+            "meta",
+            "23850002",
+            "retargeting_cart",
+            "fbclid",
+            "instagram",
+            "paid_social",
+        ),
     ],
-    &[c("linkedin_ads", "61001", "abm_enterprise", "li_fat_id", "linkedin", "paid_social", "508000001", "EUR")],
-    &[c("microsoft_ads", "41001", "bing_brand", "msclkid", "bing", "cpc", "150000001", "USD")],
-    &[c("reddit_ads", "t2_c1", "reddit_communities", "rdt_cid", "reddit", "paid_social", "t2_acct1", "USD")],
-    &[c("x_ads", "x7k2", "x_launch", "twclid", "twitter", "paid_social", "18ce54d4x5t", "USD")],
-    &[c("tiktok_ads", "17001", "tiktok_creators", "ttclid", "tiktok", "paid_social", "7000000001", "USD")],
+    &[c(
+        "linkedin_ads",
+        "61001",
+        "abm_enterprise",
+        "li_fat_id",
+        "linkedin",
+        "paid_social",
+    )],
+    &[c(
+        "microsoft_ads",
+        "41001",
+        "bing_brand",
+        "msclkid",
+        "bing",
+        "cpc",
+    )],
+    &[c(
+        "reddit_ads",
+        "t2_c1",
+        "reddit_communities",
+        "rdt_cid",
+        "reddit",
+        "paid_social",
+    )],
+    &[c(
+        "x_ads",
+        "x7k2",
+        "x_launch",
+        "twclid",
+        "twitter",
+        "paid_social",
+    )],
+    &[c(
+        "tiktok_ads",
+        "17001",
+        "tiktok_creators",
+        "ttclid",
+        "tiktok",
+        "paid_social",
+    )],
 ];
 
 /// How a session arrives.
@@ -81,7 +168,22 @@ pub const LANDINGS: &[(Landing, f64, f64)] = &[
     (Landing::Paid(6), 0.03, 0.018),
 ];
 
-pub const SEARCH_REFERRERS: &[&str] = &["https://www.google.com/", "https://www.bing.com/", "https://duckduckgo.com/", "https://www.google.co.uk/"];
-pub const SOCIAL_REFERRERS: &[&str] = &["https://www.facebook.com/", "https://t.co/", "https://www.linkedin.com/", "https://www.reddit.com/", "https://l.instagram.com/"];
-pub const OTHER_REFERRERS: &[&str] = &["https://blog.example.org/best-tools", "https://www.producthunt.com/posts/shop", "https://github.com/awesome/list"];
+pub const SEARCH_REFERRERS: &[&str] = &[
+    "https://www.google.com/",
+    "https://www.bing.com/",
+    "https://duckduckgo.com/",
+    "https://www.google.co.uk/",
+];
+pub const SOCIAL_REFERRERS: &[&str] = &[
+    "https://www.facebook.com/",
+    "https://t.co/",
+    "https://www.linkedin.com/",
+    "https://www.reddit.com/",
+    "https://l.instagram.com/",
+];
+pub const OTHER_REFERRERS: &[&str] = &[
+    "https://blog.example.org/best-tools",
+    "https://www.producthunt.com/posts/shop",
+    "https://github.com/awesome/list",
+];
 pub const EMAIL_CAMPAIGNS: &[&str] = &["weekly_digest", "winback_q4", "product_launch"];

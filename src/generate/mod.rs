@@ -48,20 +48,32 @@ const PERSONS_PER_BATCH: u64 = 1 << 15;
 const PERSONS_PER_TASK: u64 = 256;
 
 /// Writes the events file (gzip when the name ends in `.gz`), reporting progress per batch.
-pub fn generate(opts: &GenerateOptions, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<GenerateReport> {
+pub fn generate(
+    opts: &GenerateOptions,
+    mut progress: impl FnMut(u64, u64),
+) -> anyhow::Result<GenerateReport> {
     if let Some(dir) = opts.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
-    let file = File::create(&opts.out).with_context(|| format!("cannot create {}", opts.out.display()))?;
+    let file =
+        File::create(&opts.out).with_context(|| format!("cannot create {}", opts.out.display()))?;
     let buffered = BufWriter::with_capacity(1 << 20, file);
     let mut sink = if is_gz(&opts.out) {
-        Out::Gz(flate2::write::GzEncoder::new(buffered, flate2::Compression::new(6)))
+        Out::Gz(flate2::write::GzEncoder::new(
+            buffered,
+            flate2::Compression::new(6),
+        ))
     } else {
         Out::Plain(buffered)
     };
     let end_ms = Timestamp::start_of(opts.end).micros() / 1000;
-    let start_ms = Timestamp::start_of(opts.end.add_days(-(opts.days.max(1) as i32))).micros() / 1000;
-    let mut report = GenerateReport { persons: opts.persons, events: 0, bytes: 0 };
+    let start_ms =
+        Timestamp::start_of(opts.end.add_days(-(opts.days.max(1) as i32))).micros() / 1000;
+    let mut report = GenerateReport {
+        persons: opts.persons,
+        events: 0,
+        bytes: 0,
+    };
     let mut done = 0;
     while done < opts.persons {
         let batch_end = (done + PERSONS_PER_BATCH).min(opts.persons);
@@ -73,7 +85,11 @@ pub fn generate(opts: &GenerateOptions, mut progress: impl FnMut(u64, u64)) -> a
             .par_iter()
             .map(|&(a, b)| {
                 let mut out = String::with_capacity(((b - a) * 6000) as usize);
-                let mut w = person::Writer { out: &mut out, shape: opts.shape, events: 0 };
+                let mut w = person::Writer {
+                    out: &mut out,
+                    shape: opts.shape,
+                    events: 0,
+                };
                 for i in a..b {
                     person::simulate(opts.seed, i, start_ms, end_ms, &mut w);
                 }
@@ -82,14 +98,17 @@ pub fn generate(opts: &GenerateOptions, mut progress: impl FnMut(u64, u64)) -> a
             })
             .collect();
         for (text, n) in chunks {
-            sink.writer().write_all(text.as_bytes()).context("write failed")?;
+            sink.writer()
+                .write_all(text.as_bytes())
+                .context("write failed")?;
             report.events += n;
             report.bytes += text.len() as u64;
         }
         done = batch_end;
         progress(done, opts.persons);
     }
-    sink.finish().with_context(|| format!("cannot finish {}", opts.out.display()))?;
+    sink.finish()
+        .with_context(|| format!("cannot finish {}", opts.out.display()))?;
     Ok(report)
 }
 

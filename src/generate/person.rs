@@ -34,15 +34,27 @@ impl Writer<'_> {
         let out = &mut *self.out;
         match self.shape {
             Shape::Export => {
-                let _ = write!(out, r#"{{"uuid":"{id}","event":"{}","distinct_id":"{}","timestamp":"{ts}","team_id":1,"properties":{{{}}}}}"#, e.event, e.distinct_id, e.props);
+                let _ = write!(
+                    out,
+                    r#"{{"uuid":"{id}","event":"{}","distinct_id":"{}","timestamp":"{ts}","team_id":1,"properties":{{{}}}}}"#,
+                    e.event, e.distinct_id, e.props
+                );
             }
             Shape::ExportString => {
                 let inner = format!("{{{}}}", e.props);
                 let escaped = serde_json::to_string(&inner).expect("string");
-                let _ = write!(out, r#"{{"uuid":"{id}","event":"{}","distinct_id":"{}","timestamp":"{ts}","team_id":1,"properties":{escaped}}}"#, e.event, e.distinct_id);
+                let _ = write!(
+                    out,
+                    r#"{{"uuid":"{id}","event":"{}","distinct_id":"{}","timestamp":"{ts}","team_id":1,"properties":{escaped}}}"#,
+                    e.event, e.distinct_id
+                );
             }
             Shape::EventsApi => {
-                let _ = write!(out, r#"{{"id":"{id}","distinct_id":"{}","properties":{{{}}},"event":"{}","timestamp":"{ts}","elements_chain":""}}"#, e.distinct_id, e.props, e.event);
+                let _ = write!(
+                    out,
+                    r#"{{"id":"{id}","distinct_id":"{}","properties":{{{}}},"event":"{}","timestamp":"{ts}","elements_chain":""}}"#,
+                    e.distinct_id, e.props, e.event
+                );
             }
         }
         out.push('\n');
@@ -75,10 +87,18 @@ pub(super) fn simulate(seed: u64, index: u64, start_ms: i64, end_ms: i64, w: &mu
         let mut props = String::with_capacity(512);
         let landing_path = *rng.pick(catalog::PAGES);
         landing_props(&mut rng, landing, landing_path, &mut props);
-        let distinct = if identified { user.as_str() } else { anon.as_str() };
+        let distinct = if identified {
+            user.as_str()
+        } else {
+            anon.as_str()
+        };
         let mut prev_path = "";
         for p in 0..pageviews {
-            let path = if p == 0 { landing_path } else { *rng.pick(catalog::PAGES) };
+            let path = if p == 0 {
+                landing_path
+            } else {
+                *rng.pick(catalog::PAGES)
+            };
             let mut all = String::with_capacity(640);
             let _ = write!(
                 all,
@@ -99,18 +119,41 @@ pub(super) fn simulate(seed: u64, index: u64, start_ms: i64, end_ms: i64, w: &mu
             }
             prev_path = path;
             let uuid = rng.uuid7(t);
-            w.event(Event { uuid, event: "$pageview", distinct_id: distinct, millis: t, props: &all });
+            w.event(Event {
+                uuid,
+                event: "$pageview",
+                distinct_id: distinct,
+                millis: t,
+                props: &all,
+            });
             t += (10 + rng.below(110) as i64) * 1000;
         }
         let distinct = if !identified && will_identify && (s + 1 == sessions || rng.chance(0.4)) {
             identified = true;
-            let props = format!(r#""$session_id":"{session_id}","$anon_distinct_id":"{anon}","$lib":"web""#);
+            let props = format!(
+                r#""$session_id":"{session_id}","$anon_distinct_id":"{anon}","$lib":"web""#
+            );
             let uuid = rng.uuid7(t);
-            w.event(Event { uuid, event: "$identify", distinct_id: &user, millis: t, props: &props });
+            w.event(Event {
+                uuid,
+                event: "$identify",
+                distinct_id: &user,
+                millis: t,
+                props: &props,
+            });
             t += 2000;
             let uuid = rng.uuid7(t);
-            let props = format!(r#""$session_id":"{session_id}","plan":"{}","$lib":"web""#, rng.pick(&["free", "pro", "team"]));
-            w.event(Event { uuid, event: "signed_up", distinct_id: &user, millis: t, props: &props });
+            let props = format!(
+                r#""$session_id":"{session_id}","plan":"{}","$lib":"web""#,
+                rng.pick(&["free", "pro", "team"])
+            );
+            w.event(Event {
+                uuid,
+                event: "signed_up",
+                distinct_id: &user,
+                millis: t,
+                props: &props,
+            });
             t += 5000;
             user.as_str()
         } else if identified {
@@ -129,7 +172,13 @@ pub(super) fn simulate(seed: u64, index: u64, start_ms: i64, end_ms: i64, w: &mu
                 cents % 100
             );
             let uuid = rng.uuid7(t);
-            w.event(Event { uuid, event: "purchase", distinct_id: distinct, millis: t, props: &props });
+            w.event(Event {
+                uuid,
+                event: "purchase",
+                distinct_id: distinct,
+                millis: t,
+                props: &props,
+            });
         }
         // Next visit: hours to days later.
         t += HOUR_MS + (rng.exp(3.0) * DAY_MS as f64) as i64;
@@ -160,10 +209,19 @@ fn landing_props(rng: &mut Rng, landing: Landing, path: &str, out: &mut String) 
         }
         Landing::Paid(i) => {
             let camp = *rng.pick(catalog::CAMPAIGNS[i]);
-            let click = if rng.chance(0.03) { "<masked>".to_string() } else { format!("{:016x}", rng.next_u64()) };
+            let click = if rng.chance(0.03) {
+                "<masked>".to_string()
+            } else {
+                format!("{:016x}", rng.next_u64())
+            };
             let referrer = match camp.platform {
-                "google_ads" | "microsoft_ads" => r#","$referrer":"$direct","$referring_domain":"$direct""#.to_string(),
-                _ => format!(r#","$referrer":"https://{}.com/","$referring_domain":"{}.com""#, camp.utm_source, camp.utm_source),
+                "google_ads" | "microsoft_ads" => {
+                    r#","$referrer":"$direct","$referring_domain":"$direct""#.to_string()
+                }
+                _ => format!(
+                    r#","$referrer":"https://{}.com/","$referring_domain":"{}.com""#,
+                    camp.utm_source, camp.utm_source
+                ),
             };
             let _ = write!(
                 out,

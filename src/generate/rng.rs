@@ -12,7 +12,9 @@ impl Rng {
 
     /// A generator for item `i` of a stream seeded with `seed` (independent of other items).
     pub fn for_item(seed: u64, i: u64) -> Self {
-        let mut r = Self::new(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut r = Self::new(
+            seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        );
         r.next_u64();
         r
     }
@@ -82,7 +84,10 @@ mod tests {
     fn same_seed_same_stream() {
         let a: Vec<u64> = (0..5).map(|_| Rng::for_item(42, 7).next_u64()).collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
-        assert_ne!(Rng::for_item(42, 7).next_u64(), Rng::for_item(42, 8).next_u64());
+        assert_ne!(
+            Rng::for_item(42, 7).next_u64(),
+            Rng::for_item(42, 8).next_u64()
+        );
         let mut r = Rng::new(1);
         assert!((0..1000).all(|_| r.below(10) < 10));
     }

@@ -94,5 +94,10 @@ pub fn attribute(ex: &Extract, plan: &Plan, cursor: Option<Position>) -> Attribu
             (i, window.len(), credits)
         })
         .collect();
-    Attributed { journeys, conversions, credited, identities }
+    Attributed {
+        journeys,
+        conversions,
+        credited,
+        identities,
+    }
 }

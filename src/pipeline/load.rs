@@ -42,8 +42,15 @@ pub async fn load<K: Sink>(
 ) -> Result<BTreeMap<String, u64>, SinkError> {
     let mut written = BTreeMap::new();
     let touches: Vec<&Touchpoint> = att.new_touchpoints(cursor).collect();
-    write_chunks(sink, meta, Table::Touchpoints, &touches, |t| vec![rows::touchpoint(t, meta)], &mut written)
-        .await?;
+    write_chunks(
+        sink,
+        meta,
+        Table::Touchpoints,
+        &touches,
+        |t| vec![rows::touchpoint(t, meta)],
+        &mut written,
+    )
+    .await?;
     write_chunks(
         sink,
         meta,
@@ -64,7 +71,9 @@ pub async fn load<K: Sink>(
             credits
                 .iter()
                 .map(|cr| {
-                    let touch = cr.touchpoint.and_then(|u| journey.iter().find(|t| t.uuid == u));
+                    let touch = cr
+                        .touchpoint
+                        .and_then(|u| journey.iter().find(|t| t.uuid == u));
                     rows::credit(c, cr, touch, meta)
                 })
                 .collect()

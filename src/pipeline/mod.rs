@@ -41,7 +41,10 @@ pub struct Pipeline<S, K, R> {
 pub enum Outcome {
     Completed(Box<RunSummary>),
     /// Another runner holds the job's lease; nothing was done.
-    LeaseHeld { job: String, holder: String },
+    LeaseHeld {
+        job: String,
+        holder: String,
+    },
 }
 
 /// Why a cycle failed. The run row (when one was opened) records the same cause.
@@ -56,7 +59,11 @@ pub struct RunError {
 
 impl From<StoreError> for RunError {
     fn from(e: StoreError) -> Self {
-        RunError { run: None, transient: e.is_transient(), cause: anyhow::Error::new(e) }
+        RunError {
+            run: None,
+            transient: e.is_transient(),
+            cause: anyhow::Error::new(e),
+        }
     }
 }
 
@@ -93,12 +100,19 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                 tracing::info!(%job, %holder, "lease held by another runner; skipping this run");
                 return Ok(Outcome::LeaseHeld { job, holder });
             }
-            Claim::Acquired { run, lease, abandoned } => (run, lease, abandoned),
+            Claim::Acquired {
+                run,
+                lease,
+                abandoned,
+            } => (run, lease, abandoned),
         };
         let span = tracing::info_span!("run", run_id = run.0, %job);
         let _enter = span.enter();
         for a in &abandoned {
-            tracing::warn!(abandoned_run = a.0, "found a run left running by a dead process; marked abandoned");
+            tracing::warn!(
+                abandoned_run = a.0,
+                "found a run left running by a dead process; marked abandoned"
+            );
             if let Err(e) = self.sink.discard(*a).await {
                 tracing::warn!(abandoned_run = a.0, error = %e, "could not discard the abandoned run's rows");
             }
@@ -108,14 +122,29 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let cursor = match cursor_text {
             Ok(c) => c.as_deref().and_then(parse_position),
             Err(e) => {
-                return Err(self.fail(run, lease, &job, anyhow::Error::new(e), true, &RunSummary::default()).await);
+                return Err(self
+                    .fail(
+                        run,
+                        lease,
+                        &job,
+                        anyhow::Error::new(e),
+                        true,
+                        &RunSummary::default(),
+                    )
+                    .await);
             }
         };
         match self.cycle(run, &job, cursor, started).await {
             Ok((summary, new_cursor)) => {
                 let counts = summary.counts();
                 let cursors: Vec<(String, String, String)> = new_cursor
-                    .map(|p| vec![(job.clone(), EVENTS_PARTITION.to_string(), format_position(p))])
+                    .map(|p| {
+                        vec![(
+                            job.clone(),
+                            EVENTS_PARTITION.to_string(),
+                            format_position(p),
+                        )]
+                    })
                     .unwrap_or_default();
                 let fin = Finish {
                     status: RunStatus::Succeeded,
@@ -134,7 +163,9 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             }
             Err((err, partial)) => {
                 let transient = err.transient();
-                Err(self.fail(run, lease, &job, err.into_anyhow(), transient, &partial).await)
+                Err(self
+                    .fail(run, lease, &job, err.into_anyhow(), transient, &partial)
+                    .await)
             }
         }
     }
@@ -154,11 +185,21 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         }
         let text = format!("{cause:#}");
         let counts = partial.counts();
-        let fin = Finish { status: RunStatus::Failed, counts: &counts, error: Some(&text), window: (None, None), cursors: &[] };
+        let fin = Finish {
+            status: RunStatus::Failed,
+            counts: &counts,
+            error: Some(&text),
+            window: (None, None),
+            cursors: &[],
+        };
         if let Err(e) = self.store.finish(lease, run, fin).await {
             tracing::error!(error = %e, "could not record the failure; the next run will mark this one abandoned");
         }
-        RunError { run: Some(run), transient, cause }
+        RunError {
+            run: Some(run),
+            transient,
+            cause,
+        }
     }
 
     async fn prune(&self) {
@@ -168,7 +209,11 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let before = Timestamp::now().add_micros(-(self.keep_runs_days as i64) * MICROS_PER_DAY);
         match self.store.prune(before).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(pruned = n, keep_runs_days = self.keep_runs_days, "pruned old runs"),
+            Ok(n) => tracing::info!(
+                pruned = n,
+                keep_runs_days = self.keep_runs_days,
+                "pruned old runs"
+            ),
             Err(e) => tracing::warn!(error = %e, "could not prune old runs"),
         }
     }
@@ -180,7 +225,11 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         cursor: Option<Position>,
         started: Instant,
     ) -> Result<(RunSummary, Option<Position>), (CycleError, RunSummary)> {
-        let mut summary = RunSummary { run_id: Some(run), job: job.to_string(), ..Default::default() };
+        let mut summary = RunSummary {
+            run_id: Some(run),
+            job: job.to_string(),
+            ..Default::default()
+        };
         let req = ReadRequest {
             since: cursor,
             until: None,
@@ -204,10 +253,16 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let t = Instant::now();
         let plan = Arc::clone(&self.plan);
         let max_position = extract.max_position;
-        let att = match tokio::task::spawn_blocking(move || attribute(&extract, &plan, cursor)).await {
-            Ok(a) => a,
-            Err(e) => return Err((CycleError::Other(anyhow::Error::new(e).context("attribution panicked")), summary)),
-        };
+        let att =
+            match tokio::task::spawn_blocking(move || attribute(&extract, &plan, cursor)).await {
+                Ok(a) => a,
+                Err(e) => {
+                    return Err((
+                        CycleError::Other(anyhow::Error::new(e).context("attribution panicked")),
+                        summary,
+                    ))
+                }
+            };
         summary.persons = att.identities.persons() as u64;
         summary.conversions = att.credited.len() as u64;
         summary.touchpoints = att.new_touchpoints(cursor).count() as u64;
@@ -226,7 +281,10 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             "attributed"
         );
         let t = Instant::now();
-        let meta = RowMeta { run_id: run, loaded_at: Timestamp::now() };
+        let meta = RowMeta {
+            run_id: run,
+            loaded_at: Timestamp::now(),
+        };
         let written = async {
             self.sink.prepare().await?;
             let w = load::load(&self.sink, meta, &att, cursor).await?;
@@ -238,7 +296,11 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             Ok(w) => summary.rows_by_table = w,
             Err(e) => return Err((CycleError::Sink(e), summary)),
         }
-        tracing::info!(rows = summary.rows_written(), secs = t.elapsed().as_secs_f64(), "loaded and acknowledged");
+        tracing::info!(
+            rows = summary.rows_written(),
+            secs = t.elapsed().as_secs_f64(),
+            "loaded and acknowledged"
+        );
         let new_cursor = match (cursor, max_position) {
             (Some(c), Some(m)) => Some(c.max(m)),
             (c, m) => c.or(m),
@@ -269,9 +331,10 @@ pub fn plan_from(settings: &crate::config::Settings) -> anyhow::Result<(Plan, Pa
             ModelKind::TimeDecay => RuleModel::TimeDecay {
                 half_life_micros: (a.time_decay_half_life_days * MICROS_PER_DAY as f64) as i64,
             },
-            ModelKind::PositionBased => {
-                RuleModel::PositionBased { first: a.position_based_first, last: a.position_based_last }
-            }
+            ModelKind::PositionBased => RuleModel::PositionBased {
+                first: a.position_based_first,
+                last: a.position_based_last,
+            },
             ModelKind::Markov | ModelKind::Shapley => {
                 data_driven.push(*m);
                 continue;
@@ -285,16 +348,31 @@ pub fn plan_from(settings: &crate::config::Settings) -> anyhow::Result<(Plan, Pa
     let mut defs = Vec::new();
     let mut names = Vec::new();
     for c in &settings.conversions {
-        let filters = c.filters.iter().map(|(k, v)| (slots.slot(k), v.values())).collect();
+        let filters = c
+            .filters
+            .iter()
+            .map(|(k, v)| (slots.slot(k), v.values()))
+            .collect();
         defs.push(ConversionDef {
             name: c.name.clone(),
             event: c.event.clone(),
             filters,
-            value_slot: c.value_property.as_deref().filter(|p| !p.is_empty()).map(|p| slots.slot(p)),
-            currency_slot: c.currency_property.as_deref().filter(|p| !p.is_empty()).map(|p| slots.slot(p)),
+            value_slot: c
+                .value_property
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(|p| slots.slot(p)),
+            currency_slot: c
+                .currency_property
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(|p| slots.slot(p)),
             default_currency: c.default_currency,
         });
-        names.push((std::sync::Arc::from(c.name.as_str()), std::sync::Arc::from(c.event.as_str())));
+        names.push((
+            std::sync::Arc::from(c.name.as_str()),
+            std::sync::Arc::from(c.event.as_str()),
+        ));
     }
     let stitch_slot = settings
         .identity
@@ -305,7 +383,10 @@ pub fn plan_from(settings: &crate::config::Settings) -> anyhow::Result<(Plan, Pa
         .map(|p| slots.slot(p));
     let parse = ParseRules {
         slots,
-        extract: crate::domain::extract::ExtractRules { conversions: ConversionRules { defs }, stitch_slot },
+        extract: crate::domain::extract::ExtractRules {
+            conversions: ConversionRules { defs },
+            stitch_slot,
+        },
     };
     let plan = Plan {
         channels,

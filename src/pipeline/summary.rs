@@ -39,8 +39,10 @@ impl RunSummary {
 
     /// The counts stored on the run row.
     pub fn counts(&self) -> RunCounts {
-        let skipped: BTreeMap<&str, u64> =
-            SkipReason::ALL.iter().map(|r| (r.as_str(), self.read.skipped(*r))).collect();
+        let skipped: BTreeMap<&str, u64> = SkipReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), self.read.skipped(*r)))
+            .collect();
         RunCounts {
             events_read: self.read.read as i64,
             events_skipped: self.read.skipped_total() as i64,
@@ -64,15 +66,33 @@ impl RunSummary {
 impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let id = self.run_id.map_or("-".to_string(), |r| r.to_string());
-        writeln!(f, "run {id} ({}) succeeded in {:.2}s", self.job, self.duration.as_secs_f64())?;
-        writeln!(f, "  events read      {:>12}  ({:.0} events/s)", self.read.read, self.events_per_sec())?;
+        writeln!(
+            f,
+            "run {id} ({}) succeeded in {:.2}s",
+            self.job,
+            self.duration.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "  events read      {:>12}  ({:.0} events/s)",
+            self.read.read,
+            self.events_per_sec()
+        )?;
         let skips: Vec<String> = SkipReason::ALL
             .iter()
             .filter(|r| self.read.skipped(**r) > 0)
             .map(|r| format!("{} {}", r.as_str(), self.read.skipped(*r)))
             .collect();
-        let detail = if skips.is_empty() { String::new() } else { format!("  ({})", skips.join(", ")) };
-        writeln!(f, "  events skipped   {:>12}{detail}", self.read.skipped_total())?;
+        let detail = if skips.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", skips.join(", "))
+        };
+        writeln!(
+            f,
+            "  events skipped   {:>12}{detail}",
+            self.read.skipped_total()
+        )?;
         writeln!(f, "  persons          {:>12}", self.persons)?;
         writeln!(f, "  conversions      {:>12}", self.conversions)?;
         writeln!(f, "  touchpoints      {:>12}", self.touchpoints)?;

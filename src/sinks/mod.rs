@@ -74,8 +74,12 @@ pub trait Sink {
     ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
 
     /// Makes the run's rows final; after `Ok` the run store may commit.
-    fn commit(&self, run: RunId) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
+    fn commit(&self, run: RunId)
+        -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
 
     /// Forgets what an abandoned or failed run wrote, where the sink can.
-    fn discard(&self, run: RunId) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
+    fn discard(
+        &self,
+        run: RunId,
+    ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
 }

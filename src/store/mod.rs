@@ -31,7 +31,10 @@ impl StoreError {
 pub(crate) fn classify(e: sqlx::Error, what: &str) -> StoreError {
     let transient = matches!(
         e,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
     ) || matches!(&e, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03"));
     let err = anyhow::Error::new(e).context(what.to_string());
     if transient {
@@ -81,16 +84,27 @@ pub trait RunStore: Send + Sync {
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 
     /// The most recent runs, newest first.
-    fn recent(&self, limit: u32) -> impl std::future::Future<Output = Result<Vec<RunRecord>, StoreError>> + Send;
+    fn recent(
+        &self,
+        limit: u32,
+    ) -> impl std::future::Future<Output = Result<Vec<RunRecord>, StoreError>> + Send;
 
     /// One run by id.
-    fn run(&self, id: RunId) -> impl std::future::Future<Output = Result<Option<RunRecord>, StoreError>> + Send;
+    fn run(
+        &self,
+        id: RunId,
+    ) -> impl std::future::Future<Output = Result<Option<RunRecord>, StoreError>> + Send;
 
     /// When the last successful run of any job finished.
-    fn last_success(&self) -> impl std::future::Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
+    fn last_success(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
 
     /// Deletes finished runs that started before `before`; returns how many.
-    fn prune(&self, before: Timestamp) -> impl std::future::Future<Output = Result<u64, StoreError>> + Send;
+    fn prune(
+        &self,
+        before: Timestamp,
+    ) -> impl std::future::Future<Output = Result<u64, StoreError>> + Send;
 
     /// Cheap reachability check.
     fn ping(&self) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
@@ -107,9 +121,13 @@ impl AnyStore {
     /// Opens the store `settings.url` names (PostgreSQL lazily, so a down database is retried).
     pub async fn open(settings: &crate::config::RunStoreSettings) -> Result<Self, StoreError> {
         if settings.url.starts_with("postgres://") || settings.url.starts_with("postgresql://") {
-            Ok(AnyStore::Postgres(postgres::PostgresStore::connect_lazy(settings)?))
+            Ok(AnyStore::Postgres(postgres::PostgresStore::connect_lazy(
+                settings,
+            )?))
         } else {
-            Ok(AnyStore::Sqlite(sqlite::SqliteStore::connect(settings).await?))
+            Ok(AnyStore::Sqlite(
+                sqlite::SqliteStore::connect(settings).await?,
+            ))
         }
     }
 
@@ -134,7 +152,12 @@ impl RunStore for AnyStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         delegate!(self, s => s.migrate().await)
     }
-    async fn claim(&self, job: &str, trigger: Trigger, meta: &RunnerMeta) -> Result<Claim, StoreError> {
+    async fn claim(
+        &self,
+        job: &str,
+        trigger: Trigger,
+        meta: &RunnerMeta,
+    ) -> Result<Claim, StoreError> {
         delegate!(self, s => s.claim(job, trigger, meta).await)
     }
     async fn cursor(&self, source: &str, partition: &str) -> Result<Option<String>, StoreError> {

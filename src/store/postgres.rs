@@ -9,7 +9,9 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::types::LeaseInner;
-use super::{classify, Claim, Finish, Lease, RunCounts, RunRecord, RunStore, RunnerMeta, StoreError, Trigger};
+use super::{
+    classify, Claim, Finish, Lease, RunCounts, RunRecord, RunStore, RunnerMeta, StoreError, Trigger,
+};
 use crate::config::RunStoreSettings;
 use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
@@ -89,7 +91,9 @@ fn record(r: &PgRow) -> RunRecord {
             credits: r.get("credits"),
             ad_metric_rows: r.get("ad_metric_rows"),
             rows_written: r.get("rows_written"),
-            details: r.get::<Option<serde_json::Value>, _>("details").unwrap_or_default(),
+            details: r
+                .get::<Option<serde_json::Value>, _>("details")
+                .unwrap_or_default(),
         },
         error: r.get("error"),
         host: r.get("host"),
@@ -102,13 +106,26 @@ fn record(r: &PgRow) -> RunRecord {
 impl RunStore for PostgresStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await.map_err(|e| match e {
-            sqlx::migrate::MigrateError::Execute(e) => classify(e, "applying PostgreSQL run-store migrations"),
-            other => StoreError::Failed(anyhow::Error::new(other).context("applying PostgreSQL run-store migrations")),
+            sqlx::migrate::MigrateError::Execute(e) => {
+                classify(e, "applying PostgreSQL run-store migrations")
+            }
+            other => StoreError::Failed(
+                anyhow::Error::new(other).context("applying PostgreSQL run-store migrations"),
+            ),
         })
     }
 
-    async fn claim(&self, job: &str, trigger: Trigger, meta: &RunnerMeta) -> Result<Claim, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(|e| classify(e, "connecting for the lease"))?;
+    async fn claim(
+        &self,
+        job: &str,
+        trigger: Trigger,
+        meta: &RunnerMeta,
+    ) -> Result<Claim, StoreError> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| classify(e, "connecting for the lease"))?;
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
             .bind(LOCK_CLASS)
             .bind(job)
@@ -117,15 +134,24 @@ impl RunStore for PostgresStore {
             .map_err(|e| classify(e, "taking the job lease"))?;
         if !got {
             drop(conn);
-            return Ok(Claim::Held { holder: self.holder(job).await });
+            return Ok(Claim::Held {
+                holder: self.holder(job).await,
+            });
         }
-        let lease = Lease { job: job.to_string(), inner: LeaseInner::Postgres(Some(conn)) };
+        let lease = Lease {
+            job: job.to_string(),
+            inner: LeaseInner::Postgres(Some(conn)),
+        };
         let now = Timestamp::now();
         let note = format!(
             "abandoned: its runner stopped without finishing; detected by {} (pid {}) at {now}",
             meta.host, meta.pid
         );
-        let mut tx = self.pool.begin().await.map_err(|e| classify(e, "begin claim"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| classify(e, "begin claim"))?;
         let abandoned: Vec<i64> = sqlx::query_scalar(
             "UPDATE sync_runs SET status = 'abandoned', abandoned_at = $1, finished_at = $1, error = COALESCE(error, $2) \
              WHERE job = $3 AND status = 'running' RETURNING id",
@@ -150,16 +176,22 @@ impl RunStore for PostgresStore {
         .await
         .map_err(|e| classify(e, "inserting the run row"))?;
         tx.commit().await.map_err(|e| classify(e, "commit claim"))?;
-        Ok(Claim::Acquired { run: RunId(id), lease, abandoned: abandoned.into_iter().map(RunId).collect() })
+        Ok(Claim::Acquired {
+            run: RunId(id),
+            lease,
+            abandoned: abandoned.into_iter().map(RunId).collect(),
+        })
     }
 
     async fn cursor(&self, source: &str, partition: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar("SELECT position FROM source_cursors WHERE source = $1 AND partition = $2")
-            .bind(source)
-            .bind(partition)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| classify(e, "reading a cursor"))
+        sqlx::query_scalar(
+            "SELECT position FROM source_cursors WHERE source = $1 AND partition = $2",
+        )
+        .bind(source)
+        .bind(partition)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| classify(e, "reading a cursor"))
     }
 
     async fn finish(&self, lease: Lease, run: RunId, f: Finish<'_>) -> Result<(), StoreError> {
@@ -245,7 +277,10 @@ impl RunStore for PostgresStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(|e| classify(e, "ping"))?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| classify(e, "ping"))?;
         Ok(())
     }
 }

@@ -5,11 +5,15 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use anyhow::Context;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
 use sqlx::Row;
 
 use super::types::LeaseInner;
-use super::{classify, Claim, Finish, Lease, RunCounts, RunRecord, RunStore, RunnerMeta, StoreError, Trigger};
+use super::{
+    classify, Claim, Finish, Lease, RunCounts, RunRecord, RunStore, RunnerMeta, StoreError, Trigger,
+};
 use crate::config::RunStoreSettings;
 use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
@@ -42,7 +46,8 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(settings.connect_timeout);
         let file = opts.get_filename().to_path_buf();
-        let lock_base = (!file.as_os_str().is_empty() && file.to_str() != Some(":memory:")).then_some(file);
+        let lock_base =
+            (!file.as_os_str().is_empty() && file.to_str() != Some(":memory:")).then_some(file);
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.connect_timeout)
@@ -54,7 +59,10 @@ impl SqliteStore {
 
     fn lock_path(&self, job: &str) -> Option<PathBuf> {
         let base = self.lock_base.as_ref()?;
-        let safe: String = job.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let safe: String = job
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
         let mut name = base.file_name()?.to_os_string();
         name.push(format!(".{safe}.lock"));
         Some(base.with_file_name(name))
@@ -99,7 +107,9 @@ fn record(r: &SqliteRow) -> RunRecord {
             credits: r.get("credits"),
             ad_metric_rows: r.get("ad_metric_rows"),
             rows_written: r.get("rows_written"),
-            details: details.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or_default(),
+            details: details
+                .and_then(|d| serde_json::from_str(&d).ok())
+                .unwrap_or_default(),
         },
         error: r.get("error"),
         host: r.get("host"),
@@ -118,7 +128,12 @@ impl RunStore for SqliteStore {
             .map_err(StoreError::Failed)
     }
 
-    async fn claim(&self, job: &str, trigger: Trigger, meta: &RunnerMeta) -> Result<Claim, StoreError> {
+    async fn claim(
+        &self,
+        job: &str,
+        trigger: Trigger,
+        meta: &RunnerMeta,
+    ) -> Result<Claim, StoreError> {
         let lock = match self.lock_path(job) {
             None => None,
             Some(path) => {
@@ -132,16 +147,24 @@ impl RunStore for SqliteStore {
                 match f.try_lock() {
                     Ok(()) => Some(f),
                     Err(std::fs::TryLockError::WouldBlock) => {
-                        return Ok(Claim::Held { holder: self.holder(job).await })
+                        return Ok(Claim::Held {
+                            holder: self.holder(job).await,
+                        })
                     }
                     Err(std::fs::TryLockError::Error(e)) => {
-                        return Err(StoreError::Failed(anyhow::Error::new(e).context("cannot lock lease file")))
+                        return Err(StoreError::Failed(
+                            anyhow::Error::new(e).context("cannot lock lease file"),
+                        ))
                     }
                 }
             }
         };
         let now = ts(Timestamp::now());
-        let mut tx = self.pool.begin().await.map_err(|e| classify(e, "begin claim"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| classify(e, "begin claim"))?;
         let note = format!(
             "abandoned: its runner stopped without finishing; detected by {} (pid {}) at {now}",
             meta.host, meta.pid
@@ -172,7 +195,10 @@ impl RunStore for SqliteStore {
         tx.commit().await.map_err(|e| classify(e, "commit claim"))?;
         Ok(Claim::Acquired {
             run: RunId(id),
-            lease: Lease { job: job.to_string(), inner: LeaseInner::File(lock) },
+            lease: Lease {
+                job: job.to_string(),
+                inner: LeaseInner::File { _lock: lock },
+            },
             abandoned: abandoned.into_iter().map(RunId).collect(),
         })
     }
@@ -188,7 +214,11 @@ impl RunStore for SqliteStore {
 
     async fn finish(&self, lease: Lease, run: RunId, f: Finish<'_>) -> Result<(), StoreError> {
         let now = ts(Timestamp::now());
-        let mut tx = self.pool.begin().await.map_err(|e| classify(e, "begin finish"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| classify(e, "begin finish"))?;
         let c = f.counts;
         sqlx::query(
             "UPDATE sync_runs SET status = ?, finished_at = ?, window_start = ?, window_end = ?, \
@@ -227,7 +257,9 @@ impl RunStore for SqliteStore {
             .await
             .map_err(|e| classify(e, "storing a cursor"))?;
         }
-        tx.commit().await.map_err(|e| classify(e, "commit finish"))?;
+        tx.commit()
+            .await
+            .map_err(|e| classify(e, "commit finish"))?;
         drop(lease);
         Ok(())
     }
@@ -269,7 +301,10 @@ impl RunStore for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(|e| classify(e, "ping"))?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(|e| classify(e, "ping"))?;
         Ok(())
     }
 }

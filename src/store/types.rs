@@ -24,7 +24,9 @@ impl Trigger {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Trigger::Schedule, Trigger::Manual, Trigger::Backfill].into_iter().find(|t| t.as_str() == s)
+        [Trigger::Schedule, Trigger::Manual, Trigger::Backfill]
+            .into_iter()
+            .find(|t| t.as_str() == s)
     }
 }
 
@@ -49,9 +51,14 @@ impl RunStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [RunStatus::Running, RunStatus::Succeeded, RunStatus::Failed, RunStatus::Abandoned]
-            .into_iter()
-            .find(|t| t.as_str() == s)
+        [
+            RunStatus::Running,
+            RunStatus::Succeeded,
+            RunStatus::Failed,
+            RunStatus::Abandoned,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
     }
 }
 
@@ -75,9 +82,17 @@ impl RunnerMeta {
         let host = std::env::var("HOSTNAME")
             .ok()
             .filter(|h| !h.is_empty())
-            .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string()))
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_string())
+            })
             .unwrap_or_else(|| "unknown".into());
-        Self { host, pid: std::process::id(), version: env!("CARGO_PKG_VERSION").to_string() }
+        Self {
+            host,
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        }
     }
 }
 
@@ -120,7 +135,11 @@ pub struct RunRecord {
 #[derive(Debug)]
 pub enum Claim {
     /// This process holds the job's lease and run `run` is open.
-    Acquired { run: RunId, lease: Lease, abandoned: Vec<RunId> },
+    Acquired {
+        run: RunId,
+        lease: Lease,
+        abandoned: Vec<RunId>,
+    },
     /// Another runner holds the lease.
     Held { holder: String },
 }
@@ -135,7 +154,7 @@ pub struct Lease {
 #[derive(Debug)]
 pub(crate) enum LeaseInner {
     /// An exclusive lock on a file beside the SQLite database.
-    File(Option<std::fs::File>),
+    File { _lock: Option<std::fs::File> },
     /// A session-level advisory lock held on a dedicated connection.
     Postgres(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>),
 }

@@ -5,7 +5,10 @@ use super::Step;
 
 /// `out` has one slot per touch, zeroed.
 pub fn weights(steps: &[Step], out: &mut [f64]) {
-    let i = steps.iter().rposition(|s| !s.direct).unwrap_or(steps.len() - 1);
+    let i = steps
+        .iter()
+        .rposition(|s| !s.direct)
+        .unwrap_or(steps.len() - 1);
     out[i] = 1.0;
 }
 

@@ -53,7 +53,9 @@ impl RuleModel {
             RuleModel::LastTouch => last_touch::weights(out),
             RuleModel::LastNonDirect => last_non_direct::weights(steps, out),
             RuleModel::Linear => linear::weights(out),
-            RuleModel::TimeDecay { half_life_micros } => time_decay::weights(steps, half_life_micros, out),
+            RuleModel::TimeDecay { half_life_micros } => {
+                time_decay::weights(steps, half_life_micros, out)
+            }
             RuleModel::PositionBased { first, last } => position_based::weights(first, last, out),
         }
     }
@@ -64,7 +66,10 @@ pub(crate) fn steps(ages_days: &[f64], direct: &[bool]) -> Vec<Step> {
     ages_days
         .iter()
         .zip(direct)
-        .map(|(a, d)| Step { age_micros: (a * 86_400e6) as i64, direct: *d })
+        .map(|(a, d)| Step {
+            age_micros: (a * 86_400e6) as i64,
+            direct: *d,
+        })
         .collect()
 }
 
@@ -79,9 +84,17 @@ mod tests {
             RuleModel::LastTouch,
             RuleModel::LastNonDirect,
             RuleModel::Linear,
-            RuleModel::TimeDecay { half_life_micros: 7 * 86_400_000_000 },
-            RuleModel::PositionBased { first: 0.4, last: 0.4 },
-            RuleModel::PositionBased { first: 0.3, last: 0.5 },
+            RuleModel::TimeDecay {
+                half_life_micros: 7 * 86_400_000_000,
+            },
+            RuleModel::PositionBased {
+                first: 0.4,
+                last: 0.4,
+            },
+            RuleModel::PositionBased {
+                first: 0.3,
+                last: 0.5,
+            },
         ];
         let mut out = Vec::new();
         for n in 1..12 {

@@ -8,7 +8,11 @@ pub fn weights(first: f64, last: f64, out: &mut [f64]) {
         1 => out[0] = 1.0,
         2 => {
             let total = first + last;
-            let (f, l) = if total > 0.0 { (first / total, last / total) } else { (0.5, 0.5) };
+            let (f, l) = if total > 0.0 {
+                (first / total, last / total)
+            } else {
+                (0.5, 0.5)
+            };
             out[0] = f;
             out[1] = l;
         }
@@ -28,7 +32,10 @@ mod tests {
     #[test]
     fn forty_twenty_forty() {
         let mut out = Vec::new();
-        let m = RuleModel::PositionBased { first: 0.4, last: 0.4 };
+        let m = RuleModel::PositionBased {
+            first: 0.4,
+            last: 0.4,
+        };
         m.weights(&steps(&[4.0, 3.0, 2.0, 1.0], &[false; 4]), &mut out);
         let want = [0.4, 0.1, 0.1, 0.4];
         for (g, w) in out.iter().zip(want) {
@@ -41,8 +48,14 @@ mod tests {
     #[test]
     fn two_touches_renormalise() {
         let mut out = Vec::new();
-        let m = RuleModel::PositionBased { first: 0.3, last: 0.5 };
+        let m = RuleModel::PositionBased {
+            first: 0.3,
+            last: 0.5,
+        };
         m.weights(&steps(&[2.0, 1.0], &[false; 2]), &mut out);
-        assert!((out[0] - 0.375).abs() < 1e-12 && (out[1] - 0.625).abs() < 1e-12, "{out:?}");
+        assert!(
+            (out[0] - 0.375).abs() < 1e-12 && (out[1] - 0.625).abs() < 1e-12,
+            "{out:?}"
+        );
     }
 }

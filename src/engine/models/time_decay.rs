@@ -28,7 +28,9 @@ mod tests {
     fn halves_per_half_life() {
         let mut out = Vec::new();
         // Ages 14, 7 and 0 days: raw weights 1/4, 1/2, 1 → 1/7, 2/7, 4/7.
-        let m = RuleModel::TimeDecay { half_life_micros: WEEK };
+        let m = RuleModel::TimeDecay {
+            half_life_micros: WEEK,
+        };
         m.weights(&steps(&[14.0, 7.0, 0.0], &[false; 3]), &mut out);
         for (got, want) in out.iter().zip([1.0 / 7.0, 2.0 / 7.0, 4.0 / 7.0]) {
             assert!((got - want).abs() < 1e-12, "{out:?}");
@@ -38,7 +40,9 @@ mod tests {
     #[test]
     fn same_timestamp_touches_share_equally() {
         let mut out = Vec::new();
-        let m = RuleModel::TimeDecay { half_life_micros: WEEK };
+        let m = RuleModel::TimeDecay {
+            half_life_micros: WEEK,
+        };
         m.weights(&steps(&[3.0, 3.0], &[false; 2]), &mut out);
         assert_eq!(out, [0.5, 0.5]);
     }
@@ -46,7 +50,9 @@ mod tests {
     #[test]
     fn very_old_touches_do_not_underflow_to_nan() {
         let mut out = Vec::new();
-        let m = RuleModel::TimeDecay { half_life_micros: 1 };
+        let m = RuleModel::TimeDecay {
+            half_life_micros: 1,
+        };
         m.weights(&steps(&[30.0, 29.0], &[false; 2]), &mut out);
         assert_eq!(out, [0.0, 1.0]);
     }

@@ -23,7 +23,10 @@ pub struct LocalSink {
 
 impl LocalSink {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into(), open: Mutex::new(HashMap::new()) }
+        Self {
+            dir: dir.into(),
+            open: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The final file of a run's table.
@@ -32,7 +35,9 @@ impl LocalSink {
     }
 
     fn partial_of(&self, run: RunId, table: Table) -> PathBuf {
-        self.dir.join(table.name()).join(format!("{run}.ndjson.partial"))
+        self.dir
+            .join(table.name())
+            .join(format!("{run}.ndjson.partial"))
     }
 
     pub fn dir(&self) -> &Path {
@@ -45,7 +50,8 @@ impl LocalSink {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
                 let path = self.partial_of(run, table);
-                let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                let f = File::create(&path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
                 v.insert(BufWriter::with_capacity(1 << 20, f))
             }
         };
@@ -61,22 +67,33 @@ impl LocalSink {
         let keys: Vec<(RunId, Table)> = open.keys().filter(|(r, _)| *r == run).copied().collect();
         for key in keys {
             let w = open.remove(&key).expect("present");
-            let f = w.into_inner().map_err(|e| e.into_error()).context("flush failed")?;
+            let f = w
+                .into_inner()
+                .map_err(|e| e.into_error())
+                .context("flush failed")?;
             f.sync_all().context("fsync failed")?;
             let (from, to) = (self.partial_of(run, key.1), self.file_of(run, key.1));
-            fs::rename(&from, &to).with_context(|| format!("cannot rename {} to {}", from.display(), to.display()))?;
+            fs::rename(&from, &to)
+                .with_context(|| format!("cannot rename {} to {}", from.display(), to.display()))?;
         }
         Ok(())
     }
 
     fn discard_blocking(&self, run: RunId) -> anyhow::Result<()> {
-        self.open.lock().expect("sink lock").retain(|(r, _), _| *r != run);
+        self.open
+            .lock()
+            .expect("sink lock")
+            .retain(|(r, _), _| *r != run);
         for t in Table::ALL {
             for p in [self.partial_of(run, t), self.file_of(run, t)] {
                 match fs::remove_file(&p) {
-                    Ok(()) => tracing::info!(file = %p.display(), "removed rows of an unfinished run"),
+                    Ok(()) => {
+                        tracing::info!(file = %p.display(), "removed rows of an unfinished run")
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(e).with_context(|| format!("cannot remove {}", p.display())),
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("cannot remove {}", p.display()))
+                    }
                 }
             }
         }
@@ -93,13 +110,20 @@ impl Sink for LocalSink {
         for t in Table::ALL {
             let d = self.dir.join(t.name());
             fs::create_dir_all(&d)
-                .with_context(|| format!("cannot create output directory {} (sink.dir)", d.display()))
+                .with_context(|| {
+                    format!("cannot create output directory {} (sink.dir)", d.display())
+                })
                 .map_err(io_err)?;
         }
         Ok(())
     }
 
-    async fn write(&self, run: RunId, table: Table, rows: Vec<EncodedRow>) -> Result<(), SinkError> {
+    async fn write(
+        &self,
+        run: RunId,
+        table: Table,
+        rows: Vec<EncodedRow>,
+    ) -> Result<(), SinkError> {
         self.write_blocking(run, table, &rows)
             .with_context(|| format!("writing {table} rows of run {run}"))
             .map_err(io_err)

@@ -10,7 +10,7 @@ use anyhow::Context;
 use super::{ParseRules, ReadRequest, Source, SourceError};
 use crate::domain::extract::Extract;
 
-pub use reader::{read_path, LineError, ReadOptions};
+pub use reader::{read_path, read_stream, LineError, ReadOptions};
 
 /// The file source.
 #[derive(Debug, Clone)]
@@ -38,7 +38,11 @@ impl Source for FileSource {
     async fn extract(&self, req: &ReadRequest, rules: &ParseRules) -> Result<Extract, SourceError> {
         let path = self.path.clone();
         let rules = rules.clone();
-        let opts = ReadOptions { threads: self.threads, until: req.until, ..ReadOptions::default() };
+        let opts = ReadOptions {
+            threads: self.threads,
+            until: req.until,
+            ..ReadOptions::default()
+        };
         tokio::task::spawn_blocking(move || read_path(&path, &rules, &opts))
             .await
             .context("file reader thread panicked")

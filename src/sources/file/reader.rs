@@ -27,7 +27,12 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        Self { threads: 2, block_bytes: 4 << 20, log_first_errors: 20, until: None }
+        Self {
+            threads: 2,
+            block_bytes: 4 << 20,
+            log_first_errors: 20,
+            until: None,
+        }
     }
 }
 
@@ -45,12 +50,15 @@ struct Block {
 
 /// Reads a whole file into an [`Extract`]. I/O errors fail; bad lines are counted and skipped.
 pub fn read_path(path: &Path, rules: &ParseRules, opts: &ReadOptions) -> anyhow::Result<Extract> {
-    let file = File::open(path).with_context(|| format!("cannot open event file {}", path.display()))?;
+    let file =
+        File::open(path).with_context(|| format!("cannot open event file {}", path.display()))?;
     let mut head = [0u8; 2];
     let mut peek = BufReader::with_capacity(1 << 20, file);
     let n = {
         use std::io::BufRead;
-        let buf = peek.fill_buf().with_context(|| format!("cannot read {}", path.display()))?;
+        let buf = peek
+            .fill_buf()
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let n = buf.len().min(2);
         head[..n].copy_from_slice(&buf[..n]);
         n
@@ -60,8 +68,8 @@ pub fn read_path(path: &Path, rules: &ParseRules, opts: &ReadOptions) -> anyhow:
     } else {
         Box::new(peek)
     };
-    let (extract, errors) = read_stream(reader, rules, opts)
-        .with_context(|| format!("reading {}", path.display()))?;
+    let (extract, errors) =
+        read_stream(reader, rules, opts).with_context(|| format!("reading {}", path.display()))?;
     let skipped = extract.counts.skipped(SkipReason::Malformed);
     if skipped > errors.len() as u64 {
         tracing::warn!(
@@ -160,7 +168,13 @@ fn produce_blocks(
         let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
         let first_line = line_no;
         line_no += lines;
-        if tx.send(Block { first_line, bytes: buf }).is_err() {
+        if tx
+            .send(Block {
+                first_line,
+                bytes: buf,
+            })
+            .is_err()
+        {
             return Ok(());
         }
         if eof {
@@ -177,10 +191,7 @@ fn parse_block(
     logged: &Mutex<Vec<LineError>>,
     budget: &AtomicU64,
 ) {
-    let mut line_no = block.first_line;
-    for raw in block.bytes.split(|&b| b == b'\n') {
-        let this_line = line_no;
-        line_no += 1;
+    for (this_line, raw) in (block.first_line..).zip(block.bytes.split(|&b| b == b'\n')) {
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -201,9 +212,15 @@ fn parse_block(
                 e.to_string()
             }
         };
-        if budget.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1)).is_ok() {
+        if budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
+            .is_ok()
+        {
             tracing::warn!(line = this_line, %reason, "skipped a bad event line");
-            logged.lock().expect("log lock").push(LineError { line: this_line, reason });
+            logged.lock().expect("log lock").push(LineError {
+                line: this_line,
+                reason,
+            });
         }
     }
 }
@@ -215,7 +232,12 @@ mod tests {
 
     fn read(text: &str, opts: ReadOptions) -> (Extract, Vec<LineError>) {
         let rules = ParseRules::default();
-        read_stream(Box::new(std::io::Cursor::new(text.as_bytes().to_vec())), &rules, &opts).unwrap()
+        read_stream(
+            Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
+            &rules,
+            &opts,
+        )
+        .unwrap()
     }
 
     fn line(i: u32, session: &str) -> String {
@@ -237,11 +259,18 @@ mod tests {
             }
         }
         text.push_str("\n\n"); // blank lines are not events
-        let opts = ReadOptions { threads: 3, block_bytes: 300, ..Default::default() };
+        let opts = ReadOptions {
+            threads: 3,
+            block_bytes: 300,
+            ..Default::default()
+        };
         let (ex, errors) = read(&text, opts);
         assert_eq!(ex.counts.read, 50);
         assert_eq!(ex.counts.skipped(SkipReason::Malformed), 5);
-        assert_eq!(errors.iter().map(|e| e.line).collect::<Vec<_>>(), [10, 20, 30, 40, 50]);
+        assert_eq!(
+            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            [10, 20, 30, 40, 50]
+        );
         assert_eq!(ex.sessions.len(), 7);
         // Each session's start is its earliest event whatever block it was parsed in.
         let s0 = &ex.sessions["s0"];

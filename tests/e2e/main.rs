@@ -1,0 +1,8 @@
+//! End-to-end runs of the `attrsync` binary on the embedded default (file source, local sink,
+//! SQLite run store) in temporary directories.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod embedded;
+mod incremental;
