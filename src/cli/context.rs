@@ -36,6 +36,11 @@ impl Context {
         Ok(store)
     }
 
+    /// Opens the run store without touching it (PostgreSQL connects lazily).
+    pub async fn store_lazy(&self) -> anyhow::Result<AnyStore> {
+        Ok(AnyStore::open(&self.settings.run_store).await?)
+    }
+
     /// The pipeline for the configured source, sink and store.
     pub async fn pipeline(&self) -> anyhow::Result<Pipeline<FileSource, LocalSink, AnyStore>> {
         let s = &self.settings;
@@ -49,13 +54,14 @@ impl Context {
         Ok(Pipeline {
             source: FileSource::new(s.source.path.clone()),
             sink: LocalSink::new(s.sink.dir.clone()),
-            store: self.store().await?,
+            store: self.store_lazy().await?,
             parse,
             plan: std::sync::Arc::new(plan),
             meta: RunnerMeta::current(),
             training_micros: s.attribution.training_days as i64
                 * crate::domain::time::MICROS_PER_DAY,
             keep_runs_days: s.run_store.keep_runs_days,
+            current: Default::default(),
         })
     }
 }

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use super::Context;
 use crate::pipeline::Outcome;
+use crate::store::RunStore;
 use crate::store::Trigger;
 
 #[derive(Debug, clap::Args)]
@@ -23,6 +24,12 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
         }
     };
     if args.once {
+        if ctx.settings.run_store.auto_migrate {
+            if let Err(e) = pipeline.store.migrate().await {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
         return match pipeline.run_once(Trigger::Manual).await {
             Ok(Outcome::Completed(summary)) => {
                 println!("{summary}");
@@ -38,5 +45,6 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
             }
         };
     }
-    crate::scheduler::run_loop(ctx, pipeline).await
+    let opts = crate::scheduler::LoopOptions::from_settings(&ctx.settings);
+    crate::scheduler::run_loop(pipeline, opts, crate::scheduler::shutdown_signal()).await
 }

@@ -1,6 +1,7 @@
 //! One cycle: claim → extract → attribute → load → commit.
 
 pub mod attribute;
+pub mod failpoint;
 pub mod load;
 pub mod rows;
 pub mod summary;
@@ -34,6 +35,8 @@ pub struct Pipeline<S, K, R> {
     pub meta: RunnerMeta,
     pub training_micros: i64,
     pub keep_runs_days: u32,
+    /// The run in progress, so a cancelled cycle can still be settled.
+    pub current: std::sync::Mutex<Option<RunId>>,
 }
 
 /// How a cycle ended without error.
@@ -54,6 +57,9 @@ pub struct RunError {
     pub run: Option<RunId>,
     /// Retrying later may succeed (network, throttling, a store that is down).
     pub transient: bool,
+    /// The run's final state could not be written: it is still `running` in the store (or its
+    /// commit went through unseen). [`Pipeline::settle`] sorts it out once the store answers.
+    pub unrecorded: bool,
     pub cause: anyhow::Error,
 }
 
@@ -62,6 +68,7 @@ impl From<StoreError> for RunError {
         RunError {
             run: None,
             transient: e.is_transient(),
+            unrecorded: false,
             cause: anyhow::Error::new(e),
         }
     }
@@ -94,6 +101,17 @@ impl CycleError {
 impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
     /// Runs one cycle of the source's job.
     pub async fn run_once(&self, trigger: Trigger) -> Result<Outcome, RunError> {
+        let result = self.cycle_with_lease(trigger).await;
+        self.current.lock().expect("current run lock").take();
+        result
+    }
+
+    /// Takes the run left by a cycle that was cancelled mid-way, if any.
+    pub fn take_interrupted(&self) -> Option<RunId> {
+        self.current.lock().expect("current run lock").take()
+    }
+
+    async fn cycle_with_lease(&self, trigger: Trigger) -> Result<Outcome, RunError> {
         let job = self.source.job();
         let (run, lease, abandoned) = match self.store.claim(&job, trigger, &self.meta).await? {
             Claim::Held { holder } => {
@@ -136,6 +154,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         };
         match self.cycle(run, &job, cursor, started).await {
             Ok((summary, new_cursor)) => {
+                failpoint::hit(failpoint::BEFORE_COMMIT).await;
                 let counts = summary.counts();
                 let cursors: Vec<(String, String, String)> = new_cursor
                     .map(|p| {
@@ -153,10 +172,14 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                     window: (cursor.map(|c| c.0), new_cursor.map(|c| c.0)),
                     cursors: &cursors,
                 };
-                self.store.finish(lease, run, fin).await.map_err(|e| RunError {
-                    run: Some(run),
-                    transient: e.is_transient(),
-                    cause: anyhow::Error::new(e).context("the sink has the rows, but the run could not be committed; the next run redoes it"),
+                self.store.finish(lease, run, fin).await.map_err(|e| {
+                    tracing::error!(error = %e, "the sink has the rows, but the run could not be committed");
+                    RunError {
+                        run: Some(run),
+                        transient: e.is_transient(),
+                        unrecorded: true,
+                        cause: anyhow::Error::new(e).context("the run could not be committed"),
+                    }
                 })?;
                 self.prune().await;
                 Ok(Outcome::Completed(Box::new(summary)))
@@ -192,13 +215,43 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             window: (None, None),
             cursors: &[],
         };
-        if let Err(e) = self.store.finish(lease, run, fin).await {
-            tracing::error!(error = %e, "could not record the failure; the next run will mark this one abandoned");
-        }
+        let unrecorded = match self.store.finish(lease, run, fin).await {
+            Ok(()) => false,
+            Err(e) => {
+                tracing::error!(error = %e, "could not record the failure yet; will record it when the run store answers");
+                true
+            }
+        };
         RunError {
             run: Some(run),
             transient,
+            unrecorded,
             cause,
+        }
+    }
+
+    /// Records the end of a run whose final state could not be written earlier. If its commit
+    /// did go through, nothing is done; if it is still `running`, it is marked `failed` with
+    /// `cause` and whatever it wrote to the sink is discarded (its cursor never moved).
+    pub async fn settle(&self, run: RunId, cause: &str) -> Result<(), StoreError> {
+        match self.store.run(run).await? {
+            Some(r) if r.status == RunStatus::Running.as_str() => {
+                if self.store.mark_failed(run, cause).await? {
+                    tracing::warn!(
+                        run_id = run.0,
+                        "recorded the failure of an earlier run now that the store answers"
+                    );
+                    if let Err(e) = self.sink.discard(run).await {
+                        tracing::warn!(run_id = run.0, error = %e, "could not discard the run's rows");
+                    }
+                }
+                Ok(())
+            }
+            Some(r) => {
+                tracing::info!(run_id = run.0, status = %r.status, "earlier run was already settled");
+                Ok(())
+            }
+            None => Ok(()),
         }
     }
 
@@ -242,6 +295,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             Err(e) => return Err((CycleError::Source(e), summary)),
         };
         summary.read = extract.counts.clone();
+        failpoint::hit(failpoint::AFTER_EXTRACT).await;
         tracing::info!(
             events = extract.counts.read,
             skipped = extract.counts.skipped_total(),

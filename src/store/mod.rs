@@ -83,6 +83,13 @@ pub trait RunStore: Send + Sync {
         finish: Finish<'_>,
     ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 
+    /// Marks a still-`running` run `failed` with `error`; false when it was not running.
+    fn mark_failed(
+        &self,
+        run: RunId,
+        error: &str,
+    ) -> impl std::future::Future<Output = Result<bool, StoreError>> + Send;
+
     /// The most recent runs, newest first.
     fn recent(
         &self,
@@ -165,6 +172,9 @@ impl RunStore for AnyStore {
     }
     async fn finish(&self, lease: Lease, run: RunId, finish: Finish<'_>) -> Result<(), StoreError> {
         delegate!(self, s => s.finish(lease, run, finish).await)
+    }
+    async fn mark_failed(&self, run: RunId, error: &str) -> Result<bool, StoreError> {
+        delegate!(self, s => s.mark_failed(run, error).await)
     }
     async fn recent(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
         delegate!(self, s => s.recent(limit).await)

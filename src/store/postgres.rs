@@ -194,9 +194,21 @@ impl RunStore for PostgresStore {
         .map_err(|e| classify(e, "reading a cursor"))
     }
 
-    async fn finish(&self, lease: Lease, run: RunId, f: Finish<'_>) -> Result<(), StoreError> {
+    async fn finish(&self, mut lease: Lease, run: RunId, f: Finish<'_>) -> Result<(), StoreError> {
+        // Commit on the lease's own connection: if that session died, its advisory lock is gone
+        // (another runner may hold the job now) and the commit must fail with it.
+        let LeaseInner::Postgres(slot) = &mut lease.inner else {
+            return Err(StoreError::Failed(anyhow::anyhow!(
+                "lease of another store kind"
+            )));
+        };
+        let Some(mut conn) = slot.take() else {
+            return Err(StoreError::Failed(anyhow::anyhow!(
+                "lease connection already released"
+            )));
+        };
         let result = async {
-            let mut tx = self.pool.begin().await.map_err(|e| classify(e, "begin finish"))?;
+            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(|e| classify(e, "begin finish"))?;
             let c = f.counts;
             sqlx::query(
                 "UPDATE sync_runs SET status = $1, finished_at = now(), window_start = $2, window_end = $3, \
@@ -236,8 +248,19 @@ impl RunStore for PostgresStore {
             tx.commit().await.map_err(|e| classify(e, "commit finish"))
         }
         .await;
+        *slot = Some(conn);
         release(lease).await;
         result
+    }
+
+    async fn mark_failed(&self, run: RunId, error: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE sync_runs SET status = 'failed', finished_at = now(), error = $1 WHERE id = $2 AND status = 'running'")
+            .bind(error)
+            .bind(run.0)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| classify(e, "marking a run failed"))?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn recent(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {

@@ -264,6 +264,17 @@ impl RunStore for SqliteStore {
         Ok(())
     }
 
+    async fn mark_failed(&self, run: RunId, error: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE sync_runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status = 'running'")
+            .bind(ts(Timestamp::now()))
+            .bind(error)
+            .bind(run.0)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| classify(e, "marking a run failed"))?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn recent(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
         let rows = sqlx::query("SELECT * FROM sync_runs ORDER BY id DESC LIMIT ?")
             .bind(limit as i64)

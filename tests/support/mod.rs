@@ -2,6 +2,9 @@
 #![allow(dead_code)]
 
 pub mod events;
+pub mod pg;
+pub mod process;
+pub mod proxy;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

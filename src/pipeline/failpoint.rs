@@ -1,0 +1,30 @@
+//! Named fault-injection points for crash-safety tests, off unless an environment variable
+//! names them: `ATTRSYNC_FAILPOINT_<NAME>=pause` stops there until the process is killed;
+//! `=wait:<file>` stops until the file exists. Each reach is announced on stderr.
+
+use std::time::Duration;
+
+/// Between the sink's acknowledgement and the run-store commit.
+pub const BEFORE_COMMIT: &str = "before_commit";
+/// After extraction, before attribution and loading.
+pub const AFTER_EXTRACT: &str = "after_extract";
+
+/// Honours the failpoint `name` if it is set.
+pub async fn hit(name: &str) {
+    let var = format!("ATTRSYNC_FAILPOINT_{}", name.to_ascii_uppercase());
+    let Ok(action) = std::env::var(&var) else {
+        return;
+    };
+    eprintln!("failpoint {name} reached ({action})");
+    if action == "pause" {
+        loop {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
+    }
+    if let Some(file) = action.strip_prefix("wait:") {
+        while !std::path::Path::new(file).exists() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        eprintln!("failpoint {name} released");
+    }
+}
