@@ -27,10 +27,31 @@ pub struct GenerateArgs {
     /// Row shape.
     #[arg(long, value_enum, default_value_t = Shape::Export)]
     pub shape: Shape,
+    /// Instead of events, write this many channel-path rows (CSV for `attribute`) to --out.
+    #[arg(long, value_name = "ROWS")]
+    pub paths: Option<u64>,
 }
 
 pub fn execute(args: GenerateArgs) -> ExitCode {
     crate::telemetry::init(crate::config::LogFormat::Pretty);
+    if let Some(rows) = args.paths {
+        let started = Instant::now();
+        return match crate::generate::write_paths(&args.out, rows, args.seed) {
+            Ok(bytes) => {
+                println!(
+                    "wrote {rows} paths to {} ({:.1} MB) in {:.1}s",
+                    args.out.display(),
+                    bytes as f64 / 1e6,
+                    started.elapsed().as_secs_f64()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let opts = GenerateOptions {
         persons: args.persons,
         days: args.days,

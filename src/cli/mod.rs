@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand.
 
+mod attribute;
 mod check;
 mod context;
 mod generate;
@@ -37,6 +38,8 @@ pub enum Command {
     Check,
     /// Write synthetic PostHog-format events for demos and benchmarks.
     Generate(generate::GenerateArgs),
+    /// Credit channel paths offline (ChannelAttribution's CSV format) and print CSV.
+    Attribute(attribute::AttributeArgs),
 }
 
 /// Parses arguments and runs the command; the exit code says whether it worked.
@@ -45,6 +48,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         // generate needs no configuration or runtime.
         Command::Generate(args) => generate::execute(args),
+        Command::Attribute(args) => attribute::execute(args),
         command => {
             let ctx = match Context::load(cli.config) {
                 Ok(c) => c,
@@ -69,7 +73,7 @@ pub fn main() -> ExitCode {
                     Command::Status(args) => status::execute(&ctx, args).await,
                     Command::Migrate => migrate::execute(&ctx).await,
                     Command::Check => check::execute(&ctx).await,
-                    Command::Generate(_) => unreachable!("handled above"),
+                    Command::Generate(_) | Command::Attribute(_) => unreachable!("handled above"),
                 }
             })
         }

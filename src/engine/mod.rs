@@ -6,4 +6,6 @@ pub mod glob;
 pub mod identity;
 pub mod journeys;
 pub mod models;
+pub mod paths;
 pub mod touchpoints;
+pub mod training;

@@ -1,8 +1,11 @@
 //! `attrsync generate`: realistic synthetic PostHog events, deterministic for a seed.
 
 mod catalog;
+mod paths;
 mod person;
 mod rng;
+
+pub use paths::write_paths;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -6,20 +6,27 @@ use rayon::prelude::*;
 
 use crate::domain::attribution::{Conversion, Credit, ModelKind};
 use crate::domain::extract::{Extract, Position, SessionStart};
-use crate::domain::touchpoint::{Channel, DIRECT};
-use crate::engine::attribute::rule_credits;
+use crate::domain::touchpoint::{Channel, Touchpoint, DIRECT};
+use crate::engine::attribute::{credits_from_weights, direct_credit, rule_credits};
 use crate::engine::channels::ChannelRules;
 use crate::engine::identity::Identities;
 use crate::engine::journeys::Journeys;
+use crate::engine::models::markov::{self, MarkovFit, StepLimit};
+use crate::engine::models::shapley::{self, PathTransform, ShapleyFit};
 use crate::engine::models::RuleModel;
+use crate::engine::paths::PathSet;
 use crate::engine::touchpoints::{classify, ChannelNames};
+use crate::engine::training::training_paths;
 
 /// How to attribute: channel rules, models and window.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub channels: ChannelRules,
     pub rule_models: Vec<RuleModel>,
-    pub data_driven: Vec<ModelKind>,
+    /// Markov order, when markov is enabled.
+    pub markov: Option<usize>,
+    /// Shapley path transform, when shapley is enabled.
+    pub shapley: Option<PathTransform>,
     pub lookback_micros: i64,
     /// (name, event) per conversion definition, by index.
     pub conversion_names: Vec<(Arc<str>, Arc<str>)>,
@@ -35,6 +42,11 @@ pub struct Attributed {
     /// and the number of touchpoints in its window.
     pub credited: Vec<(usize, usize, Vec<Credit>)>,
     pub identities: Identities,
+    /// The data-driven fits, when enabled.
+    pub markov: Option<MarkovFit>,
+    pub shapley: Option<ShapleyFit>,
+    /// Distinct training paths of the data-driven models.
+    pub training_paths: usize,
 }
 
 impl Attributed {
@@ -80,6 +92,16 @@ pub fn attribute(ex: &Extract, plan: &Plan, cursor: Option<Position>) -> Attribu
         })
         .collect();
     conversions.par_sort_unstable_by_key(|c| (c.timestamp, c.uuid));
+    let (training, markov_fit, shapley_fit) = if plan.markov.is_some() || plan.shapley.is_some() {
+        let set = training_paths(&journeys, &conversions, plan.lookback_micros);
+        let m = plan
+            .markov
+            .map(|order| markov::fit(&set, order, StepLimit::Exact));
+        let s = plan.shapley.map(|t| shapley::fit(&set, t));
+        (set, m, s)
+    } else {
+        (PathSet::default(), None, None)
+    };
     let direct = Channel::new(DIRECT);
     let credited = conversions
         .par_iter()
@@ -91,6 +113,33 @@ pub fn attribute(ex: &Extract, plan: &Plan, cursor: Option<Position>) -> Attribu
             for m in &plan.rule_models {
                 rule_credits(m, c, window, &direct, scratch, &mut credits);
             }
+            if markov_fit.is_some() || shapley_fit.is_some() {
+                let ids = known_ids(&training, window);
+                if let Some(f) = &markov_fit {
+                    let w = |w: &mut Vec<f64>| f.journey_weights(&ids, w);
+                    data_driven_credits(
+                        ModelKind::Markov,
+                        c,
+                        window,
+                        &direct,
+                        w,
+                        scratch,
+                        &mut credits,
+                    );
+                }
+                if let Some(f) = &shapley_fit {
+                    let w = |w: &mut Vec<f64>| f.journey_weights(&ids, w);
+                    data_driven_credits(
+                        ModelKind::Shapley,
+                        c,
+                        window,
+                        &direct,
+                        w,
+                        scratch,
+                        &mut credits,
+                    );
+                }
+            }
             (i, window.len(), credits)
         })
         .collect();
@@ -99,5 +148,35 @@ pub fn attribute(ex: &Extract, plan: &Plan, cursor: Option<Position>) -> Attribu
         conversions,
         credited,
         identities,
+        markov: markov_fit,
+        shapley: shapley_fit,
+        training_paths: training.paths.len(),
     }
+}
+
+/// Channel ids of a window in the training set's numbering. Every window with a touch was a
+/// training path, so its channels are known; an unknown one gets an id past the end (no effect).
+fn known_ids(training: &PathSet, window: &[Touchpoint]) -> Vec<u32> {
+    let unknown = training.channels.len() as u32;
+    window
+        .iter()
+        .map(|t| training.channels.get(t.channel.as_str()).unwrap_or(unknown))
+        .collect()
+}
+
+fn data_driven_credits(
+    model: ModelKind,
+    c: &Conversion,
+    window: &[Touchpoint],
+    direct: &Channel,
+    weights: impl FnOnce(&mut Vec<f64>),
+    scratch: &mut Vec<f64>,
+    out: &mut Vec<Credit>,
+) {
+    if window.is_empty() {
+        out.push(direct_credit(model, c, direct));
+        return;
+    }
+    weights(scratch);
+    credits_from_weights(model, c, window, scratch, out);
 }

@@ -370,12 +370,13 @@ pub fn plan_from(settings: &crate::config::Settings) -> anyhow::Result<(Plan, Pa
     use crate::domain::attribution::ModelKind;
     use crate::domain::conversion::{ConversionDef, ConversionRules, PropertySlots};
     use crate::engine::channels::ChannelRules;
+    use crate::engine::models::shapley::PathTransform;
     use crate::engine::models::RuleModel;
 
     let channels = ChannelRules::compile(&settings.channels).context("channels")?;
     let a = &settings.attribution;
     let mut rule_models = Vec::new();
-    let mut data_driven = Vec::new();
+    let (mut markov, mut shapley) = (None, None);
     for m in &a.models {
         let rm = match m {
             ModelKind::FirstTouch => RuleModel::FirstTouch,
@@ -389,8 +390,15 @@ pub fn plan_from(settings: &crate::config::Settings) -> anyhow::Result<(Plan, Pa
                 first: a.position_based_first,
                 last: a.position_based_last,
             },
-            ModelKind::Markov | ModelKind::Shapley => {
-                data_driven.push(*m);
+            ModelKind::Markov => {
+                markov = Some(a.markov_order as usize);
+                continue;
+            }
+            ModelKind::Shapley => {
+                shapley = Some(
+                    PathTransform::parse(&a.shapley_path_transform)
+                        .context("attribution.shapley_path_transform")?,
+                );
                 continue;
             }
         };
@@ -445,7 +453,8 @@ pub fn plan_from(settings: &crate::config::Settings) -> anyhow::Result<(Plan, Pa
     let plan = Plan {
         channels,
         rule_models,
-        data_driven,
+        markov,
+        shapley,
         lookback_micros: settings.lookback_micros(),
         conversion_names: names,
     };

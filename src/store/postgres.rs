@@ -18,6 +18,17 @@ use crate::domain::time::Timestamp;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// `attrsync on <host> (pid <pid>)`, the connection's application_name (≤ 63 bytes), so that
+/// a lease holder can be named from `pg_stat_activity`.
+fn application_name() -> String {
+    let m = RunnerMeta::current();
+    let mut name = format!("attrsync on {} (pid {})", m.host, m.pid);
+    while name.len() > 63 {
+        name.remove(12);
+    }
+    name
+}
+
 /// First key of attrsync's advisory locks (second key: hashtext(job)).
 const LOCK_CLASS: i32 = 0x4154_5253; // "ATRS"
 
@@ -41,7 +52,7 @@ impl PostgresStore {
         let opts = PgConnectOptions::from_str(&settings.url)
             .context("run_store.url is not a valid postgres URL")
             .map_err(StoreError::Failed)?
-            .application_name("attrsync");
+            .application_name(&application_name());
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(2))
             .acquire_timeout(settings.connect_timeout)
@@ -68,7 +79,29 @@ impl PostgresStore {
                 r.get::<i32, _>("pid"),
                 Timestamp::from_offset_datetime(r.get("started_at"))
             ),
-            _ => "another runner (its run row is not visible yet)".into(),
+            // The holder took the lock but has not committed its run row yet: name the
+            // session that holds the lock instead.
+            _ => {
+                let who: Option<(String, Option<OffsetDateTime>)> = sqlx::query_as(
+                    "SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                     WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 \
+                     AND l.objid::bigint = (hashtext($2)::bigint & 4294967295) AND l.objsubid = 2 LIMIT 1",
+                )
+                .bind(LOCK_CLASS as i64)
+                .bind(job)
+                .fetch_optional(&self.pool)
+                .await
+                .ok()
+                .flatten();
+                match who {
+                    Some((app, since)) => format!(
+                        "{app}, connected since {}",
+                        since.map_or("?".to_string(), |t| Timestamp::from_offset_datetime(t)
+                            .to_string())
+                    ),
+                    None => "another runner that has just finished".into(),
+                }
+            }
         }
     }
 }

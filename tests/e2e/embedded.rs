@@ -89,7 +89,7 @@ fn credits_sum_to_one_and_values_split_exactly() {
         e.1 += r["credited_value_micros"].as_i64().unwrap_or(0);
         e.2 += 1;
     }
-    let models = 6;
+    let models = 8;
     assert_eq!(sums.len(), conversions.len() * models);
     for ((conv, model), (credit, value, _)) in &sums {
         assert!(

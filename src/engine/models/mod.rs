@@ -4,7 +4,9 @@ pub mod first_touch;
 pub mod last_non_direct;
 pub mod last_touch;
 pub mod linear;
+pub mod markov;
 pub mod position_based;
+pub mod shapley;
 pub mod time_decay;
 
 use crate::domain::attribution::ModelKind;

@@ -1,0 +1,168 @@
+//! `attrsync attribute --paths FILE`: credit channel paths offline and print CSV.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use crate::engine::models::markov::StepLimit;
+use crate::engine::models::shapley::PathTransform;
+use crate::engine::models::RuleModel;
+use crate::offline::pathfile::{self, PathColumns};
+use crate::offline::report::{self, PathModel};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelArg {
+    FirstTouch,
+    LastTouch,
+    LastNonDirect,
+    Linear,
+    PositionBased,
+    Markov,
+    Shapley,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TransformArg {
+    Exposure,
+    Unique,
+    First,
+    Frequency,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AttributeArgs {
+    /// CSV of paths (ChannelAttribution's format); `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub paths: PathBuf,
+    #[arg(long, value_enum, default_value_t = ModelArg::Markov)]
+    pub model: ModelArg,
+    /// Markov order (states are windows of this many channels).
+    #[arg(long, default_value_t = 1)]
+    pub order: usize,
+    /// Markov walk bound: `none` (exact, the default), a number of channel states, or `auto`
+    /// for ChannelAttribution's default (longest path + 1), which truncates loops.
+    #[arg(long, default_value = "none")]
+    pub max_step: String,
+    /// Shapley path transform.
+    #[arg(long, value_enum, default_value_t = TransformArg::Exposure)]
+    pub path_transform: TransformArg,
+    /// Step separator in the path column (surrounding spaces are trimmed).
+    #[arg(long, default_value = ">")]
+    pub sep: String,
+    #[arg(long, default_value = "path")]
+    pub path_column: String,
+    #[arg(long, default_value = "total_conversions")]
+    pub conversions_column: String,
+    /// Optional column; missing means value 0.
+    #[arg(long, default_value = "total_conversion_value")]
+    pub value_column: String,
+    /// Optional column; missing means no nulls.
+    #[arg(long, default_value = "total_null")]
+    pub null_column: String,
+    /// position_based share of the first and last touch.
+    #[arg(long, default_value_t = 0.4)]
+    pub first: f64,
+    #[arg(long, default_value_t = 0.4)]
+    pub last: f64,
+    /// The channel last_non_direct skips.
+    #[arg(long, default_value = "direct")]
+    pub direct_channel: String,
+    /// Fail (exit 1) on any malformed row instead of skipping it.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+pub fn execute(args: AttributeArgs) -> ExitCode {
+    if args.order == 0 || args.order > 8 {
+        eprintln!("error: --order must be 1 to 8");
+        return ExitCode::from(2);
+    }
+    if !(0.0..=1.0).contains(&(args.first + args.last)) || args.first < 0.0 || args.last < 0.0 {
+        eprintln!("error: --first and --last must be non-negative and sum to at most 1");
+        return ExitCode::from(2);
+    }
+    let limit = match args.max_step.as_str() {
+        "none" => StepLimit::Exact,
+        "auto" => StepLimit::ChannelAttributionDefault,
+        n => match n.parse::<usize>() {
+            Ok(n) if n > 0 => StepLimit::Steps(n),
+            _ => {
+                eprintln!("error: --max-step must be none, auto or a positive number, not '{n}'");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let cols = PathColumns {
+        path: args.path_column.clone(),
+        conversions: args.conversions_column.clone(),
+        value: args.value_column.clone(),
+        nulls: args.null_column.clone(),
+        sep: args.sep.clone(),
+    };
+    let started = Instant::now();
+    let bytes = if args.paths.as_os_str() == "-" {
+        let mut b = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut b).map(|_| b)
+    } else {
+        std::fs::read(&args.paths)
+    };
+    let bytes = match bytes {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", args.paths.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let (set, bad, rows) = match pathfile::read_bytes(&bytes, &cols) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}: {e:#}", args.paths.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    for b in bad.iter().take(20) {
+        eprintln!("line {}: {}", b.line, b.reason);
+    }
+    if !bad.is_empty() {
+        eprintln!(
+            "{} of {rows} rows malformed{}",
+            bad.len(),
+            if args.strict { "" } else { " and skipped" }
+        );
+        if args.strict {
+            return ExitCode::FAILURE;
+        }
+    }
+    let model = match args.model {
+        ModelArg::FirstTouch => PathModel::Rule(RuleModel::FirstTouch),
+        ModelArg::LastTouch => PathModel::Rule(RuleModel::LastTouch),
+        ModelArg::LastNonDirect => PathModel::Rule(RuleModel::LastNonDirect),
+        ModelArg::Linear => PathModel::Rule(RuleModel::Linear),
+        ModelArg::PositionBased => PathModel::Rule(RuleModel::PositionBased {
+            first: args.first,
+            last: args.last,
+        }),
+        ModelArg::Markov => PathModel::Markov {
+            order: args.order,
+            limit,
+        },
+        ModelArg::Shapley => PathModel::Shapley(match args.path_transform {
+            TransformArg::Exposure => PathTransform::Exposure,
+            TransformArg::Unique => PathTransform::Unique,
+            TransformArg::First => PathTransform::First,
+            TransformArg::Frequency => PathTransform::Frequency,
+        }),
+    };
+    let r = report::run(&set, model, &args.direct_channel);
+    print!("{}", r.to_csv());
+    eprintln!(
+        "{rows} rows, {} distinct paths, {} channels{} in {:.3}s",
+        set.paths.len(),
+        set.channels.len(),
+        r.markov
+            .as_ref()
+            .map_or(String::new(), |m| format!(", {} markov states", m.states)),
+        started.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}

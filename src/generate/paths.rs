@@ -1,0 +1,70 @@
+//! Synthetic channel paths in ChannelAttribution's CSV format, for checks and benchmarks.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::rng::Rng;
+
+const CHANNELS: &[&str] = &[
+    "direct",
+    "organic_search",
+    "paid_search",
+    "paid_social",
+    "email",
+    "referral",
+    "display",
+    "affiliates",
+];
+/// Share of journeys starting in each channel.
+const FIRST: &[f64] = &[0.25, 0.2, 0.15, 0.12, 0.08, 0.08, 0.07, 0.05];
+/// Per-channel lift on conversion when present in the journey.
+const LIFT: &[f64] = &[0.03, 0.04, 0.07, 0.03, 0.08, 0.02, 0.01, 0.05];
+
+/// Writes `rows` journeys, one per line: path, total_conversions (0/1), value, total_null.
+pub fn write_paths(out: &Path, rows: u64, seed: u64) -> anyhow::Result<u64> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let file =
+        std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    w.write_all(b"path,total_conversions,total_conversion_value,total_null\n")?;
+    let mut line = String::with_capacity(256);
+    let mut bytes = 0u64;
+    for i in 0..rows {
+        let mut rng = Rng::for_item(seed, i);
+        line.clear();
+        let len = 1 + (rng.exp(1.6) as usize).min(11);
+        let mut c = rng.weighted(FIRST);
+        let mut miss = 1.0;
+        let mut seen = [false; 8];
+        for step in 0..len {
+            if step > 0 {
+                line.push_str(" > ");
+                // Stay in the channel a third of the time, else move by the start weights.
+                if !rng.chance(0.33) {
+                    c = rng.weighted(FIRST);
+                }
+            }
+            line.push_str(CHANNELS[c]);
+            if !seen[c] {
+                seen[c] = true;
+                miss *= 1.0 - LIFT[c];
+            }
+        }
+        let converted = rng.chance(1.0 - miss);
+        if converted {
+            let cents = 2_000 + rng.below(30_000);
+            let _ = writeln!(line, ",1,{}.{:02},0", cents / 100, cents % 100);
+        } else {
+            line.push_str(",0,0,1\n");
+        }
+        w.write_all(line.as_bytes())?;
+        bytes += line.len() as u64;
+    }
+    w.flush()?;
+    Ok(bytes)
+}

@@ -1,0 +1,5 @@
+//! Offline attribution over ChannelAttribution-style path files (`attrsync attribute`).
+
+mod fastpath;
+pub mod pathfile;
+pub mod report;

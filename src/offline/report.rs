@@ -1,0 +1,103 @@
+//! Per-channel totals of a model over a path set, printed as ChannelAttribution does.
+
+use std::fmt::Write;
+
+use crate::engine::models::markov::{self, MarkovFit};
+use crate::engine::models::shapley::{self, PathTransform};
+use crate::engine::models::{RuleModel, Step};
+use crate::engine::paths::{totals_by_position, ChannelTotals, PathSet};
+
+/// A model the offline command can run on paths (no timestamps: no time decay).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PathModel {
+    Rule(RuleModel),
+    Markov {
+        order: usize,
+        limit: markov::StepLimit,
+    },
+    Shapley(PathTransform),
+}
+
+/// A model's result.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub channels: Vec<String>,
+    pub totals: ChannelTotals,
+    pub markov: Option<MarkovFit>,
+}
+
+/// Runs `model` over `set`. `direct` names the channel `last_non_direct` skips.
+pub fn run(set: &PathSet, model: PathModel, direct: &str) -> Report {
+    let channels = set.channels.names().to_vec();
+    match model {
+        PathModel::Rule(rule) => {
+            let direct_id = set.channels.get(direct);
+            let mut steps = Vec::new();
+            let totals = totals_by_position(set, |path, w| {
+                steps.clear();
+                steps.extend(path.iter().map(|&c| Step {
+                    age_micros: 0,
+                    direct: Some(c) == direct_id,
+                }));
+                rule.weights(&steps, w);
+            });
+            Report {
+                channels,
+                totals,
+                markov: None,
+            }
+        }
+        PathModel::Markov { order, limit } => {
+            let fit = markov::fit(set, order, limit);
+            Report {
+                channels,
+                totals: fit.totals.clone(),
+                markov: Some(fit),
+            }
+        }
+        PathModel::Shapley(t) => {
+            let fit = shapley::fit(set, t);
+            Report {
+                channels,
+                totals: fit.totals,
+                markov: None,
+            }
+        }
+    }
+}
+
+impl Report {
+    /// CSV `channel_name,total_conversions,total_conversion_value` (+ removal effects for
+    /// markov), channels sorted by name.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from("channel_name,total_conversions,total_conversion_value");
+        if self.markov.is_some() {
+            out.push_str(",removal_effects_conversion,removal_effects_conversion_value");
+        }
+        out.push('\n');
+        let mut order: Vec<usize> = (0..self.channels.len()).collect();
+        order.sort_by(|a, b| self.channels[*a].cmp(&self.channels[*b]));
+        for i in order {
+            let _ = write!(
+                out,
+                "{},{},{}",
+                csv_field(&self.channels[i]),
+                self.totals.conversions[i],
+                self.totals.values[i]
+            );
+            if let Some(m) = &self.markov {
+                let _ = write!(out, ",{},{}", m.removal_conversion[i], m.removal_value[i]);
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,115 @@
+use crate::support::run_bin;
+
+fn write(dir: &std::path::Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+#[test]
+fn attribute_prints_markov_and_shapley_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    // The three-channel chain worked by hand in the unit tests: RE a = 2/3, b = c = 1/2.
+    write(dir.path(), "p.csv", "path,total_conversions,total_conversion_value,total_null\na > b,1,10,0\na > c,0,0,1\nc,1,30,1\n");
+    let (code, out, err) = run_bin(
+        dir.path(),
+        &["attribute", "--paths", "p.csv", "--model", "markov"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "channel_name,total_conversions,total_conversion_value,removal_effects_conversion,removal_effects_conversion_value");
+    let a: Vec<f64> = lines[1]
+        .split(',')
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(lines[1].starts_with("a,"));
+    assert!((a[0] - 0.8).abs() < 1e-12, "{out}"); // (2/3)/(5/3) × 2 conversions
+    assert!((a[2] - 2.0 / 3.0).abs() < 1e-12, "{out}");
+    let (code, out, _) = run_bin(
+        dir.path(),
+        &[
+            "attribute",
+            "--paths",
+            "p.csv",
+            "--model",
+            "shapley",
+            "--path-transform",
+            "first",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.lines().next().unwrap(),
+        "channel_name,total_conversions,total_conversion_value"
+    );
+    let total: f64 = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert!((total - 2.0).abs() < 1e-12);
+}
+
+#[test]
+fn attribute_reports_malformed_rows_with_line_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "p.csv", "path,total_conversions,total_conversion_value,total_null\na > b,1,10,0\na > ,1,1,1\nb,one,0,0\n");
+    let (code, out, err) = run_bin(
+        dir.path(),
+        &["attribute", "--paths", "p.csv", "--model", "linear"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("line 3: path 'a > ' has an empty step"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 4: total_conversions 'one' is not a non-negative number"),
+        "{err}"
+    );
+    assert!(err.contains("2 of 3 rows malformed and skipped"), "{err}");
+    assert!(out.contains("a,0.5,5"), "{out}");
+    let (code, _, _) = run_bin(
+        dir.path(),
+        &["attribute", "--paths", "p.csv", "--strict"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    let (code, _, err) = run_bin(
+        dir.path(),
+        &["attribute", "--paths", "p.csv", "--path-column", "journey"],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("no column 'journey'"), "{err}");
+}
+
+#[test]
+fn custom_separator_and_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "p.csv",
+        "journey,conv,nulls\nfb|email,2,1\nemail,1,3\n",
+    );
+    let args = [
+        "attribute",
+        "--paths",
+        "p.csv",
+        "--model",
+        "first-touch",
+        "--sep",
+        "|",
+        "--path-column",
+        "journey",
+        "--conversions-column",
+        "conv",
+        "--null-column",
+        "nulls",
+    ];
+    let (code, out, err) = run_bin(dir.path(), &args, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("email,1,0") && out.contains("fb,2,0"), "{out}");
+}
