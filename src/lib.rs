@@ -5,6 +5,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod generate;
+pub mod http;
 pub mod offline;
 pub mod pipeline;
 pub mod scheduler;

@@ -116,6 +116,8 @@ pub struct Extract {
     pub stitch_values: HashMap<Box<str>, Box<str>>,
     /// The largest (timestamp, uuid) read.
     pub max_position: Option<Position>,
+    /// The exclusive end of the time range the source read completely, when it knows one.
+    pub read_until: Option<Timestamp>,
     pub counts: ReadCounts,
 }
 
@@ -273,15 +275,4 @@ fn session_start(ev: &EventRef<'_>, sid: Option<&str>) -> SessionStart {
         session_id: sid.map(Box::from),
         signals: ev.props.signals(),
     }
-}
-
-/// A cursor position as stored: `2024-01-15T10:00:00.123000Z|<uuid>`.
-pub fn format_position(p: Position) -> String {
-    format!("{}|{}", p.0, p.1)
-}
-
-/// Parses [`format_position`]'s text.
-pub fn parse_position(s: &str) -> Option<Position> {
-    let (t, u) = s.split_once('|')?;
-    Some((Timestamp::parse(t).ok()?, Uuid::parse(u).ok()?))
 }

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::horizon::Horizon;
 use crate::domain::attribution::{Conversion, Credit, ModelKind};
-use crate::domain::extract::{Extract, Position, SessionStart};
+use crate::domain::extract::{Extract, SessionStart};
 use crate::domain::touchpoint::{Channel, Touchpoint, DIRECT};
 use crate::engine::attribute::{credits_from_weights, direct_credit, rule_credits};
 use crate::engine::channels::ChannelRules;
@@ -50,21 +51,33 @@ pub struct Attributed {
 }
 
 impl Attributed {
-    /// Touchpoints after the cursor.
+    /// Touchpoints no earlier run wrote.
     pub fn new_touchpoints<'a>(
         &'a self,
-        cursor: Option<Position>,
-    ) -> impl Iterator<Item = &'a crate::domain::touchpoint::Touchpoint> + 'a {
+        horizon: &'a Horizon,
+    ) -> impl Iterator<Item = &'a Touchpoint> + 'a {
         self.journeys
             .touchpoints()
             .iter()
-            .filter(move |t| cursor.is_none_or(|c| (t.timestamp, t.uuid) > c))
+            .filter(move |t| horizon.is_new(t.timestamp, t.uuid))
+    }
+
+    /// (timestamp, uuid) of every row this extract could write: touchpoints and conversions.
+    pub fn emittable(
+        &self,
+    ) -> impl Iterator<Item = (crate::domain::time::Timestamp, crate::domain::ids::Uuid)> + '_ {
+        let t = self
+            .journeys
+            .touchpoints()
+            .iter()
+            .map(|t| (t.timestamp, t.uuid));
+        t.chain(self.conversions.iter().map(|c| (c.timestamp, c.uuid)))
     }
 }
 
 /// Resolves identities, classifies touchpoints, builds journeys and credits the conversions
-/// after `cursor` under every rule-based model of the plan.
-pub fn attribute(ex: &Extract, plan: &Plan, cursor: Option<Position>) -> Attributed {
+/// no earlier run wrote (see [`Horizon`]) under every model of the plan.
+pub fn attribute(ex: &Extract, plan: &Plan, horizon: &Horizon) -> Attributed {
     let identities = Identities::resolve(ex);
     let mut starts: Vec<&SessionStart> = ex.starts().collect();
     starts.par_sort_unstable_by_key(|s| s.uuid);
@@ -106,7 +119,7 @@ pub fn attribute(ex: &Extract, plan: &Plan, cursor: Option<Position>) -> Attribu
     let credited = conversions
         .par_iter()
         .enumerate()
-        .filter(|(_, c)| cursor.is_none_or(|cur| (c.timestamp, c.uuid) > cur))
+        .filter(|(_, c)| horizon.is_new(c.timestamp, c.uuid))
         .map_init(Vec::new, |scratch, (i, c)| {
             let window = journeys.window(c, plan.lookback_micros);
             let mut credits = Vec::with_capacity(plan.rule_models.len() * window.len().max(1));

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use super::attribute::Attributed;
+use super::horizon::Horizon;
 use super::rows::{self, RowMeta};
-use crate::domain::extract::Position;
 use crate::domain::touchpoint::Touchpoint;
 use crate::sinks::{EncodedRow, Sink, SinkError, Table};
 
@@ -38,10 +38,10 @@ pub async fn load<K: Sink>(
     sink: &K,
     meta: RowMeta,
     att: &Attributed,
-    cursor: Option<Position>,
+    horizon: &Horizon,
 ) -> Result<BTreeMap<String, u64>, SinkError> {
     let mut written = BTreeMap::new();
-    let touches: Vec<&Touchpoint> = att.new_touchpoints(cursor).collect();
+    let touches: Vec<&Touchpoint> = att.new_touchpoints(horizon).collect();
     write_chunks(
         sink,
         meta,

@@ -2,6 +2,7 @@
 
 pub mod attribute;
 pub mod failpoint;
+pub mod horizon;
 pub mod load;
 pub mod rows;
 pub mod summary;
@@ -12,13 +13,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use crate::domain::extract::{format_position, parse_position, Position};
 use crate::domain::ids::RunId;
 use crate::domain::time::{Timestamp, MICROS_PER_DAY};
 use crate::sinks::{Sink, SinkError};
 use crate::sources::{ParseRules, ReadRequest, Source, SourceError};
 use crate::store::{Claim, Finish, RunStatus, RunStore, RunnerMeta, StoreError, Trigger};
 use attribute::{attribute, Plan};
+use horizon::Horizon;
 use rows::RowMeta;
 pub use summary::RunSummary;
 
@@ -137,39 +138,32 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         }
         let started = Instant::now();
         let cursor_text = self.store.cursor(&job, EVENTS_PARTITION).await;
-        let cursor = match cursor_text {
-            Ok(c) => c.as_deref().and_then(parse_position),
+        let horizon = match cursor_text.map_err(anyhow::Error::new).and_then(|c| {
+            c.as_deref()
+                .map(Horizon::parse)
+                .transpose()
+                .map(Option::unwrap_or_default)
+        }) {
+            Ok(h) => h,
             Err(e) => {
                 return Err(self
-                    .fail(
-                        run,
-                        lease,
-                        &job,
-                        anyhow::Error::new(e),
-                        true,
-                        &RunSummary::default(),
-                    )
+                    .fail(run, lease, &job, e, true, &RunSummary::default())
                     .await);
             }
         };
-        match self.cycle(run, &job, cursor, started).await {
-            Ok((summary, new_cursor)) => {
+        match self.cycle(run, &job, &horizon, started).await {
+            Ok((summary, next)) => {
                 failpoint::hit(failpoint::BEFORE_COMMIT).await;
                 let counts = summary.counts();
-                let cursors: Vec<(String, String, String)> = new_cursor
-                    .map(|p| {
-                        vec![(
-                            job.clone(),
-                            EVENTS_PARTITION.to_string(),
-                            format_position(p),
-                        )]
-                    })
+                let cursors: Vec<(String, String, String)> = next
+                    .as_ref()
+                    .map(|h| vec![(job.clone(), EVENTS_PARTITION.to_string(), h.to_text())])
                     .unwrap_or_default();
                 let fin = Finish {
                     status: RunStatus::Succeeded,
                     counts: &counts,
                     error: None,
-                    window: (cursor.map(|c| c.0), new_cursor.map(|c| c.0)),
+                    window: (horizon.from, summary.window_end),
                     cursors: &cursors,
                 };
                 self.store.finish(lease, run, fin).await.map_err(|e| {
@@ -275,16 +269,16 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         &self,
         run: RunId,
         job: &str,
-        cursor: Option<Position>,
+        horizon: &Horizon,
         started: Instant,
-    ) -> Result<(RunSummary, Option<Position>), (CycleError, RunSummary)> {
+    ) -> Result<(RunSummary, Option<Horizon>), (CycleError, RunSummary)> {
         let mut summary = RunSummary {
             run_id: Some(run),
             job: job.to_string(),
             ..Default::default()
         };
         let req = ReadRequest {
-            since: cursor,
+            from: horizon.from,
             until: None,
             lookback_micros: self.plan.lookback_micros,
             training_micros: self.training_micros,
@@ -306,20 +300,20 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         );
         let t = Instant::now();
         let plan = Arc::clone(&self.plan);
-        let max_position = extract.max_position;
-        let att =
-            match tokio::task::spawn_blocking(move || attribute(&extract, &plan, cursor)).await {
-                Ok(a) => a,
-                Err(e) => {
-                    return Err((
-                        CycleError::Other(anyhow::Error::new(e).context("attribution panicked")),
-                        summary,
-                    ))
-                }
-            };
+        let end = extract.read_until.or(extract.max_position.map(|p| p.0));
+        let h = horizon.clone();
+        let att = match tokio::task::spawn_blocking(move || attribute(&extract, &plan, &h)).await {
+            Ok(a) => a,
+            Err(e) => {
+                return Err((
+                    CycleError::Other(anyhow::Error::new(e).context("attribution panicked")),
+                    summary,
+                ))
+            }
+        };
         summary.persons = att.identities.persons() as u64;
         summary.conversions = att.credited.len() as u64;
-        summary.touchpoints = att.new_touchpoints(cursor).count() as u64;
+        summary.touchpoints = att.new_touchpoints(horizon).count() as u64;
         let mut by_model: BTreeMap<String, u64> = BTreeMap::new();
         for (_, _, credits) in &att.credited {
             for c in credits {
@@ -341,7 +335,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         };
         let written = async {
             self.sink.prepare().await?;
-            let w = load::load(&self.sink, meta, &att, cursor).await?;
+            let w = load::load(&self.sink, meta, &att, horizon).await?;
             self.sink.commit(run).await?;
             Ok::<_, SinkError>(w)
         }
@@ -355,13 +349,12 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             secs = t.elapsed().as_secs_f64(),
             "loaded and acknowledged"
         );
-        let new_cursor = match (cursor, max_position) {
-            (Some(c), Some(m)) => Some(c.max(m)),
-            (c, m) => c.or(m),
-        };
-        summary.cursor = new_cursor.map(format_position);
+        let overlap = self.source.overlap_micros();
+        let next = end.map(|end| horizon.advance(end, overlap, att.emittable()));
+        summary.window_end = end;
+        summary.cursor = next.as_ref().and_then(|h| h.from).map(|f| f.to_string());
         summary.duration = started.elapsed();
-        Ok((summary, new_cursor))
+        Ok((summary, next))
     }
 }
 

@@ -20,7 +20,10 @@ pub struct RunSummary {
     pub rows_by_table: BTreeMap<String, u64>,
     pub persons: u64,
     pub duration: Duration,
+    /// Where the next run starts reading (the committed horizon).
     pub cursor: Option<String>,
+    /// The end of what this run read.
+    pub window_end: Option<crate::domain::time::Timestamp>,
 }
 
 impl RunSummary {

@@ -5,14 +5,15 @@ pub mod file;
 pub mod wire;
 
 use crate::domain::conversion::PropertySlots;
-use crate::domain::extract::{Extract, ExtractRules, Position};
+use crate::domain::extract::{Extract, ExtractRules};
 use crate::domain::time::Timestamp;
 
 /// What a run asks of a source.
 #[derive(Debug, Clone)]
 pub struct ReadRequest {
-    /// The committed cursor: events after it are new.
-    pub since: Option<Position>,
+    /// Read events at or after this instant (the committed horizon); `None` = the source's
+    /// own start (all of a file; `posthog.initial_days` for PostHog).
+    pub from: Option<Timestamp>,
     /// Events at or after this instant are left for a later run (backfill end), if set.
     pub until: Option<Timestamp>,
     /// How far before a new conversion its journey reaches.
@@ -49,6 +50,11 @@ impl SourceError {
 pub trait Source {
     /// The job name runs and leases use (`file:events.ndjson`, `posthog:12345`).
     fn job(&self) -> String;
+
+    /// How far before the last window end the next run re-reads, to catch late events.
+    fn overlap_micros(&self) -> i64 {
+        0
+    }
 
     /// Reads and reduces the events the request covers.
     fn extract(

@@ -25,7 +25,7 @@ fn run(lines: &[String], env: &[(&str, &str)]) -> Attributed {
     )
     .unwrap();
     assert!(errors.is_empty(), "{errors:?}");
-    attribute(&ex, &plan, None)
+    attribute(&ex, &plan, &Default::default())
 }
 
 /// model → [(touchpoint uuid or "direct", credit)] for the single credited conversion.

@@ -101,7 +101,12 @@ async fn a_succeeded_run_records_its_counts_and_cursor() {
     .fetch_one(&mut c)
     .await
     .unwrap();
-    assert!(cursor.starts_with("2026-10-31T"), "{cursor}");
+    let cursor: serde_json::Value = serde_json::from_str(&cursor).unwrap();
+    assert!(
+        cursor["from"].as_str().unwrap().starts_with("2026-10-31T"),
+        "{cursor}"
+    );
+    assert!(!cursor["tail"].as_array().unwrap().is_empty());
 
     let (code, json, _) = run_bin(dir.path(), &["status", "--json"], &env);
     assert_eq!(code, 0);
