@@ -26,7 +26,7 @@ use crate::engine::channels::{ChannelRules, ChannelSpec};
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
 /// Keys whose environment values are comma-separated lists.
-const LIST_KEYS: &[&str] = &["attribution.models"];
+const LIST_KEYS: &[&str] = &["attribution.models", "posthog.touch_events"];
 
 /// The whole settings tree.
 #[derive(Debug, Clone, Deserialize)]

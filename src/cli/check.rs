@@ -50,6 +50,29 @@ pub async fn execute(ctx: &Context) -> ExitCode {
             },
         });
     }
+    if s.source.kind == SourceKind::Posthog {
+        let name = format!("source (posthog {})", s.posthog.host);
+        lines.push(match ctx.source() {
+            Ok(crate::sources::AnySource::PostHog(ph)) => match ph.check().await {
+                Ok(()) => Line {
+                    name,
+                    ok: true,
+                    detail: "the key may query the project".into(),
+                },
+                Err(e) => Line {
+                    name,
+                    ok: false,
+                    detail: e.to_string(),
+                },
+            },
+            Ok(_) => unreachable!("source.kind is posthog"),
+            Err(e) => Line {
+                name,
+                ok: false,
+                detail: format!("{e:#}"),
+            },
+        });
+    }
     if s.sink.kind == SinkKind::Local {
         let d = &s.sink.dir;
         let ok = std::fs::create_dir_all(d).is_ok();

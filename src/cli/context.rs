@@ -8,6 +8,8 @@ use crate::config::{ConfigError, LoadOptions, Settings, SinkKind, SourceKind};
 use crate::pipeline::{plan_from, Pipeline};
 use crate::sinks::local::LocalSink;
 use crate::sources::file::FileSource;
+use crate::sources::posthog::PostHogSource;
+use crate::sources::AnySource;
 use crate::store::{AnyStore, RunStore, RunnerMeta};
 
 /// Loaded settings plus helpers to open the configured seams.
@@ -17,6 +19,11 @@ pub struct Context {
 }
 
 impl Context {
+    /// A context over settings loaded elsewhere (tests, benchmarks).
+    pub fn new(settings: Settings) -> Self {
+        Self { settings }
+    }
+
     /// Loads settings and starts logging.
     pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
         let settings = Settings::load(&LoadOptions {
@@ -41,18 +48,29 @@ impl Context {
         Ok(AnyStore::open(&self.settings.run_store).await?)
     }
 
-    /// The pipeline for the configured source, sink and store.
-    pub async fn pipeline(&self) -> anyhow::Result<Pipeline<FileSource, LocalSink, AnyStore>> {
+    /// The configured event source.
+    pub fn source(&self) -> anyhow::Result<AnySource> {
         let s = &self.settings;
-        if s.source.kind != SourceKind::File {
-            anyhow::bail!("source.kind = \"posthog\" is not available in this build yet");
-        }
+        Ok(match s.source.kind {
+            SourceKind::File => AnySource::File(FileSource::new(s.source.path.clone())),
+            SourceKind::Posthog => {
+                let key = s
+                    .posthog_api_key()?
+                    .context("posthog.api_key is required")?;
+                AnySource::PostHog(PostHogSource::new(&s.posthog, key)?)
+            }
+        })
+    }
+
+    /// The pipeline for the configured source, sink and store.
+    pub async fn pipeline(&self) -> anyhow::Result<Pipeline<AnySource, LocalSink, AnyStore>> {
+        let s = &self.settings;
         if s.sink.kind != SinkKind::Local {
             anyhow::bail!("sink.kind = \"bigquery\" is not available in this build yet");
         }
         let (plan, parse) = plan_from(s).context("building the attribution plan")?;
         Ok(Pipeline {
-            source: FileSource::new(s.source.path.clone()),
+            source: self.source()?,
             sink: LocalSink::new(s.sink.dir.clone()),
             store: self.store_lazy().await?,
             parse,

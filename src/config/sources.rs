@@ -52,6 +52,10 @@ pub struct PostHogSettings {
     pub retry_budget: u32,
     /// Persons per journey query.
     pub persons_per_query: u32,
+    /// How far back the very first run reads.
+    pub initial_days: u32,
+    /// Events that can start a session (touchpoint candidates besides those with a signal).
+    pub touch_events: Vec<String>,
     pub rate_limit: RateLimitSettings,
 }
 

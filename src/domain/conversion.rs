@@ -38,6 +38,11 @@ impl PropertySlots {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
+
+    /// Property names by slot.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
 }
 
 /// A configured conversion: an event name plus optional property equality filters.

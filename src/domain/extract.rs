@@ -116,6 +116,8 @@ pub struct Extract {
     pub stitch_values: HashMap<Box<str>, Box<str>>,
     /// The largest (timestamp, uuid) read.
     pub max_position: Option<Position>,
+    /// The start of the time range the source read completely, when it chose one itself.
+    pub read_from: Option<Timestamp>,
     /// The exclusive end of the time range the source read completely, when it knows one.
     pub read_until: Option<Timestamp>,
     pub counts: ReadCounts,

@@ -49,6 +49,18 @@ impl Horizon {
         }
     }
 
+    /// This horizon, or on a first run (no `from` yet) the start the source chose to read from:
+    /// context read before that start is not new.
+    pub fn or_start(&self, start: Option<Timestamp>) -> Horizon {
+        match self.from {
+            Some(_) => self.clone(),
+            None => Horizon {
+                from: start,
+                tail: self.tail.clone(),
+            },
+        }
+    }
+
     /// The stored text (JSON).
     pub fn to_text(&self) -> String {
         serde_json::to_string(&Stored {

@@ -301,6 +301,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let t = Instant::now();
         let plan = Arc::clone(&self.plan);
         let end = extract.read_until.or(extract.max_position.map(|p| p.0));
+        let horizon = &horizon.or_start(extract.read_from);
         let h = horizon.clone();
         let att = match tokio::task::spawn_blocking(move || attribute(&extract, &plan, &h)).await {
             Ok(a) => a,

@@ -2,6 +2,7 @@
 //! pipeline decides what is new and moves the cursor after the sink acknowledged.
 
 pub mod file;
+pub mod posthog;
 pub mod wire;
 
 use crate::domain::conversion::PropertySlots;
@@ -62,4 +63,34 @@ pub trait Source {
         req: &ReadRequest,
         rules: &ParseRules,
     ) -> impl std::future::Future<Output = Result<Extract, SourceError>> + Send;
+}
+
+/// The configured event source.
+#[derive(Debug, Clone)]
+pub enum AnySource {
+    File(file::FileSource),
+    PostHog(posthog::PostHogSource),
+}
+
+impl Source for AnySource {
+    fn job(&self) -> String {
+        match self {
+            AnySource::File(s) => s.job(),
+            AnySource::PostHog(s) => s.job(),
+        }
+    }
+
+    fn overlap_micros(&self) -> i64 {
+        match self {
+            AnySource::File(s) => s.overlap_micros(),
+            AnySource::PostHog(s) => s.overlap_micros(),
+        }
+    }
+
+    async fn extract(&self, req: &ReadRequest, rules: &ParseRules) -> Result<Extract, SourceError> {
+        match self {
+            AnySource::File(s) => s.extract(req, rules).await,
+            AnySource::PostHog(s) => s.extract(req, rules).await,
+        }
+    }
 }

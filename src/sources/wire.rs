@@ -14,6 +14,7 @@ use crate::domain::platform::ClickIdKind;
 use crate::domain::time::Timestamp;
 
 /// A string that borrows from the input when it has no escapes.
+#[derive(Debug)]
 pub struct CowStr<'de>(pub Cow<'de, str>);
 
 impl<'de> de::Deserialize<'de> for CowStr<'de> {
@@ -40,13 +41,14 @@ impl<'de> de::Deserialize<'de> for CowStr<'de> {
 
 /// A scalar property as text: strings as they are, numbers and booleans printed, null and
 /// empty strings absent, objects and arrays skipped.
+#[derive(Debug, Clone)]
 pub struct Scalar<'de>(pub Option<Cow<'de, str>>);
 
-impl<'de> de::Deserialize<'de> for Scalar<'de> {
+impl<'de: 'a, 'a> de::Deserialize<'de> for Scalar<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Scalar<'de>;
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Scalar<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON value")
             }
@@ -95,7 +97,7 @@ impl<'de> de::Deserialize<'de> for Scalar<'de> {
                 Ok(Scalar(None))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V(std::marker::PhantomData))
     }
 }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod events;
+pub mod fake_posthog;
 pub mod pg;
 pub mod process;
 pub mod proxy;

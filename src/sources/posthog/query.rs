@@ -1,0 +1,179 @@
+//! The HogQL queries attrsync sends. Every parameter travels in `values` placeholders; the
+//! query text is fixed per configuration, so it never contains data.
+
+use crate::domain::conversion::PropertySlots;
+use crate::domain::extract::{CREATE_ALIAS, IDENTIFY, MERGE_DANGEROUSLY};
+use crate::domain::platform::ClickIdKind;
+use crate::domain::time::Timestamp;
+
+/// Query names, as they appear in PostHog's query log.
+pub const COUNT: &str = "attrsync_count";
+pub const EVENTS: &str = "attrsync_events";
+pub const JOURNEYS: &str = "attrsync_journeys";
+pub const CHECK: &str = "attrsync_check";
+
+/// Event properties every query selects, after uuid, event, timestamp, distinct_id, person_id.
+pub const PROPERTY_COLUMNS: [&str; 21] = [
+    "$session_id",
+    "$current_url",
+    "$referrer",
+    "$referring_domain",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "utm_id",
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "dclid",
+    "fbclid",
+    "msclkid",
+    "li_fat_id",
+    "ttclid",
+    "twclid",
+    "rdt_cid",
+    "$anon_distinct_id",
+];
+
+/// Columns before the properties.
+pub const FIXED: [&str; 5] = ["uuid", "event", "timestamp", "distinct_id", "person_id"];
+
+/// `alias` is selected last of the known properties.
+pub const ALIAS: &str = "alias";
+
+/// A property reference in HogQL: `properties.$name`, or backquoted when it needs it.
+fn property(name: &str) -> String {
+    if name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+    {
+        format!("properties.{name}")
+    } else {
+        format!("properties.`{}`", name.replace('`', "\\`"))
+    }
+}
+
+/// The fixed parts of the queries for one configuration.
+#[derive(Debug, Clone)]
+pub struct Queries {
+    select: String,
+    filter: String,
+    /// Names of the configured extra properties, in slot order.
+    pub extras: Vec<String>,
+    /// Event names that are always wanted (conversions, identity, touch events).
+    pub events: Vec<String>,
+}
+
+impl Queries {
+    pub fn new(
+        conversion_events: &[String],
+        touch_events: &[String],
+        slots: &PropertySlots,
+    ) -> Self {
+        let extras: Vec<String> = slots.names().to_vec();
+        let mut cols: Vec<String> = FIXED.iter().map(|c| c.to_string()).collect();
+        cols.extend(PROPERTY_COLUMNS.iter().map(|p| property(p)));
+        cols.push(property(ALIAS));
+        cols.extend(extras.iter().map(|e| property(e)));
+        let mut events: Vec<String> = conversion_events.to_vec();
+        events.extend([IDENTIFY, CREATE_ALIAS, MERGE_DANGEROUSLY].map(String::from));
+        events.extend(touch_events.iter().cloned());
+        events.sort();
+        events.dedup();
+        let mut signal: Vec<String> = ["utm_source", "utm_medium", "utm_campaign"]
+            .into_iter()
+            .chain(ClickIdKind::ALL.map(|k| k.param()))
+            .map(|p| format!("{} IS NOT NULL", property(p)))
+            .collect();
+        signal.push("(properties.$referring_domain IS NOT NULL AND properties.$referring_domain != '$direct')".into());
+        let filter = format!(
+            "timestamp >= toDateTime64({{from}}, 6, 'UTC') AND timestamp < toDateTime64({{to}}, 6, 'UTC') \
+             AND (event IN {{events}} OR {})",
+            signal.join(" OR ")
+        );
+        Self {
+            select: cols.join(", "),
+            filter,
+            extras,
+            events,
+        }
+    }
+
+    /// Number of columns a page row has.
+    pub fn width(&self) -> usize {
+        FIXED.len() + PROPERTY_COLUMNS.len() + 1 + self.extras.len()
+    }
+
+    /// `SELECT count()` over a window.
+    pub fn count(&self) -> String {
+        format!("SELECT count() FROM events WHERE {}", self.filter)
+    }
+
+    /// One keyset page of a window, ascending by (timestamp, uuid); `after` adds the compound
+    /// predicate that continues after the last row of the previous page.
+    pub fn events_page(&self, after: bool, limit: u32) -> String {
+        format!(
+            "SELECT {} FROM events WHERE {}{} ORDER BY timestamp ASC, uuid ASC LIMIT {limit}",
+            self.select,
+            self.filter,
+            if after { AFTER } else { "" }
+        )
+    }
+
+    /// One keyset page of the journeys of a batch of persons.
+    pub fn journeys_page(&self, after: bool, limit: u32) -> String {
+        format!(
+            "SELECT {} FROM events WHERE {} AND (person_id IN {{person_ids}} OR distinct_id IN {{distinct_ids}}){} \
+             ORDER BY timestamp ASC, uuid ASC LIMIT {limit}",
+            self.select,
+            self.filter,
+            if after { AFTER } else { "" }
+        )
+    }
+}
+
+const AFTER: &str = " AND (timestamp > toDateTime64({after_ts}, 6, 'UTC') \
+                     OR (timestamp = toDateTime64({after_ts}, 6, 'UTC') AND uuid > toUUID({after_uuid})))";
+
+/// A timestamp as a ClickHouse DateTime64 literal value: `2024-01-15 10:00:00.123000`.
+pub fn ch_time(t: Timestamp) -> String {
+    let s = t.to_string();
+    s.trim_end_matches('Z').replacen('T', " ", 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_text_has_placeholders_and_no_data() {
+        let mut slots = PropertySlots::default();
+        slots.slot("revenue");
+        slots.slot("plan type");
+        let q = Queries::new(&["purchase".into()], &["$pageview".into()], &slots);
+        let page = q.events_page(true, 10_000);
+        assert!(page.contains("{from}") && page.contains("{to}") && page.contains("{events}"));
+        assert!(page.contains("{after_ts}") && page.contains("{after_uuid}"));
+        assert!(page.contains("ORDER BY timestamp ASC, uuid ASC LIMIT 10000"));
+        assert!(page.contains("properties.revenue") && page.contains("properties.`plan type`"));
+        assert!(!page.contains("purchase"), "event names travel in values");
+        assert_eq!(q.width(), 5 + 21 + 1 + 2);
+        assert!(!q.events_page(false, 10).contains("after_ts"));
+        assert_eq!(
+            q.events,
+            [
+                "$create_alias",
+                "$identify",
+                "$merge_dangerously",
+                "$pageview",
+                "purchase"
+            ]
+        );
+        assert_eq!(
+            ch_time(Timestamp::parse("2024-01-15T10:00:00.5Z").unwrap()),
+            "2024-01-15 10:00:00.500000"
+        );
+    }
+}

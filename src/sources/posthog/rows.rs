@@ -1,0 +1,84 @@
+//! Positional query rows to events.
+
+use crate::domain::event::{EventRef, RawProps};
+use crate::sources::wire::{Scalar, WireError, WireEvent};
+
+/// Converts one row of an events or journeys page (columns as [`super::query::Queries`] selects).
+pub fn to_event(row: Vec<Scalar<'_>>, width: usize) -> Result<EventRef<'_>, WireError> {
+    if row.len() != width {
+        return Err(WireError::Json(format!(
+            "row has {} columns, expected {width}",
+            row.len()
+        )));
+    }
+    let mut it = row.into_iter().map(|s| s.0);
+    let mut next = || it.next().flatten();
+    let (uuid, event, timestamp, distinct_id, person_id) = (next(), next(), next(), next(), next());
+    let mut p = RawProps {
+        session_id: next(),
+        current_url: next(),
+        referrer: next(),
+        referring_domain: next(),
+        utm_source: next(),
+        utm_medium: next(),
+        utm_campaign: next(),
+        utm_content: next(),
+        utm_term: next(),
+        utm_id: next(),
+        ..Default::default()
+    };
+    for slot in p.click_ids.iter_mut() {
+        *slot = next();
+    }
+    p.anon_distinct_id = next();
+    p.alias = next();
+    let extras = width - super::query::FIXED.len() - super::query::PROPERTY_COLUMNS.len() - 1;
+    for slot in 0..extras {
+        if let Some(v) = next() {
+            p.extras.push((slot as u16, v));
+        }
+    }
+    EventRef::try_from(WireEvent {
+        uuid,
+        event,
+        timestamp,
+        distinct_id,
+        person_id,
+        properties: p,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::platform::ClickIdKind;
+
+    #[test]
+    fn maps_columns_to_fields() {
+        let mut json = vec![
+            "\"0190f3a2-7b1c-7def-8123-456789abcdef\"".to_string(),
+            "\"purchase\"".into(),
+            "\"2024-03-01T10:00:00.123000Z\"".into(),
+            "\"anon\"".into(),
+            "\"0190f3a2-0000-7000-8000-000000000001\"".into(),
+            "\"s1\"".into(),
+        ];
+        json.extend(std::iter::repeat_n("null".to_string(), 20));
+        json[15] = "\"<masked>\"".into(); // gclid
+        json.push("null".into()); // alias
+        json.push("49.9".into()); // extra slot 0
+        let text = format!("[{}]", json.join(","));
+        let row: Vec<Scalar<'_>> = serde_json::from_str(&text).unwrap();
+        let e = to_event(row, 28).unwrap();
+        assert_eq!(e.event, "purchase");
+        assert_eq!(
+            e.person_id.as_deref(),
+            Some("0190f3a2-0000-7000-8000-000000000001")
+        );
+        assert_eq!(e.props.session_id.as_deref(), Some("s1"));
+        assert_eq!(e.props.click_id().map(|c| c.0), Some(ClickIdKind::Gclid));
+        assert_eq!(e.props.extra(0), Some("49.9"));
+        let short: Vec<Scalar<'_>> = serde_json::from_str("[\"x\"]").unwrap();
+        assert!(to_event(short, 28).is_err());
+    }
+}
