@@ -6,7 +6,9 @@ use anyhow::Context as _;
 
 use crate::config::{ConfigError, LoadOptions, Settings, SinkKind, SourceKind};
 use crate::pipeline::{plan_from, Pipeline};
+use crate::sinks::bigquery::BigQuerySink;
 use crate::sinks::local::LocalSink;
+use crate::sinks::AnySink;
 use crate::sources::file::FileSource;
 use crate::sources::posthog::PostHogSource;
 use crate::sources::AnySource;
@@ -62,16 +64,24 @@ impl Context {
         })
     }
 
-    /// The pipeline for the configured source, sink and store.
-    pub async fn pipeline(&self) -> anyhow::Result<Pipeline<AnySource, LocalSink, AnyStore>> {
+    /// The configured sink (BigQuery connects and chooses its credentials here).
+    pub async fn sink(&self) -> anyhow::Result<AnySink> {
         let s = &self.settings;
-        if s.sink.kind != SinkKind::Local {
-            anyhow::bail!("sink.kind = \"bigquery\" is not available in this build yet");
-        }
+        Ok(match s.sink.kind {
+            SinkKind::Local => AnySink::Local(LocalSink::new(s.sink.dir.clone())),
+            SinkKind::Bigquery => {
+                AnySink::BigQuery(Box::new(BigQuerySink::connect(&s.bigquery).await?))
+            }
+        })
+    }
+
+    /// The pipeline for the configured source, sink and store.
+    pub async fn pipeline(&self) -> anyhow::Result<Pipeline<AnySource, AnySink, AnyStore>> {
+        let s = &self.settings;
         let (plan, parse) = plan_from(s).context("building the attribution plan")?;
         Ok(Pipeline {
             source: self.source()?,
-            sink: LocalSink::new(s.sink.dir.clone()),
+            sink: self.sink().await?,
             store: self.store_lazy().await?,
             parse,
             plan: std::sync::Arc::new(plan),

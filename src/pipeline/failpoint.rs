@@ -8,6 +8,8 @@ use std::time::Duration;
 pub const BEFORE_COMMIT: &str = "before_commit";
 /// After extraction, before attribution and loading.
 pub const AFTER_EXTRACT: &str = "after_extract";
+/// During the load, after the touchpoints table was written and before the others.
+pub const AFTER_TOUCHPOINTS: &str = "after_touchpoints";
 
 /// Honours the failpoint `name` if it is set.
 pub async fn hit(name: &str) {

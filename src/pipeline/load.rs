@@ -51,6 +51,7 @@ pub async fn load<K: Sink>(
         &mut written,
     )
     .await?;
+    super::failpoint::hit(super::failpoint::AFTER_TOUCHPOINTS).await;
     write_chunks(
         sink,
         meta,

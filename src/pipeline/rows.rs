@@ -168,3 +168,83 @@ fn encode<T: Serialize>(row_key: String, row: &T) -> EncodedRow {
     let json = serde_json::to_string(row).expect("rows serialise");
     EncodedRow { row_key, json }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::domain::attribution::ModelKind;
+    use crate::domain::money::Money;
+    use crate::domain::touchpoint::{Channel, PersonKey};
+    use crate::sinks::bigquery::schema::def;
+    use crate::sinks::Table;
+
+    fn keys(json: &str) -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    fn columns(t: Table) -> Vec<String> {
+        let mut c: Vec<String> = def(t).columns.iter().map(|c| c.name.to_string()).collect();
+        c.sort();
+        c
+    }
+
+    #[test]
+    fn encoded_rows_have_exactly_the_warehouse_columns() {
+        let m = RowMeta {
+            run_id: RunId(7),
+            loaded_at: Timestamp::from_micros(1),
+        };
+        let person = PersonKey(Arc::from("p"));
+        let conv = Conversion {
+            uuid: Uuid(1),
+            timestamp: Timestamp::from_micros(5),
+            person: person.clone(),
+            name: Arc::from("purchase"),
+            event: Arc::from("purchase"),
+            value: Some(Money::new(1_000_000, Currency::parse("USD").unwrap())),
+        };
+        let touch = Touchpoint {
+            uuid: Uuid(2),
+            timestamp: Timestamp::from_micros(3),
+            person,
+            session_id: None,
+            channel: Channel::new("direct"),
+            platform: None,
+            source: "(direct)".into(),
+            medium: "(none)".into(),
+            campaign: None,
+            campaign_id: None,
+            content: None,
+            term: None,
+            click: None,
+            referring_domain: None,
+            landing_url: None,
+        };
+        let credit = Credit {
+            model: ModelKind::Linear,
+            touchpoint: Some(Uuid(2)),
+            channel: Channel::new("direct"),
+            credit: 1.0,
+            value_micros: Some(1),
+        };
+        assert_eq!(
+            keys(&conversion(&conv, 1, m).json),
+            columns(Table::Conversions)
+        );
+        assert_eq!(
+            keys(&touchpoint(&touch, m).json),
+            columns(Table::Touchpoints)
+        );
+        let row = super::credit(&conv, &credit, Some(&touch), m);
+        assert_eq!(keys(&row.json), columns(Table::AttributionCredits));
+        assert_eq!(
+            row.row_key,
+            "00000000-0000-0000-0000-000000000001:linear:00000000-0000-0000-0000-000000000002"
+        );
+    }
+}

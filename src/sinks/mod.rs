@@ -1,6 +1,7 @@
 //! Sinks: where rows go. A sink acknowledges a batch only once it is durable; every row has a
 //! deterministic `row_key`, so a re-sent row is recognisable downstream.
 
+pub mod bigquery;
 pub mod local;
 
 use std::fmt;
@@ -82,4 +83,46 @@ pub trait Sink {
         &self,
         run: RunId,
     ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
+}
+
+/// The configured sink.
+#[derive(Debug)]
+pub enum AnySink {
+    Local(local::LocalSink),
+    BigQuery(Box<bigquery::BigQuerySink>),
+}
+
+impl Sink for AnySink {
+    async fn prepare(&self) -> Result<(), SinkError> {
+        match self {
+            AnySink::Local(s) => s.prepare().await,
+            AnySink::BigQuery(s) => s.prepare().await,
+        }
+    }
+
+    async fn write(
+        &self,
+        run: RunId,
+        table: Table,
+        rows: Vec<EncodedRow>,
+    ) -> Result<(), SinkError> {
+        match self {
+            AnySink::Local(s) => s.write(run, table, rows).await,
+            AnySink::BigQuery(s) => s.write(run, table, rows).await,
+        }
+    }
+
+    async fn commit(&self, run: RunId) -> Result<(), SinkError> {
+        match self {
+            AnySink::Local(s) => s.commit(run).await,
+            AnySink::BigQuery(s) => s.commit(run).await,
+        }
+    }
+
+    async fn discard(&self, run: RunId) -> Result<(), SinkError> {
+        match self {
+            AnySink::Local(s) => s.discard(run).await,
+            AnySink::BigQuery(s) => s.discard(run).await,
+        }
+    }
 }

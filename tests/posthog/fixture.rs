@@ -6,7 +6,7 @@ use std::path::Path;
 use attrsync::cli::Context;
 use attrsync::domain::time::Timestamp;
 use attrsync::pipeline::{Outcome, Pipeline, RunError, RunSummary};
-use attrsync::sinks::local::LocalSink;
+use attrsync::sinks::AnySink;
 use attrsync::sources::AnySource;
 use attrsync::store::{AnyStore, RunStore, Trigger};
 use serde_json::json;
@@ -129,7 +129,7 @@ pub fn wanted(f: &Fixture) -> HashSet<String> {
         .collect()
 }
 
-pub type PhPipeline = Pipeline<AnySource, LocalSink, AnyStore>;
+pub type PhPipeline = Pipeline<AnySource, AnySink, AnyStore>;
 
 /// A pipeline reading from `fake`, writing under `dir`, with extra `ATTRSYNC__…` settings.
 pub async fn pipeline(

@@ -1,6 +1,7 @@
 //! Shared test helpers: event fixtures, settings, output readers, the binary.
 #![allow(dead_code)]
 
+pub mod bqemu;
 pub mod events;
 pub mod fake_posthog;
 pub mod pg;

@@ -1,0 +1,311 @@
+//! The BigQuery sink: creates the dataset, tables and views, migrates additively, and streams
+//! rows with insertAll (`insertId` = `row_key`); analysts read the de-duplicating views.
+
+pub mod auth;
+pub mod encoder;
+pub mod schema;
+pub mod views;
+pub mod writer;
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+use gcp_bigquery_client::client_builder::ClientBuilder;
+use gcp_bigquery_client::model::clustering::Clustering;
+use gcp_bigquery_client::model::dataset::Dataset;
+use gcp_bigquery_client::model::query_request::QueryRequest;
+use gcp_bigquery_client::model::query_response::QueryResponse;
+use gcp_bigquery_client::model::table::Table as BqTable;
+use gcp_bigquery_client::model::table_field_schema::TableFieldSchema;
+use gcp_bigquery_client::model::table_schema::TableSchema;
+use gcp_bigquery_client::model::time_partitioning::TimePartitioning;
+use tokio::sync::Mutex;
+
+use super::{EncodedRow, Sink, SinkError, Table};
+use crate::config::BigQuerySettings;
+use crate::domain::ids::RunId;
+use crate::http::RetryPolicy;
+use auth::{AuthChoice, AuthInputs, MetadataAuthenticator, StaticToken};
+use schema::{canonical, TableDef, TABLES};
+use writer::{classify, Writer};
+
+/// The sink.
+#[derive(Clone)]
+pub struct BigQuerySink {
+    writer: Writer,
+    location: String,
+    prepared: Arc<Mutex<bool>>,
+    pub auth: AuthChoice,
+}
+
+impl std::fmt::Debug for BigQuerySink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BigQuerySink")
+            .field("dataset", &self.writer.dataset)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+fn field(c: &schema::Column) -> TableFieldSchema {
+    let mut f = match c.kind {
+        "STRING" => TableFieldSchema::string(c.name),
+        "INTEGER" => TableFieldSchema::integer(c.name),
+        "FLOAT" => TableFieldSchema::float(c.name),
+        "BOOLEAN" => TableFieldSchema::bool(c.name),
+        "TIMESTAMP" => TableFieldSchema::timestamp(c.name),
+        "DATE" => TableFieldSchema::date(c.name),
+        other => unreachable!("no column has type {other}"),
+    };
+    f.description = Some(c.description.to_string());
+    f.mode = Some(if c.required { "REQUIRED" } else { "NULLABLE" }.to_string());
+    f
+}
+
+impl BigQuerySink {
+    /// Connects with the credentials chosen by [`auth::choose`].
+    pub async fn connect(s: &BigQuerySettings) -> anyhow::Result<Self> {
+        let project = s
+            .project_id
+            .clone()
+            .context("bigquery.project_id is required")?;
+        let http = crate::http::build_client(s.timeout)?;
+        let inputs = AuthInputs::from_env(s.credentials_path.clone(), s.endpoint.is_some());
+        let probe_http = http.clone();
+        let choice = auth::choose(&inputs, |host| async move {
+            auth::probe_metadata(&probe_http, &host).await
+        })
+        .await?;
+        tracing::info!(auth = %choice.describe(), "BigQuery credentials");
+        let mut builder = ClientBuilder::new();
+        builder.with_client(http.clone());
+        if let Some(e) = &s.endpoint {
+            builder.with_v2_base_url(format!("{}/bigquery/v2", e.trim_end_matches('/')));
+        }
+        let client = match &choice {
+            AuthChoice::ServiceAccountKey(p) => builder
+                .build_from_service_account_key_file(&p.to_string_lossy())
+                .await
+                .with_context(|| format!("cannot use the service-account key {}", p.display()))?,
+            AuthChoice::AuthorizedUser(p) => builder
+                .build_from_authorized_user_authenticator(p)
+                .await
+                .with_context(|| {
+                    format!("cannot use the authorized-user credentials {}", p.display())
+                })?,
+            AuthChoice::MetadataServer(host) => {
+                builder
+                    .build_from_authenticator(Arc::new(MetadataAuthenticator::new(http, host)))
+                    .await?
+            }
+            AuthChoice::None => {
+                builder
+                    .build_from_authenticator(Arc::new(StaticToken("emulator".into())))
+                    .await?
+            }
+        };
+        Ok(Self {
+            writer: Writer {
+                stats: Arc::default(),
+                client,
+                project,
+                dataset: s.dataset.clone(),
+                batch_rows: s.batch_rows,
+                batch_bytes: s.batch_bytes,
+                in_flight: s.in_flight,
+                retry: RetryPolicy::new(s.max_attempts, s.max_attempts.saturating_mul(50)),
+            },
+            location: s.location.clone(),
+            prepared: Arc::default(),
+            auth: choice,
+        })
+    }
+
+    /// Requests, rows and bytes sent so far.
+    pub fn stats(&self) -> &writer::WriterStats {
+        &self.writer.stats
+    }
+
+    fn client(&self) -> &gcp_bigquery_client::Client {
+        &self.writer.client
+    }
+
+    /// `project.dataset.name`, backquoted.
+    pub fn qualified(&self, name: &str) -> String {
+        format!("`{}.{}.{}`", self.writer.project, self.writer.dataset, name)
+    }
+
+    /// Runs a standard-SQL statement and fails on the errors BigQuery (or the emulator) returns
+    /// with HTTP 200.
+    pub async fn run_sql(&self, sql: &str) -> Result<QueryResponse, SinkError> {
+        let mut req = QueryRequest::new(sql);
+        req.location = Some(self.location.clone());
+        req.use_legacy_sql = false;
+        let resp = self
+            .client()
+            .job()
+            .query(&self.writer.project, req)
+            .await
+            .map_err(|e| classify(e, "query"))?;
+        if let Some(errors) = resp.errors.as_ref().filter(|e| !e.is_empty()) {
+            let msg: Vec<String> = errors
+                .iter()
+                .map(|e| e.message.clone().unwrap_or_default())
+                .collect();
+            return Err(SinkError::Permanent(anyhow!(
+                "BigQuery query failed: {}",
+                msg.join("; ")
+            )));
+        }
+        Ok(resp)
+    }
+
+    async fn ensure_dataset(&self) -> Result<(), SinkError> {
+        let w = &self.writer;
+        match self.client().dataset().get(&w.project, &w.dataset).await {
+            Ok(_) => Ok(()),
+            Err(gcp_bigquery_client::error::BQError::ResponseError { error })
+                if error.error.code == 404 =>
+            {
+                tracing::info!(dataset = %w.dataset, location = %self.location, "creating the BigQuery dataset");
+                let ds = Dataset::new(&w.project, &w.dataset).location(&self.location);
+                self.client()
+                    .dataset()
+                    .create(ds)
+                    .await
+                    .map_err(|e| classify(e, "creating the dataset"))?;
+                Ok(())
+            }
+            Err(e) => Err(classify(e, &format!("reading dataset {}", w.dataset))),
+        }
+    }
+
+    async fn ensure_table(&self, def: &TableDef) -> Result<(), SinkError> {
+        let w = &self.writer;
+        let name = def.table.name();
+        match self
+            .client()
+            .table()
+            .get(&w.project, &w.dataset, name, None)
+            .await
+        {
+            Ok(existing) => self.migrate(def, &existing).await,
+            Err(gcp_bigquery_client::error::BQError::ResponseError { error })
+                if error.error.code == 404 =>
+            {
+                tracing::info!(table = name, "creating the BigQuery table");
+                let schema = TableSchema::new(def.columns.iter().map(field).collect());
+                let t = BqTable::new(&w.project, &w.dataset, name, schema)
+                    .description(def.description)
+                    .time_partitioning(TimePartitioning::per_day().field(def.partition))
+                    .clustering(Clustering {
+                        fields: Some(def.cluster.iter().map(|c| c.to_string()).collect()),
+                    });
+                self.client()
+                    .table()
+                    .create(t)
+                    .await
+                    .map_err(|e| classify(e, &format!("creating table {name}")))?;
+                Ok(())
+            }
+            Err(e) => Err(classify(e, &format!("reading table {name}"))),
+        }
+    }
+
+    /// Additive only: missing columns are added (nullable); a column of another type stops
+    /// start-up naming table and column.
+    async fn migrate(&self, def: &TableDef, existing: &BqTable) -> Result<(), SinkError> {
+        let name = def.table.name();
+        let have: Vec<(String, String)> = existing
+            .schema
+            .fields
+            .as_ref()
+            .map(|f| {
+                f.iter()
+                    .map(|f| (f.name.clone(), format!("{:?}", f.r#type).to_uppercase()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for c in def.columns {
+            match have.iter().find(|(n, _)| n == c.name) {
+                Some((_, kind)) if canonical(kind) != canonical(c.kind) => {
+                    return Err(SinkError::Permanent(anyhow!(
+                        "table {}.{name} column {} is {kind} in BigQuery but attrsync writes {}; schema changes are \
+                         additive only: rename or drop the column (or point bigquery.dataset elsewhere)",
+                        self.writer.dataset,
+                        c.name,
+                        c.kind
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    tracing::info!(
+                        table = name,
+                        column = c.name,
+                        "adding a column (additive migration)"
+                    );
+                    let sql = format!(
+                        "ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {}",
+                        self.qualified(name),
+                        c.name,
+                        c.kind
+                    );
+                    self.run_sql(&sql).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates or migrates everything and replaces the views; done once per process.
+    pub async fn ensure(&self) -> Result<(), SinkError> {
+        let mut done = self.prepared.lock().await;
+        if *done {
+            return Ok(());
+        }
+        self.ensure_dataset().await?;
+        for def in &TABLES {
+            self.ensure_table(def).await?;
+        }
+        for (name, sql) in views::statements(&self.writer.project, &self.writer.dataset) {
+            self.run_sql(&sql).await.map_err(|e| match e {
+                SinkError::Permanent(e) => {
+                    SinkError::Permanent(e.context(format!("creating view {name}")))
+                }
+                t => t,
+            })?;
+        }
+        *done = true;
+        Ok(())
+    }
+}
+
+impl Sink for BigQuerySink {
+    async fn prepare(&self) -> Result<(), SinkError> {
+        self.ensure().await
+    }
+
+    async fn write(
+        &self,
+        _run: RunId,
+        table: Table,
+        rows: Vec<EncodedRow>,
+    ) -> Result<(), SinkError> {
+        self.writer.insert(table, &rows).await
+    }
+
+    async fn commit(&self, _run: RunId) -> Result<(), SinkError> {
+        // insertAll acknowledged every row already; nothing to finalise.
+        Ok(())
+    }
+
+    async fn discard(&self, run: RunId) -> Result<(), SinkError> {
+        // Streamed rows cannot be deleted while in the streaming buffer; the rerun writes the
+        // same row_keys again and the *_latest views keep one copy of each.
+        tracing::info!(
+            run_id = run.0,
+            "rows of the unfinished run stay in BigQuery; the _latest views de-duplicate them"
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,87 @@
+//! The analyst views: `<table>_latest` (one row per key, newest wins) and
+//! `campaign_performance` (spend next to attributed conversions and value, per model).
+
+use super::schema::TABLES;
+use crate::sinks::Table;
+
+/// `CREATE OR REPLACE VIEW` statements, fully qualified (`project.dataset.name`).
+pub fn statements(project: &str, dataset: &str) -> Vec<(String, String)> {
+    let q = |name: &str| format!("`{project}.{dataset}.{name}`");
+    let mut out = Vec::new();
+    for t in TABLES {
+        let name = t.table.name();
+        let body = match t.table {
+            // A conversion re-attributed later (backfill) replaces all of its older credits,
+            // also those whose touchpoint is no longer in the new window.
+            Table::AttributionCredits => format!(
+                "SELECT * EXCEPT(rn, newest) FROM (SELECT *, \
+                 ROW_NUMBER() OVER (PARTITION BY row_key ORDER BY loaded_at DESC) AS rn, \
+                 MAX(loaded_at) OVER (PARTITION BY conversion_id, model) AS newest FROM {}) \
+                 WHERE rn = 1 AND loaded_at = newest",
+                q(name)
+            ),
+            Table::AdMetrics => format!(
+                "SELECT * EXCEPT(rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY row_key \
+                 ORDER BY pulled_at DESC, loaded_at DESC) AS rn FROM {}) WHERE rn = 1",
+                q(name)
+            ),
+            _ => format!(
+                "SELECT * EXCEPT(rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY row_key \
+                 ORDER BY loaded_at DESC) AS rn FROM {}) WHERE rn = 1",
+                q(name)
+            ),
+        };
+        let view = format!("{name}_latest");
+        out.push((
+            view.clone(),
+            format!("CREATE OR REPLACE VIEW {} AS {body}", q(&view)),
+        ));
+    }
+    out.push((
+        "campaign_performance".into(),
+        format!(
+            "CREATE OR REPLACE VIEW {} AS {}",
+            q("campaign_performance"),
+            campaign_performance(&q)
+        ),
+    ));
+    out
+}
+
+/// Spend per platform, campaign and day next to the conversions and value every model credits
+/// to touchpoints of that campaign (by conversion date). Touchpoints name a campaign by
+/// `utm_id` (matched to campaign_id) or `utm_campaign` (matched to the campaign name).
+fn campaign_performance(q: &dyn Fn(&str) -> String) -> String {
+    format!(
+        "WITH spend AS ( \
+           SELECT platform, campaign_id, ANY_VALUE(campaign_name) AS campaign_name, date, currency, \
+                  SUM(spend_micros) AS spend_micros, SUM(impressions) AS impressions, SUM(clicks) AS clicks, \
+                  SUM(platform_conversions) AS platform_conversions \
+           FROM {ads} GROUP BY platform, campaign_id, date, currency), \
+         names AS (SELECT DISTINCT platform, campaign_id, LOWER(campaign_name) AS name FROM {ads}), \
+         credits AS ( \
+           SELECT cr.platform, COALESCE(cr.campaign_id, n.campaign_id) AS campaign_id, \
+                  ANY_VALUE(cr.campaign) AS campaign, DATE(cr.converted_at) AS date, cr.model, \
+                  SUM(cr.credit) AS conversions, SUM(cr.credited_value_micros) AS value_micros \
+           FROM {credits} cr LEFT JOIN names n \
+             ON n.platform = cr.platform AND cr.campaign_id IS NULL AND n.name = LOWER(cr.campaign) \
+           WHERE cr.platform IS NOT NULL \
+           GROUP BY cr.platform, COALESCE(cr.campaign_id, n.campaign_id), DATE(cr.converted_at), cr.model), \
+         models AS (SELECT DISTINCT model FROM {credits}), \
+         grid AS (SELECT s.*, m.model FROM spend s CROSS JOIN models m) \
+         SELECT COALESCE(g.platform, c.platform) AS platform, \
+                COALESCE(g.campaign_id, c.campaign_id) AS campaign_id, \
+                COALESCE(g.campaign_name, c.campaign) AS campaign_name, \
+                COALESCE(g.date, c.date) AS date, COALESCE(g.model, c.model) AS model, \
+                g.currency AS currency, IFNULL(g.spend_micros, 0) AS spend_micros, \
+                g.impressions AS impressions, g.clicks AS clicks, g.platform_conversions AS platform_conversions, \
+                IFNULL(c.conversions, 0) AS attributed_conversions, \
+                IFNULL(c.value_micros, 0) AS attributed_value_micros, \
+                SAFE_DIVIDE(g.spend_micros, c.conversions) AS cpa_micros, \
+                SAFE_DIVIDE(c.value_micros, g.spend_micros) AS roas \
+         FROM grid g FULL OUTER JOIN credits c \
+           ON c.platform = g.platform AND c.campaign_id = g.campaign_id AND c.date = g.date AND c.model = g.model",
+        ads = q("ad_metrics_latest"),
+        credits = q("attribution_credits_latest"),
+    )
+}

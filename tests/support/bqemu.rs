@@ -1,0 +1,171 @@
+//! A real BigQuery emulator (bqemulator from PyPI) in a child process, one per test, on free
+//! ports; started through tests/peers/bqemulator_launch.py so it needs no internet.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const PROJECT: &str = "attrsync-test";
+
+fn python() -> PathBuf {
+    std::env::var_os("ATTRSYNC_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Emulator {
+    pub port: u16,
+    child: Child,
+    http: reqwest::Client,
+}
+
+impl Emulator {
+    /// Starts an emulator and waits until its REST API answers.
+    pub async fn start() -> Self {
+        let (port, grpc) = (free_port(), free_port());
+        let launcher =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/bqemulator_launch.py");
+        let child = Command::new(python())
+            .arg(launcher)
+            .args([
+                "start",
+                "--project",
+                PROJECT,
+                "--rest-port",
+                &port.to_string(),
+                "--grpc-port",
+                &grpc.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bqemulator starts (scripts/test installs it into .venv)");
+        let e = Self {
+            port,
+            child,
+            http: reqwest::Client::new(),
+        };
+        let start = Instant::now();
+        loop {
+            if e.http
+                .get(format!("{}/projects/{PROJECT}/datasets", e.v2()))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return e;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "bqemulator did not start on port {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// What `bigquery.endpoint` is set to.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn v2(&self) -> String {
+        format!("{}/bigquery/v2", self.endpoint())
+    }
+
+    /// Runs SQL; rows as JSON arrays of cell values (strings or null).
+    pub async fn query(&self, sql: &str) -> Vec<Vec<Value>> {
+        let resp: Value = self
+            .http
+            .post(format!("{}/projects/{PROJECT}/queries", self.v2()))
+            .json(&json!({"query": sql, "useLegacySql": false}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            resp.get("errors")
+                .is_none_or(|e| e.as_array().is_none_or(|a| a.is_empty())),
+            "{sql}: {resp}"
+        );
+        resp["rows"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                r["f"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["v"].clone())
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The single value of a one-cell query, as i64.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.query(sql).await[0][0]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    /// tables.get, or None on 404.
+    pub async fn table(&self, dataset: &str, table: &str) -> Option<Value> {
+        let r = self
+            .http
+            .get(format!(
+                "{}/projects/{PROJECT}/datasets/{dataset}/tables/{table}",
+                self.v2()
+            ))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 404 {
+            return None;
+        }
+        Some(r.json().await.unwrap())
+    }
+
+    /// tables.insert with a raw table resource.
+    pub async fn create_table(&self, dataset: &str, body: Value) {
+        let _ = self
+            .http
+            .post(format!("{}/projects/{PROJECT}/datasets", self.v2()))
+            .json(&json!({"datasetReference": {"projectId": PROJECT, "datasetId": dataset}}))
+            .send()
+            .await;
+        let r = self
+            .http
+            .post(format!(
+                "{}/projects/{PROJECT}/datasets/{dataset}/tables",
+                self.v2()
+            ))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
