@@ -61,7 +61,7 @@ pub enum ConfigError {
 pub struct LoadOptions {
     /// `--config FILE`.
     pub file: Option<PathBuf>,
-    /// Directory holding `<env>.toml` overlays (default `config`).
+    /// Directory holding `<env>.toml` overlays (default: ATTRSYNC_CONFIG_DIR, else `config`).
     pub dir: Option<PathBuf>,
     /// Environment to read instead of the process's (tests).
     pub env: Option<HashMap<String, String>>,
@@ -79,7 +79,13 @@ impl Settings {
             config::FileFormat::Toml,
         ));
         if let Some(name) = env.get("ATTRSYNC_ENV").filter(|n| !n.is_empty()) {
-            let dir = opts.dir.clone().unwrap_or_else(|| PathBuf::from("config"));
+            let dir = opts.dir.clone().unwrap_or_else(|| {
+                PathBuf::from(
+                    env.get("ATTRSYNC_CONFIG_DIR")
+                        .map(String::as_str)
+                        .unwrap_or("config"),
+                )
+            });
             let path = dir.join(format!("{name}.toml"));
             if !path.is_file() {
                 return Err(ConfigError::File {
@@ -432,6 +438,32 @@ mod tests {
             ..Default::default()
         });
         assert!(matches!(err, Err(ConfigError::File { .. })));
+    }
+
+    #[test]
+    fn the_shipped_production_overlay_is_valid_with_its_environment() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let env = [
+            ("ATTRSYNC_ENV", "production"),
+            ("ATTRSYNC__POSTHOG__PROJECT_ID", "12345"),
+            ("ATTRSYNC__POSTHOG__API_KEY", "phx_x"),
+            ("ATTRSYNC__BIGQUERY__PROJECT_ID", "p"),
+        ];
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let s = Settings::load(&LoadOptions {
+            dir: Some(dir),
+            env: Some(env),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (s.source.kind, s.sink.kind, s.log.format),
+            (SourceKind::Posthog, SinkKind::Bigquery, LogFormat::Json)
+        );
+        assert!(s.run_store.url.starts_with("postgres://"));
     }
 
     #[test]

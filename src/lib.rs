@@ -9,6 +9,7 @@ pub mod http;
 pub mod offline;
 pub mod pipeline;
 pub mod scheduler;
+pub mod server;
 pub mod sinks;
 pub mod sources;
 pub mod store;

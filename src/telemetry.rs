@@ -41,3 +41,41 @@ pub fn init(format: LogFormat) {
 pub fn log_error_chain(context: &str, err: &anyhow::Error) {
     tracing::error!(error = format!("{err:#}"), "{context}");
 }
+
+/// Records a finished cycle in the metrics (`/metrics` when the daemon serves them).
+pub fn record_run(
+    job: &str,
+    result: &Result<crate::pipeline::Outcome, crate::pipeline::RunError>,
+    took: std::time::Duration,
+) {
+    use crate::pipeline::Outcome;
+    let status = match result {
+        Ok(Outcome::Completed(_)) => "succeeded",
+        Ok(Outcome::LeaseHeld { .. }) => "lease_held",
+        Err(_) => "failed",
+    };
+    let job = job.to_string();
+    metrics::counter!("attrsync_runs_total", "job" => job.clone(), "status" => status).increment(1);
+    if let Ok(Outcome::Completed(s)) = result {
+        metrics::histogram!("attrsync_run_duration_seconds", "job" => job.clone())
+            .record(took.as_secs_f64());
+        metrics::counter!("attrsync_events_read_total", "job" => job.clone())
+            .increment(s.read.read);
+        for r in crate::domain::extract::SkipReason::ALL {
+            let n = s.read.skipped(r);
+            if n > 0 {
+                metrics::counter!("attrsync_events_skipped_total", "job" => job.clone(), "reason" => r.as_str()).increment(n);
+            }
+        }
+        for (table, n) in &s.rows_by_table {
+            metrics::counter!("attrsync_rows_written_total", "job" => job.clone(), "table" => table.clone()).increment(*n);
+        }
+        let now = crate::domain::time::Timestamp::now().micros() as f64 / 1e6;
+        metrics::gauge!("attrsync_last_success_timestamp_seconds", "job" => job).set(now);
+    } else if let Err(e) = result {
+        if e.run.is_some() {
+            metrics::histogram!("attrsync_run_duration_seconds", "job" => job)
+                .record(took.as_secs_f64());
+        }
+    }
+}

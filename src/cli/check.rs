@@ -73,6 +73,32 @@ pub async fn execute(ctx: &Context) -> ExitCode {
             },
         });
     }
+    if s.sink.kind == SinkKind::Bigquery {
+        let name = format!("sink (bigquery {})", s.bigquery.dataset);
+        lines.push(match ctx.sink().await {
+            Ok(crate::sinks::AnySink::BigQuery(bq)) => match bq.ensure().await {
+                Ok(()) => Line {
+                    name,
+                    ok: true,
+                    detail: format!(
+                        "dataset, tables and views are in place ({})",
+                        bq.auth.describe()
+                    ),
+                },
+                Err(e) => Line {
+                    name,
+                    ok: false,
+                    detail: e.to_string(),
+                },
+            },
+            Ok(_) => unreachable!("sink.kind is bigquery"),
+            Err(e) => Line {
+                name,
+                ok: false,
+                detail: format!("{e:#}"),
+            },
+        });
+    }
     if s.sink.kind == SinkKind::Local {
         let d = &s.sink.dir;
         let ok = std::fs::create_dir_all(d).is_ok();

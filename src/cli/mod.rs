@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand.
 
 mod attribute;
+mod backfill;
 mod check;
 mod context;
 mod generate;
@@ -30,6 +31,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the daemon loop, or one cycle with --once (non-zero exit when it fails).
     Run(run::RunArgs),
+    /// Re-pull and re-attribute a date range, a run per day, resumable.
+    Backfill(backfill::BackfillArgs),
     /// Show recent runs from the run store.
     Status(status::StatusArgs),
     /// Apply run-store migrations.
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
             rt.block_on(async move {
                 match command {
                     Command::Run(args) => run::execute(&ctx, args).await,
+                    Command::Backfill(args) => backfill::execute(&ctx, args).await,
                     Command::Status(args) => status::execute(&ctx, args).await,
                     Command::Migrate => migrate::execute(&ctx).await,
                     Command::Check => check::execute(&ctx).await,

@@ -45,6 +45,32 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
             }
         };
     }
+    let shutdown = crate::scheduler::shutdown_signal();
+    let bind = ctx.settings.server.bind.trim();
+    let server = if bind.is_empty() {
+        None
+    } else {
+        let started = async {
+            let state = crate::server::ServerState {
+                store: pipeline.store.clone(),
+                started: std::time::Instant::now(),
+                ready_max_age: ctx.settings.server.ready_max_age,
+                metrics: crate::server::install_metrics()?,
+            };
+            crate::server::serve(bind, state, shutdown.clone()).await
+        };
+        match started.await {
+            Ok(h) => Some(h),
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
     let opts = crate::scheduler::LoopOptions::from_settings(&ctx.settings);
-    crate::scheduler::run_loop(pipeline, opts, crate::scheduler::shutdown_signal()).await
+    let code = crate::scheduler::run_loop(pipeline, opts, shutdown).await;
+    if let Some(h) = server {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), h).await;
+    }
+    code
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use tracing::Instrument;
 
 use crate::domain::ids::RunId;
 use crate::domain::time::{Timestamp, MICROS_PER_DAY};
@@ -99,11 +100,37 @@ impl CycleError {
     }
 }
 
+/// What one run covers: the normal incremental run, or one day of a backfill.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub trigger: Trigger,
+    /// The lease and `sync_runs.job` name.
+    pub job: String,
+    /// A fixed read window `[from, until)` (backfill); `None` reads from the stored horizon.
+    pub window: Option<(Timestamp, Timestamp)>,
+    /// (source, partition, position) committed instead of the events horizon (backfill
+    /// progress); `None` commits the horizon.
+    pub progress: Option<(String, String, String)>,
+}
+
 impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
-    /// Runs one cycle of the source's job.
+    /// Runs one incremental cycle of the source's job.
     pub async fn run_once(&self, trigger: Trigger) -> Result<Outcome, RunError> {
-        let result = self.cycle_with_lease(trigger).await;
+        let spec = RunSpec {
+            trigger,
+            job: self.source.job(),
+            window: None,
+            progress: None,
+        };
+        self.run(&spec).await
+    }
+
+    /// Runs one cycle as `spec` says, recording its outcome in the metrics.
+    pub async fn run(&self, spec: &RunSpec) -> Result<Outcome, RunError> {
+        let started = Instant::now();
+        let result = self.claim_and_run(spec).await;
         self.current.lock().expect("current run lock").take();
+        crate::telemetry::record_run(&spec.job, &result, started.elapsed());
         result
     }
 
@@ -112,9 +139,10 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         self.current.lock().expect("current run lock").take()
     }
 
-    async fn cycle_with_lease(&self, trigger: Trigger) -> Result<Outcome, RunError> {
-        let job = self.source.job();
-        let (run, lease, abandoned) = match self.store.claim(&job, trigger, &self.meta).await? {
+    async fn claim_and_run(&self, spec: &RunSpec) -> Result<Outcome, RunError> {
+        let job = spec.job.clone();
+        let (run, lease, abandoned) = match self.store.claim(&job, spec.trigger, &self.meta).await?
+        {
             Claim::Held { holder } => {
                 tracing::info!(%job, %holder, "lease held by another runner; skipping this run");
                 return Ok(Outcome::LeaseHeld { job, holder });
@@ -125,8 +153,21 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                 abandoned,
             } => (run, lease, abandoned),
         };
+        *self.current.lock().expect("current run lock") = Some(run);
         let span = tracing::info_span!("run", run_id = run.0, %job);
-        let _enter = span.enter();
+        self.claimed(spec, run, lease, abandoned)
+            .instrument(span)
+            .await
+    }
+
+    async fn claimed(
+        &self,
+        spec: &RunSpec,
+        run: RunId,
+        lease: crate::store::Lease,
+        abandoned: Vec<RunId>,
+    ) -> Result<Outcome, RunError> {
+        let job = &spec.job;
         for a in &abandoned {
             tracing::warn!(
                 abandoned_run = a.0,
@@ -137,28 +178,54 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             }
         }
         let started = Instant::now();
-        let cursor_text = self.store.cursor(&job, EVENTS_PARTITION).await;
-        let horizon = match cursor_text.map_err(anyhow::Error::new).and_then(|c| {
-            c.as_deref()
-                .map(Horizon::parse)
-                .transpose()
-                .map(Option::unwrap_or_default)
-        }) {
-            Ok(h) => h,
-            Err(e) => {
-                return Err(self
-                    .fail(run, lease, &job, e, true, &RunSummary::default())
-                    .await);
+        let source_job = self.source.job();
+        let (horizon, until) = match spec.window {
+            Some((from, until)) => (
+                Horizon {
+                    from: Some(from),
+                    tail: Default::default(),
+                },
+                Some(until),
+            ),
+            None => {
+                let stored = self
+                    .store
+                    .cursor(&source_job, EVENTS_PARTITION)
+                    .await
+                    .map_err(anyhow::Error::new)
+                    .and_then(|c| {
+                        c.as_deref()
+                            .map(Horizon::parse)
+                            .transpose()
+                            .map(Option::unwrap_or_default)
+                    });
+                match stored {
+                    Ok(h) => (h, None),
+                    Err(e) => {
+                        return Err(self
+                            .fail(run, lease, job, e, true, &RunSummary::default())
+                            .await)
+                    }
+                }
             }
         };
-        match self.cycle(run, &job, &horizon, started).await {
+        match self.cycle(run, job, &horizon, until, started).await {
             Ok((summary, next)) => {
                 failpoint::hit(failpoint::BEFORE_COMMIT).await;
                 let counts = summary.counts();
-                let cursors: Vec<(String, String, String)> = next
-                    .as_ref()
-                    .map(|h| vec![(job.clone(), EVENTS_PARTITION.to_string(), h.to_text())])
-                    .unwrap_or_default();
+                let cursors: Vec<(String, String, String)> = match &spec.progress {
+                    Some(p) => vec![p.clone()],
+                    None => next
+                        .as_ref()
+                        .map(|h| {
+                            vec![(
+                                source_job.clone(),
+                                EVENTS_PARTITION.to_string(),
+                                h.to_text(),
+                            )]
+                        })
+                        .unwrap_or_default(),
+                };
                 let fin = Finish {
                     status: RunStatus::Succeeded,
                     counts: &counts,
@@ -181,7 +248,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             Err((err, partial)) => {
                 let transient = err.transient();
                 Err(self
-                    .fail(run, lease, &job, err.into_anyhow(), transient, &partial)
+                    .fail(run, lease, job, err.into_anyhow(), transient, &partial)
                     .await)
             }
         }
@@ -270,6 +337,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         run: RunId,
         job: &str,
         horizon: &Horizon,
+        until: Option<Timestamp>,
         started: Instant,
     ) -> Result<(RunSummary, Option<Horizon>), (CycleError, RunSummary)> {
         let mut summary = RunSummary {
@@ -279,7 +347,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         };
         let req = ReadRequest {
             from: horizon.from,
-            until: None,
+            until,
             lookback_micros: self.plan.lookback_micros,
             training_micros: self.training_micros,
         };

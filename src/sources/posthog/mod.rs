@@ -13,6 +13,7 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use super::{ParseRules, ReadRequest, Source, SourceError};
 use crate::config::PostHogSettings;
@@ -232,7 +233,7 @@ async fn run_scans(
     for _ in 0..inner.concurrency {
         if let Some(s) = pending.next() {
             let (i, q, r) = (Arc::clone(inner), Arc::clone(q), Arc::clone(rules));
-            set.spawn(async move { i.read_scan(s, q, r).await });
+            set.spawn(async move { i.read_scan(s, q, r).await }.in_current_span());
         }
     }
     while let Some(done) = set.join_next().await {
@@ -242,7 +243,7 @@ async fn run_scans(
         total.merge(ex);
         if let Some(s) = pending.next() {
             let (i, q, r) = (Arc::clone(inner), Arc::clone(q), Arc::clone(rules));
-            set.spawn(async move { i.read_scan(s, q, r).await });
+            set.spawn(async move { i.read_scan(s, q, r).await }.in_current_span());
         }
     }
     Ok(total)

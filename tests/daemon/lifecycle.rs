@@ -1,0 +1,106 @@
+use std::time::Duration;
+
+use crate::support::process::Proc;
+use crate::{eventually, runs, small_events};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_loop_runs_tick_after_tick_and_records_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = small_events(dir.path());
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", file.as_str()),
+        ("ATTRSYNC__SCHEDULE__INTERVAL", "1s"),
+        ("ATTRSYNC__SCHEDULE__START_JITTER", "0s"),
+        ("ATTRSYNC__SERVER__BIND", ""),
+    ];
+    let mut d = Proc::spawn(dir.path(), &["run"], &env);
+    let d_path = dir.path().to_path_buf();
+    let three = eventually(Duration::from_secs(60), || {
+        let p = d_path.clone();
+        async move {
+            tokio::task::spawn_blocking(move || runs(&p, &[]).len() >= 3)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    assert!(three, "{}", d.stderr());
+    d.terminate();
+    assert_eq!(d.wait(Duration::from_secs(30)), Some(0), "{}", d.stderr());
+    let all = runs(dir.path(), &[]);
+    assert!(
+        all.iter()
+            .all(|r| r["status"] == "succeeded" && r["trigger"] == "schedule"),
+        "{all:?}"
+    );
+    // The first run did the work; later ticks found nothing new.
+    let last = all.last().unwrap();
+    assert!(last["conversions"].as_i64().unwrap() > 0);
+    assert!(all[..all.len() - 1].iter().all(|r| r["rows_written"] == 0));
+    // Ticks are about an interval apart, never overlapping.
+    let starts: Vec<&str> = all
+        .iter()
+        .map(|r| r["started_at"].as_str().unwrap())
+        .collect();
+    assert!(starts.windows(2).all(|w| w[0] > w[1]));
+    assert!(d.stderr().contains("daemon stopped"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_run_abandons_it_cleanly_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = small_events(dir.path());
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", file.as_str()),
+        ("ATTRSYNC__SCHEDULE__START_JITTER", "0s"),
+        ("ATTRSYNC__SCHEDULE__SHUTDOWN_GRACE", "1s"),
+        ("ATTRSYNC__SERVER__BIND", ""),
+        ("ATTRSYNC_FAILPOINT_BEFORE_COMMIT", "pause"),
+    ];
+    let mut d = Proc::spawn(dir.path(), &["run"], &env);
+    d.wait_for("failpoint before_commit reached", Duration::from_secs(60));
+    d.terminate();
+    assert_eq!(d.wait(Duration::from_secs(30)), Some(0), "{}", d.stderr());
+    let all = runs(dir.path(), &[]);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["status"], "failed");
+    assert!(
+        all[0]["error"].as_str().unwrap().starts_with("shutdown"),
+        "{:?}",
+        all[0]
+    );
+    // Nothing of the abandoned run stays in the sink, and the cursor did not move: the next
+    // run writes everything.
+    assert!(crate::support::read_table(&dir.path().join("out"), "conversions").is_empty());
+    let (code, out, _) = crate::support::run_bin(
+        dir.path(),
+        &["run", "--once"],
+        &[("ATTRSYNC__SOURCE__PATH", file.as_str())],
+    );
+    assert_eq!(code, 0);
+    assert!(!out.contains("conversions                 0"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_run_that_finishes_within_the_grace_period_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = small_events(dir.path());
+    let release = dir.path().join("release");
+    let wait = format!("wait:{}", release.display());
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", file.as_str()),
+        ("ATTRSYNC__SCHEDULE__START_JITTER", "0s"),
+        ("ATTRSYNC__SCHEDULE__SHUTDOWN_GRACE", "20s"),
+        ("ATTRSYNC__SERVER__BIND", ""),
+        ("ATTRSYNC_FAILPOINT_BEFORE_COMMIT", wait.as_str()),
+    ];
+    let mut d = Proc::spawn(dir.path(), &["run"], &env);
+    d.wait_for("failpoint before_commit reached", Duration::from_secs(60));
+    d.terminate();
+    d.wait_for("letting the current run finish", Duration::from_secs(10));
+    std::fs::write(&release, "").unwrap();
+    assert_eq!(d.wait(Duration::from_secs(30)), Some(0), "{}", d.stderr());
+    let all = runs(dir.path(), &[]);
+    assert_eq!(all.len(), 1, "no new run after the signal");
+    assert_eq!(all[0]["status"], "succeeded");
+}
