@@ -1,3 +1,8 @@
+// mimalloc: the pipeline allocates many small strings across threads; glibc malloc spends a
+// tenth of a run in malloc/free and consolidation (see README, Performance).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     attrsync::cli::main()
 }

@@ -1,7 +1,7 @@
 //! What a source hands the pipeline: the session starts, conversions and identity links of the
 //! events it read, reduced as they stream past so that pageviews are never held in memory.
 
-use std::collections::{HashMap, HashSet};
+use super::collections::{FastMap as HashMap, FastSet as HashSet};
 
 use super::conversion::{ConversionError, ConversionEvent, ConversionRules};
 use super::event::{EventRef, Signals};

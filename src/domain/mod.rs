@@ -1,6 +1,7 @@
 //! Domain types: valid by construction, shared by every seam.
 
 pub mod attribution;
+pub mod collections;
 pub mod conversion;
 pub mod event;
 pub mod extract;

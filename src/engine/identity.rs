@@ -5,7 +5,7 @@
 //! key is its smallest person_id, else its smallest identified distinct_id, else its smallest
 //! distinct_id, so the key is the same whatever order the events arrived in.
 
-use std::collections::HashMap;
+use crate::domain::collections::FastMap as HashMap;
 use std::sync::Arc;
 
 use crate::domain::extract::Extract;
@@ -66,7 +66,7 @@ impl UnionFind {
 impl Identities {
     /// Resolves every distinct_id the extract mentions.
     pub fn resolve(ex: &Extract) -> Self {
-        let mut ids: HashMap<&str, u32> = HashMap::new();
+        let mut ids: HashMap<&str, u32> = HashMap::default();
         let mut names: Vec<&str> = Vec::new();
         for s in ex.starts() {
             intern(&s.distinct_id, &mut ids, &mut names);
@@ -80,8 +80,8 @@ impl Identities {
         }
         let n_distinct = names.len();
         // person ids and stitch values become extra nodes after the distinct ids.
-        let mut person_nodes: HashMap<&str, u32> = HashMap::new();
-        let mut stitch_nodes: HashMap<&str, u32> = HashMap::new();
+        let mut person_nodes: HashMap<&str, u32> = HashMap::default();
+        let mut stitch_nodes: HashMap<&str, u32> = HashMap::default();
         let mut next = n_distinct as u32;
         let mut edges: Vec<(u32, u32)> = Vec::new();
         for (d, p) in &ex.person_ids {
@@ -123,12 +123,12 @@ impl Identities {
         stitched_ids -= stitch_nodes.len() as u64;
 
         // Choose each group's key: (rank, text), smallest wins.
-        let mut best: HashMap<u32, (u8, &str)> = HashMap::new();
+        let mut best: HashMap<u32, (u8, &str)> = HashMap::default();
         for (p, &pi) in &person_nodes {
             let r = uf.find(pi);
             consider(r, (0, p), &mut best);
         }
-        let mut has_anon: HashMap<u32, (bool, bool)> = HashMap::new();
+        let mut has_anon: HashMap<u32, (bool, bool)> = HashMap::default();
         for (i, name) in names.iter().enumerate() {
             let r = uf.find(i as u32);
             let identified = ex.identified.contains(*name);
@@ -141,8 +141,8 @@ impl Identities {
             }
         }
         let merged_groups = has_anon.values().filter(|(a, i)| *a && *i).count() as u64;
-        let mut interned: HashMap<u32, PersonKey> = HashMap::new();
-        let mut keys = HashMap::with_capacity(n_distinct);
+        let mut interned: HashMap<u32, PersonKey> = HashMap::default();
+        let mut keys = HashMap::with_capacity_and_hasher(n_distinct, Default::default());
         for (i, name) in names.iter().enumerate() {
             let r = uf.find(i as u32);
             let key = interned

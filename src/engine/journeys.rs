@@ -1,6 +1,6 @@
 //! Journeys: each person's touchpoints in time order, and the window before a conversion.
 
-use std::collections::HashMap;
+use crate::domain::collections::FastMap as HashMap;
 use std::ops::Range;
 
 use crate::domain::attribution::Conversion;
@@ -21,7 +21,7 @@ impl Journeys {
             (&a.person, a.timestamp, a.uuid).cmp(&(&b.person, b.timestamp, b.uuid))
         });
         touchpoints.dedup_by(|a, b| a.uuid == b.uuid && a.person == b.person);
-        let mut by_person = HashMap::new();
+        let mut by_person = HashMap::default();
         let mut start = 0;
         for i in 1..=touchpoints.len() {
             if i == touchpoints.len() || touchpoints[i].person != touchpoints[start].person {

@@ -2,7 +2,7 @@
 //! ending in conversion (one per conversion, its lookback window) or not (the touches after a
 //! person's last conversion, within the lookback window of their last touch).
 
-use std::collections::HashMap;
+use crate::domain::collections::FastMap as HashMap;
 
 use super::journeys::{window_of, Journeys};
 use super::paths::{PathSet, PathStats};
@@ -24,7 +24,8 @@ pub fn training_paths(
     lookback_micros: i64,
 ) -> PathSet {
     let mut set = PathSet::default();
-    let mut last_conversion: HashMap<&PersonKey, crate::domain::time::Timestamp> = HashMap::new();
+    let mut last_conversion: HashMap<&PersonKey, crate::domain::time::Timestamp> =
+        HashMap::default();
     for c in conversions {
         let window = journeys.window(c, lookback_micros);
         if !window.is_empty() {

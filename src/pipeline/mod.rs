@@ -3,6 +3,7 @@
 pub mod attribute;
 pub mod failpoint;
 pub mod horizon;
+pub mod json;
 pub mod load;
 pub mod rows;
 pub mod summary;

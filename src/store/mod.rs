@@ -29,12 +29,16 @@ impl StoreError {
 
 /// Classifies a sqlx error: connection-level problems are transient.
 pub(crate) fn classify(e: sqlx::Error, what: &str) -> StoreError {
+    // A connection cut mid-handshake surfaces as a protocol error ("unexpected response from
+    // SSLRequest"): that is the network, not the database, so it is worth retrying too.
     let transient = matches!(
         e,
         sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed
     ) || matches!(&e, sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03"));
     let err = anyhow::Error::new(e).context(what.to_string());
     if transient {

@@ -121,11 +121,38 @@ fn record(r: &SqliteRow) -> RunRecord {
 
 impl RunStore for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR
+        // sqlx takes no lock on SQLite: serialise processes that start together (the daemon and
+        // a `status`) with an exclusive lock beside the database.
+        let lock = match &self.lock_base {
+            None => None,
+            Some(base) => {
+                let mut name = base.file_name().unwrap_or_default().to_os_string();
+                name.push(".migrate.lock");
+                let path = base.with_file_name(name);
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+                    .with_context(|| format!("cannot open {}", path.display()))
+                    .map_err(StoreError::Failed)?;
+                let f = tokio::task::spawn_blocking(move || f.lock().map(|_| f))
+                    .await
+                    .map_err(|e| {
+                        StoreError::Failed(anyhow::anyhow!("migration lock task failed: {e}"))
+                    })?
+                    .context("cannot lock the migration lock file")
+                    .map_err(StoreError::Failed)?;
+                Some(f)
+            }
+        };
+        let result = MIGRATOR
             .run(&self.pool)
             .await
             .context("applying SQLite run-store migrations")
-            .map_err(StoreError::Failed)
+            .map_err(StoreError::Failed);
+        drop(lock);
+        result
     }
 
     async fn claim(

@@ -92,6 +92,8 @@ pub fn read_stream(
     let threads = opts.threads.max(1);
     let (tx, rx) = mpsc::sync_channel::<Block>(threads * 2);
     let rx = Arc::new(Mutex::new(rx));
+    // Parsed blocks come back for reuse, so the reader does not fault in fresh pages per block.
+    let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
     let logged = Arc::new(Mutex::new(Vec::new()));
     let error_budget = AtomicU64::new(opts.log_first_errors as u64);
     let mut partials: Vec<Extract> = Vec::new();
@@ -99,6 +101,7 @@ pub fn read_stream(
         let mut handles = Vec::new();
         for _ in 0..threads {
             let rx = Arc::clone(&rx);
+            let spare = spare_tx.clone();
             let logged = Arc::clone(&logged);
             let error_budget = &error_budget;
             handles.push(scope.spawn(move || {
@@ -109,11 +112,12 @@ pub fn read_stream(
                         Err(_) => break,
                     };
                     parse_block(&block, rules, opts, &mut ex, &logged, error_budget);
+                    let _ = spare.send(block.bytes);
                 }
                 ex
             }));
         }
-        let res = produce_blocks(&mut input, opts.block_bytes, &tx);
+        let res = produce_blocks(&mut input, opts.block_bytes, &tx, &spare_rx);
         drop(tx);
         for h in handles {
             partials.push(h.join().expect("parser thread panicked"));
@@ -135,11 +139,20 @@ fn produce_blocks(
     input: &mut Box<dyn Read + Send>,
     block_bytes: usize,
     tx: &mpsc::SyncSender<Block>,
+    spare: &mpsc::Receiver<Vec<u8>>,
 ) -> anyhow::Result<()> {
     let mut carry: Vec<u8> = Vec::new();
     let mut line_no: u64 = 1;
     loop {
-        let mut buf = std::mem::take(&mut carry);
+        let mut buf = match spare.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b.extend_from_slice(&carry);
+                carry.clear();
+                b
+            }
+            Err(_) => std::mem::take(&mut carry),
+        };
         let start = buf.len();
         buf.resize(start + block_bytes, 0);
         let mut filled = start;

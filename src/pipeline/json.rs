@@ -1,0 +1,166 @@
+//! A small JSON object writer for warehouse rows: keys are fixed and safe, so only values are
+//! escaped, and numbers, uuids and timestamps are written straight into the buffer.
+
+use crate::domain::ids::Uuid;
+use crate::domain::time::Timestamp;
+
+/// Appends `s` as a JSON string (escaping `"`, `\` and control characters).
+pub fn push_str(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+    } else {
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 => {
+                    out.push_str(&format!("\\u{:04x}", c as u32));
+                }
+                c => out.push(c),
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// Writes one object's members in order.
+pub struct Obj<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    pub fn start(out: &'a mut String) -> Self {
+        out.push('{');
+        Self { out, first: true }
+    }
+
+    fn key(&mut self, k: &str) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push('"');
+        self.out.push_str(k);
+        self.out.push_str("\":");
+    }
+
+    pub fn str(&mut self, k: &str, v: &str) -> &mut Self {
+        self.key(k);
+        push_str(self.out, v);
+        self
+    }
+
+    pub fn opt_str(&mut self, k: &str, v: Option<&str>) -> &mut Self {
+        match v {
+            Some(v) => self.str(k, v),
+            None => self.null(k),
+        }
+    }
+
+    pub fn null(&mut self, k: &str) -> &mut Self {
+        self.key(k);
+        self.out.push_str("null");
+        self
+    }
+
+    pub fn int(&mut self, k: &str, v: i64) -> &mut Self {
+        self.key(k);
+        self.out.push_str(itoa::Buffer::new().format(v));
+        self
+    }
+
+    pub fn opt_int(&mut self, k: &str, v: Option<i64>) -> &mut Self {
+        match v {
+            Some(v) => self.int(k, v),
+            None => self.null(k),
+        }
+    }
+
+    pub fn float(&mut self, k: &str, v: f64) -> &mut Self {
+        if !v.is_finite() {
+            return self.null(k);
+        }
+        self.key(k);
+        self.out.push_str(ryu::Buffer::new().format_finite(v));
+        self
+    }
+
+    pub fn opt_bool(&mut self, k: &str, v: Option<bool>) -> &mut Self {
+        self.key(k);
+        self.out.push_str(match v {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "null",
+        });
+        self
+    }
+
+    pub fn ts(&mut self, k: &str, v: Timestamp) -> &mut Self {
+        self.key(k);
+        self.out.push('"');
+        v.write_rfc3339(self.out);
+        self.out.push('"');
+        self
+    }
+
+    pub fn opt_ts(&mut self, k: &str, v: Option<Timestamp>) -> &mut Self {
+        match v {
+            Some(v) => self.ts(k, v),
+            None => self.null(k),
+        }
+    }
+
+    pub fn uuid(&mut self, k: &str, v: Uuid) -> &mut Self {
+        self.key(k);
+        self.out.push('"');
+        v.write_to(self.out);
+        self.out.push('"');
+        self
+    }
+
+    pub fn opt_uuid(&mut self, k: &str, v: Option<Uuid>) -> &mut Self {
+        match v {
+            Some(v) => self.uuid(k, v),
+            None => self.null(k),
+        }
+    }
+
+    pub fn end(&mut self) {
+        self.out.push('}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_what_serde_json_reads_back() {
+        let mut s = String::new();
+        Obj::start(&mut s)
+            .str("a", "plain")
+            .str("b", "quote\" back\\slash\nline\u{1}é")
+            .opt_str("c", None)
+            .int("d", -42)
+            .float("e", 0.1 + 0.2)
+            .float("f", f64::NAN)
+            .opt_bool("g", Some(false))
+            .ts("h", Timestamp::from_micros(1))
+            .uuid("i", Uuid(255))
+            .end();
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v["b"], "quote\" back\\slash\nline\u{1}é");
+        assert!(v["c"].is_null() && v["f"].is_null());
+        assert_eq!(v["d"], -42);
+        assert_eq!(v["e"].as_f64().unwrap(), 0.1 + 0.2);
+        assert_eq!(v["g"], false);
+        assert_eq!(v["h"], "1970-01-01T00:00:00.000001Z");
+        assert_eq!(v["i"], "00000000-0000-0000-0000-0000000000ff");
+    }
+}
