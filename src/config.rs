@@ -4,6 +4,7 @@
 mod attribution;
 mod lenient;
 mod ops;
+mod quality;
 pub mod secret;
 mod sinks;
 mod sources;
@@ -16,6 +17,7 @@ use serde::Deserialize;
 
 pub use attribution::{AttributionSettings, ConversionSettings, FilterValue, IdentitySettings};
 pub use ops::{LogFormat, LogSettings, ScheduleSettings, ServerSettings};
+pub use quality::{OnLowScore, QualitySettings, QualityWeights};
 pub use sinks::{BigQuerySettings, SinkKind, SinkSettings};
 pub use sources::{PostHogSettings, RateLimitSettings, SourceKind, SourceSettings};
 pub use store::RunStoreSettings;
@@ -42,6 +44,7 @@ pub struct Settings {
     pub conversions: Vec<ConversionSettings>,
     pub channels: ChannelSpec,
     pub identity: IdentitySettings,
+    pub quality: QualitySettings,
     pub schedule: ScheduleSettings,
     pub server: ServerSettings,
     pub log: LogSettings,
@@ -192,6 +195,30 @@ impl Settings {
                     "'{}' is not one of exposure, unique, first, frequency",
                     a.shapley_path_transform
                 ),
+            );
+        }
+        let q = &self.quality;
+        if !(0.0..=1.0).contains(&q.threshold) {
+            return bad(
+                "quality.threshold",
+                format!("{} must be between 0 and 1", q.threshold),
+            );
+        }
+        if !(0.0..=1.0).contains(&q.coverage_warn_below) {
+            return bad(
+                "quality.coverage_warn_below",
+                format!("{} must be between 0 and 1", q.coverage_warn_below),
+            );
+        }
+        let w = &q.weights;
+        if [w.reconciliation, w.identity, w.coverage]
+            .iter()
+            .any(|x| *x < 0.0 || !x.is_finite())
+            || w.reconciliation + w.identity + w.coverage <= 0.0
+        {
+            return bad(
+                "quality.weights",
+                "weights must be non-negative with a positive sum".into(),
             );
         }
         if self.conversions.is_empty() {

@@ -70,6 +70,28 @@ pub fn record_run(
         for (table, n) in &s.rows_by_table {
             metrics::counter!("attrsync_rows_written_total", "job" => job.clone(), "table" => table.clone()).increment(*n);
         }
+        if let Some(q) = &s.quality {
+            metrics::gauge!("attrsync_quality_score", "job" => job.clone()).set(q.score);
+            let shares = [
+                ("events_used", q.reconciliation.score),
+                ("events_with_person_key", q.identity.events_with_person_key),
+                (
+                    "conversions_with_person_key",
+                    q.identity.conversions_with_person_key,
+                ),
+                ("journeys_joined", q.identity.journeys_joined),
+                (
+                    "conversions_with_non_direct_touch",
+                    q.coverage.conversions_with_non_direct_touch,
+                ),
+                ("touchpoints_assigned", q.coverage.touchpoints_assigned),
+            ];
+            for (measure, v) in shares {
+                metrics::gauge!("attrsync_quality_share", "job" => job.clone(), "measure" => measure).set(v);
+            }
+            metrics::counter!("attrsync_masked_click_ids_total", "job" => job.clone())
+                .increment(q.coverage.masked_click_ids);
+        }
         let now = crate::domain::time::Timestamp::now().micros() as f64 / 1e6;
         metrics::gauge!("attrsync_last_success_timestamp_seconds", "job" => job).set(now);
     } else if let Err(e) = result {

@@ -89,6 +89,7 @@ impl Context {
             training_micros: s.attribution.training_days as i64
                 * crate::domain::time::MICROS_PER_DAY,
             keep_runs_days: s.run_store.keep_runs_days,
+            quality: s.quality.clone(),
             current: Default::default(),
         })
     }

@@ -8,6 +8,7 @@ mod generate;
 mod migrate;
 mod run;
 mod status;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,8 @@ pub enum Command {
     Migrate,
     /// Validate configuration and reach every configured service.
     Check,
+    /// Recompute a run's row-key checksums from the sink and report rows missing or extra.
+    Verify(verify::VerifyArgs),
     /// Write synthetic PostHog-format events for demos and benchmarks.
     Generate(generate::GenerateArgs),
     /// Credit channel paths offline (ChannelAttribution's CSV format) and print CSV.
@@ -77,6 +80,7 @@ pub fn main() -> ExitCode {
                     Command::Status(args) => status::execute(&ctx, args).await,
                     Command::Migrate => migrate::execute(&ctx).await,
                     Command::Check => check::execute(&ctx).await,
+                    Command::Verify(args) => verify::execute(&ctx, args).await,
                     Command::Generate(_) | Command::Attribute(_) => unreachable!("handled above"),
                 }
             })

@@ -47,7 +47,7 @@ pub async fn execute(ctx: &Context, args: StatusArgs) -> ExitCode {
 /// Renders runs as a fixed-width table.
 pub fn table(runs: &[RunRecord]) -> String {
     let mut out = format!(
-        "{:>6}  {:<9} {:<10} {:<20} {:>9} {:>10} {:>8} {:>11} {:>9}  {}\n",
+        "{:>6}  {:<9} {:<10} {:<20} {:>9} {:>10} {:>8} {:>11} {:>9} {:>7} {:>7} {:>7}  {}\n",
         "id",
         "trigger",
         "status",
@@ -57,7 +57,10 @@ pub fn table(runs: &[RunRecord]) -> String {
         "skipped",
         "conversions",
         "credits",
-        "error"
+        "quality",
+        "persons",
+        "touched",
+        "error / warnings"
     );
     if runs.is_empty() {
         out.push_str("(no runs yet: try `attrsync run --once`)\n");
@@ -67,14 +70,32 @@ pub fn table(runs: &[RunRecord]) -> String {
         let duration = r.finished_at.map_or("-".to_string(), |f| {
             format!("{:.1}s", (f.micros() - r.started_at.micros()) as f64 / 1e6)
         });
-        let error = r.error.as_deref().unwrap_or("").replace('\n', " ");
+        let q = &r.counts.quality;
+        let pct = |v: &serde_json::Value| {
+            v.as_f64()
+                .map_or("-".to_string(), |x| format!("{:.0}%", x * 100.0))
+        };
+        let score = q["score"]
+            .as_f64()
+            .map_or("-".to_string(), |s| format!("{s:.3}"));
+        let persons = pct(&q["identity"]["events_with_person_key"]);
+        let touched = pct(&q["coverage"]["conversions_with_non_direct_touch"]);
+        let warnings: Vec<&str> = q["warnings"]
+            .as_array()
+            .map(|w| w.iter().filter_map(|x| x.as_str()).collect())
+            .unwrap_or_default();
+        let error = r
+            .error
+            .clone()
+            .unwrap_or_else(|| warnings.join("; "))
+            .replace('\n', " ");
         let error: String = if error.chars().count() > 80 {
             error.chars().take(79).chain(['…']).collect()
         } else {
             error
         };
         out.push_str(&format!(
-            "{:>6}  {:<9} {:<10} {:<20} {:>9} {:>10} {:>8} {:>11} {:>9}  {}\n",
+            "{:>6}  {:<9} {:<10} {:<20} {:>9} {:>10} {:>8} {:>11} {:>9} {:>7} {:>7} {:>7}  {}\n",
             r.id.0,
             r.trigger,
             r.status,
@@ -84,6 +105,9 @@ pub fn table(runs: &[RunRecord]) -> String {
             r.counts.events_skipped,
             r.counts.conversions,
             r.counts.credits,
+            score,
+            persons,
+            touched,
             error
         ));
     }

@@ -44,14 +44,17 @@ pub enum SkipReason {
     NoPersonKey,
     /// A conversion event whose value or currency is unusable.
     BadConversionValue,
+    /// The event lies after the window the run covers (a backfill day's end).
+    OutsideWindow,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 4] = [
+    pub const ALL: [SkipReason; 5] = [
         SkipReason::Malformed,
         SkipReason::Duplicate,
         SkipReason::NoPersonKey,
         SkipReason::BadConversionValue,
+        SkipReason::OutsideWindow,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +63,7 @@ impl SkipReason {
             SkipReason::Duplicate => "duplicate",
             SkipReason::NoPersonKey => "no_person_key",
             SkipReason::BadConversionValue => "bad_conversion_value",
+            SkipReason::OutsideWindow => "outside_window",
         }
     }
 }
@@ -69,10 +73,14 @@ impl SkipReason {
 pub struct ReadCounts {
     /// Lines or rows seen, good or bad.
     pub read: u64,
+    /// Events folded in (distinct, with a person key, inside the window).
+    pub used: u64,
     /// Skipped, by reason (indexed like [`SkipReason::ALL`]).
-    pub skipped: [u64; 4],
+    pub skipped: [u64; 5],
     /// Click ids that arrived as `"<masked>"`.
     pub masked_click_ids: u64,
+    /// Conversion events skipped because they had no distinct_id.
+    pub conversions_without_person_key: u64,
 }
 
 impl ReadCounts {
@@ -90,6 +98,8 @@ impl ReadCounts {
 
     fn add(&mut self, o: &ReadCounts) {
         self.read += o.read;
+        self.used += o.used;
+        self.conversions_without_person_key += o.conversions_without_person_key;
         for (a, b) in self.skipped.iter_mut().zip(o.skipped) {
             *a += b;
         }
@@ -106,6 +116,8 @@ pub struct Extract {
     pub sessionless: Vec<SessionStart>,
     pub conversions: Vec<ConversionEvent>,
     conversion_ids: HashSet<Uuid>,
+    /// Every event uuid folded in, to count re-sent events once.
+    seen: HashSet<Uuid>,
     /// Distinct-id links from `$identify`, `$create_alias` and `$merge_dangerously`.
     pub links: HashSet<(Box<str>, Box<str>)>,
     /// Distinct ids that were the target of `$identify` (the identified, not anonymous, ids).
@@ -143,8 +155,15 @@ impl Extract {
         ev: &EventRef<'_>,
         rules: &ExtractRules,
     ) -> Result<(), ConversionError> {
+        if self.seen.contains(&ev.uuid) {
+            self.counts.skip(SkipReason::Duplicate);
+            return Ok(());
+        }
         if ev.distinct_id.is_empty() {
             self.counts.skip(SkipReason::NoPersonKey);
+            if rules.conversions.defs.iter().any(|d| d.event == ev.event) {
+                self.counts.conversions_without_person_key += 1;
+            }
             return Ok(());
         }
         let pos = (ev.timestamp, ev.uuid);
@@ -155,12 +174,12 @@ impl Extract {
                 return Err(e);
             }
         };
+        self.seen.insert(ev.uuid);
+        self.counts.used += 1;
         if let Some(c) = conversion {
-            if !self.conversion_ids.insert(c.uuid) {
-                self.counts.skip(SkipReason::Duplicate);
-                return Ok(());
+            if self.conversion_ids.insert(c.uuid) {
+                self.conversions.push(c);
             }
-            self.conversions.push(c);
         }
         if self.max_position.is_none_or(|m| pos > m) {
             self.max_position = Some(pos);
@@ -230,6 +249,7 @@ impl Extract {
 
     /// Folds another partial extract (from a parallel reader) into this one.
     pub fn merge(&mut self, other: Extract) {
+        self.counts.add(&other.counts);
         for (sid, s) in other.sessions {
             match self.sessions.get_mut(&sid) {
                 Some(cur) if cur.position() <= s.position() => {}
@@ -243,10 +263,24 @@ impl Extract {
         for c in other.conversions {
             if self.conversion_ids.insert(c.uuid) {
                 self.conversions.push(c);
-            } else {
-                self.counts.skip(SkipReason::Duplicate);
             }
         }
+        // An event re-sent into two partial reads was used twice: count it once.
+        let (mine, theirs) = if self.seen.len() >= other.seen.len() {
+            (&mut self.seen, other.seen)
+        } else {
+            let mine = std::mem::replace(&mut self.seen, other.seen);
+            self.seen.reserve(mine.len());
+            (&mut self.seen, mine)
+        };
+        let mut doubled = 0;
+        for u in theirs {
+            if !mine.insert(u) {
+                doubled += 1;
+            }
+        }
+        self.counts.used -= doubled;
+        self.counts.skipped[SkipReason::Duplicate as usize] += doubled;
         self.links.extend(other.links);
         self.identified.extend(other.identified);
         for (d, p) in other.person_ids {
@@ -260,7 +294,6 @@ impl Extract {
                 self.max_position = Some(m);
             }
         }
-        self.counts.add(&other.counts);
     }
 
     /// Every touchpoint candidate: session starts then session-less signals.

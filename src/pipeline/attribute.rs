@@ -48,6 +48,8 @@ pub struct Attributed {
     pub shapley: Option<ShapleyFit>,
     /// Distinct training paths of the data-driven models.
     pub training_paths: usize,
+    /// The plan's lookback window.
+    pub lookback_micros: i64,
 }
 
 impl Attributed {
@@ -164,6 +166,7 @@ pub fn attribute(ex: &Extract, plan: &Plan, horizon: &Horizon) -> Attributed {
         markov: markov_fit,
         shapley: shapley_fit,
         training_paths: training.paths.len(),
+        lookback_micros: plan.lookback_micros,
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use super::attribute::Attributed;
+use super::checksum::ChecksumBuilder;
 use super::horizon::Horizon;
 use super::rows::{self, RowMeta};
 use crate::domain::touchpoint::Touchpoint;
@@ -13,33 +14,45 @@ use crate::sinks::{EncodedRow, Sink, SinkError, Table};
 /// Rows encoded and written per sink call.
 pub const CHUNK_ROWS: usize = 20_000;
 
+/// What the load did per table.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub produced: u64,
+    pub acknowledged: u64,
+    pub checksum: ChecksumBuilder,
+}
+
 async fn write_chunks<T: Sync, K: Sink>(
     sink: &K,
     meta: RowMeta,
     table: Table,
     items: &[T],
     encode: impl Fn(&T) -> Vec<EncodedRow> + Sync,
-    written: &mut BTreeMap<String, u64>,
+    written: &mut BTreeMap<String, Loaded>,
 ) -> Result<(), SinkError> {
+    let entry = written.entry(table.name().to_string()).or_default();
     for chunk in items.chunks(CHUNK_ROWS) {
         let rows: Vec<EncodedRow> = chunk.par_iter().flat_map_iter(&encode).collect();
         if rows.is_empty() {
             continue;
         }
-        let n = rows.len() as u64;
-        sink.write(meta.run_id, table, rows).await?;
-        *written.entry(table.name().to_string()).or_default() += n;
+        for r in &rows {
+            entry.checksum.add(&r.row_key);
+        }
+        entry.produced += rows.len() as u64;
+        entry.acknowledged += sink.write(meta.run_id, table, rows).await?;
     }
     Ok(())
 }
 
-/// Writes the run's new touchpoints, new conversions and their credits; returns rows per table.
+/// Writes the run's new touchpoints, new conversions and their credits; returns what was
+/// produced and acknowledged per table.
 pub async fn load<K: Sink>(
     sink: &K,
     meta: RowMeta,
     att: &Attributed,
     horizon: &Horizon,
-) -> Result<BTreeMap<String, u64>, SinkError> {
+) -> Result<BTreeMap<String, Loaded>, SinkError> {
     let mut written = BTreeMap::new();
     let touches: Vec<&Touchpoint> = att.new_touchpoints(horizon).collect();
     write_chunks(

@@ -1,10 +1,12 @@
 //! One cycle: claim → extract → attribute → load → commit.
 
 pub mod attribute;
+pub mod checksum;
 pub mod failpoint;
 pub mod horizon;
 pub mod json;
 pub mod load;
+pub mod quality;
 pub mod rows;
 pub mod summary;
 
@@ -38,6 +40,7 @@ pub struct Pipeline<S, K, R> {
     pub meta: RunnerMeta,
     pub training_micros: i64,
     pub keep_runs_days: u32,
+    pub quality: crate::config::QualitySettings,
     /// The run in progress, so a cancelled cycle can still be settled.
     pub current: std::sync::Mutex<Option<RunId>>,
 }
@@ -80,6 +83,8 @@ impl From<StoreError> for RunError {
 enum CycleError {
     Source(SourceError),
     Sink(SinkError),
+    /// The run's data quality is below what `[quality]` accepts.
+    Quality(String),
     Other(anyhow::Error),
 }
 
@@ -88,7 +93,7 @@ impl CycleError {
         match self {
             CycleError::Source(e) => e.is_transient(),
             CycleError::Sink(e) => matches!(e, SinkError::Transient(_)),
-            CycleError::Other(_) => false,
+            CycleError::Quality(_) | CycleError::Other(_) => false,
         }
     }
 
@@ -96,6 +101,7 @@ impl CycleError {
         match self {
             CycleError::Source(e) => anyhow::Error::new(e).context("extract failed"),
             CycleError::Sink(e) => anyhow::Error::new(e).context("load failed"),
+            CycleError::Quality(reasons) => anyhow::anyhow!("data quality check failed: {reasons}"),
             CycleError::Other(e) => e,
         }
     }
@@ -391,6 +397,12 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             }
         }
         summary.credits_by_model = by_model;
+        let mut quality = quality::Quality::assess(&summary.read, &att, horizon, &self.quality);
+        if quality.failed() {
+            let reasons = quality.reasons.join("; ");
+            summary.quality = Some(quality);
+            return Err((CycleError::Quality(reasons), summary));
+        }
         tracing::info!(
             conversions = summary.conversions,
             touchpoints = summary.touchpoints,
@@ -411,9 +423,31 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         }
         .await;
         match written {
-            Ok(w) => summary.rows_by_table = w,
+            Ok(w) => {
+                for (table, l) in w {
+                    quality.reconciliation.rows.insert(
+                        table.clone(),
+                        quality::RowCounts {
+                            produced: l.produced,
+                            acknowledged: l.acknowledged,
+                        },
+                    );
+                    quality.checksums.insert(table.clone(), l.checksum.finish());
+                    summary.rows_by_table.insert(table, l.acknowledged);
+                }
+            }
             Err(e) => return Err((CycleError::Sink(e), summary)),
         }
+        quality.evaluate(&self.quality);
+        for w in &quality.warnings {
+            tracing::warn!(warning = %w, "data quality");
+        }
+        if quality.failed() {
+            let reasons = quality.reasons.join("; ");
+            summary.quality = Some(quality);
+            return Err((CycleError::Quality(reasons), summary));
+        }
+        summary.quality = Some(quality);
         tracing::info!(
             rows = summary.rows_written(),
             secs = t.elapsed().as_secs_f64(),

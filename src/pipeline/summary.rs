@@ -24,6 +24,7 @@ pub struct RunSummary {
     pub cursor: Option<String>,
     /// The end of what this run read.
     pub window_end: Option<crate::domain::time::Timestamp>,
+    pub quality: Option<super::quality::Quality>,
 }
 
 impl RunSummary {
@@ -62,6 +63,11 @@ impl RunSummary {
                 "persons": self.persons,
                 "duration_ms": self.duration.as_millis() as u64,
             }),
+            quality: self
+                .quality
+                .as_ref()
+                .map(|q| serde_json::to_value(q).expect("quality serialises"))
+                .unwrap_or_default(),
         }
     }
 }
@@ -106,6 +112,20 @@ impl fmt::Display for RunSummary {
         writeln!(f, "  rows written     {:>12}", self.rows_written())?;
         for (t, n) in &self.rows_by_table {
             writeln!(f, "    {t:<22}{n:>8}")?;
+        }
+        if let Some(q) = &self.quality {
+            writeln!(
+                f,
+                "  quality          {:>12.3}  ({}; events used {:.1}%, person keys {:.1}%, non-direct {:.1}%)",
+                q.score,
+                q.verdict,
+                q.reconciliation.score * 100.0,
+                q.identity.events_with_person_key * 100.0,
+                q.coverage.conversions_with_non_direct_touch * 100.0
+            )?;
+            for w in &q.warnings {
+                writeln!(f, "    warning: {w}")?;
+            }
         }
         if let Some(c) = &self.cursor {
             write!(f, "  cursor           {c}")?;

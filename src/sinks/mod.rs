@@ -66,13 +66,13 @@ pub trait Sink {
     /// Creates whatever must exist before rows arrive (directories, tables, views).
     fn prepare(&self) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
 
-    /// Writes one batch; `Ok` means every row of it is acknowledged.
+    /// Writes one batch; `Ok(n)` says how many rows of it the destination acknowledged.
     fn write(
         &self,
         run: RunId,
         table: Table,
         rows: Vec<EncodedRow>,
-    ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
+    ) -> impl std::future::Future<Output = Result<u64, SinkError>> + Send;
 
     /// Makes the run's rows final; after `Ok` the run store may commit.
     fn commit(&self, run: RunId)
@@ -105,7 +105,7 @@ impl Sink for AnySink {
         run: RunId,
         table: Table,
         rows: Vec<EncodedRow>,
-    ) -> Result<(), SinkError> {
+    ) -> Result<u64, SinkError> {
         match self {
             AnySink::Local(s) => s.write(run, table, rows).await,
             AnySink::BigQuery(s) => s.write(run, table, rows).await,

@@ -127,6 +127,9 @@ fn record(r: &PgRow) -> RunRecord {
             details: r
                 .get::<Option<serde_json::Value>, _>("details")
                 .unwrap_or_default(),
+            quality: r
+                .get::<Option<serde_json::Value>, _>("quality")
+                .unwrap_or_default(),
         },
         error: r.get("error"),
         host: r.get("host"),
@@ -246,7 +249,7 @@ impl RunStore for PostgresStore {
             sqlx::query(
                 "UPDATE sync_runs SET status = $1, finished_at = now(), window_start = $2, window_end = $3, \
                  events_read = $4, events_skipped = $5, conversions = $6, touchpoints = $7, credits = $8, \
-                 ad_metric_rows = $9, rows_written = $10, error = $11, details = $12 WHERE id = $13",
+                 ad_metric_rows = $9, rows_written = $10, error = $11, details = $12, quality = $13 WHERE id = $14",
             )
             .bind(f.status.as_str())
             .bind(f.window.0.map(odt))
@@ -260,6 +263,7 @@ impl RunStore for PostgresStore {
             .bind(c.rows_written)
             .bind(f.error)
             .bind(&c.details)
+            .bind((!c.quality.is_null()).then_some(&c.quality))
             .bind(run.0)
             .execute(&mut *tx)
             .await

@@ -48,12 +48,24 @@ impl SqliteStore {
         let file = opts.get_filename().to_path_buf();
         let lock_base =
             (!file.as_os_str().is_empty() && file.to_str() != Some(":memory:")).then_some(file);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(settings.max_connections.max(1))
-            .acquire_timeout(settings.connect_timeout)
-            .connect_with(opts)
-            .await
-            .map_err(|e| classify(e, "cannot open the SQLite run store"))?;
+        // Two processes creating the database at once (a daemon starting while someone runs
+        // `status`) can meet SQLITE_BUSY while one switches it to WAL; that passes quickly.
+        let mut attempt = 0;
+        let pool = loop {
+            attempt += 1;
+            let tried = SqlitePoolOptions::new()
+                .max_connections(settings.max_connections.max(1))
+                .acquire_timeout(settings.connect_timeout)
+                .connect_with(opts.clone())
+                .await;
+            match tried {
+                Ok(p) => break p,
+                Err(sqlx::Error::Database(d)) if attempt < 20 && d.message().contains("locked") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                Err(e) => return Err(classify(e, "cannot open the SQLite run store")),
+            }
+        };
         Ok(Self { pool, lock_base })
     }
 
@@ -109,6 +121,10 @@ fn record(r: &SqliteRow) -> RunRecord {
             rows_written: r.get("rows_written"),
             details: details
                 .and_then(|d| serde_json::from_str(&d).ok())
+                .unwrap_or_default(),
+            quality: r
+                .get::<Option<String>, _>("quality")
+                .and_then(|q| serde_json::from_str(&q).ok())
                 .unwrap_or_default(),
         },
         error: r.get("error"),
@@ -250,7 +266,7 @@ impl RunStore for SqliteStore {
         sqlx::query(
             "UPDATE sync_runs SET status = ?, finished_at = ?, window_start = ?, window_end = ?, \
              events_read = ?, events_skipped = ?, conversions = ?, touchpoints = ?, credits = ?, \
-             ad_metric_rows = ?, rows_written = ?, error = ?, details = ? WHERE id = ?",
+             ad_metric_rows = ?, rows_written = ?, error = ?, details = ?, quality = ? WHERE id = ?",
         )
         .bind(f.status.as_str())
         .bind(&now)
@@ -265,6 +281,7 @@ impl RunStore for SqliteStore {
         .bind(c.rows_written)
         .bind(f.error)
         .bind(c.details.to_string())
+        .bind((!c.quality.is_null()).then(|| c.quality.to_string()))
         .bind(run.0)
         .execute(&mut *tx)
         .await

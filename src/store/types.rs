@@ -106,9 +106,12 @@ pub struct RunCounts {
     pub credits: i64,
     pub ad_metric_rows: i64,
     pub rows_written: i64,
-    /// Breakdowns (skips by reason, rows per table, credits per model, quality).
+    /// Breakdowns (skips by reason, rows per table, credits per model).
     #[serde(default)]
     pub details: serde_json::Value,
+    /// The run's quality record (see `pipeline::quality`).
+    #[serde(default)]
+    pub quality: serde_json::Value,
 }
 
 /// A `sync_runs` row.

@@ -14,7 +14,10 @@ fn bad_lines_are_counted_and_skipped_and_the_run_succeeds() {
         r#"{"uuid":"00000000-0000-7000-8000-000000000009","event":"purchase","distinct_id":"a","timestamp":"2024-06-01T03:00:00Z","properties":{"revenue":"lots"}}"#.to_string(),
         "[]".to_string(),
     ];
-    std::fs::write(dir.path().join("events.ndjson"), lines.join("\n")).unwrap();
+    // 95 good pageviews keep the bad share (3 of 100) under quality.threshold (5%).
+    let mut all = lines.to_vec();
+    all.extend((0..95).map(|i| pageview(100 + i, "b", &at(2, 0), "s2", direct())));
+    std::fs::write(dir.path().join("events.ndjson"), all.join("\n")).unwrap();
     let (code, out, err) = run_bin(
         dir.path(),
         &["run", "--once"],

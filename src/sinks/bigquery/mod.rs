@@ -160,6 +160,49 @@ impl BigQuerySink {
         Ok(resp)
     }
 
+    /// The row keys run `run` holds in `<table>_latest` (for `attrsync verify`).
+    pub async fn run_keys(&self, run: RunId, table: Table) -> Result<Vec<String>, SinkError> {
+        use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
+        use gcp_bigquery_client::model::table_row::TableRow;
+        let sql = format!(
+            "SELECT row_key FROM {} WHERE run_id = {}",
+            self.qualified(&format!("{}_latest", table.name())),
+            run.0
+        );
+        let first = self.run_sql(&sql).await?;
+        let keys_of = |rows: Option<Vec<TableRow>>, out: &mut Vec<String>| {
+            for r in rows.unwrap_or_default() {
+                let cell = r
+                    .columns
+                    .and_then(|c| c.into_iter().next())
+                    .and_then(|c| c.value);
+                if let Some(serde_json::Value::String(k)) = cell {
+                    out.push(k);
+                }
+            }
+        };
+        let mut keys = Vec::new();
+        keys_of(first.rows, &mut keys);
+        let job = first.job_reference.and_then(|j| j.job_id);
+        let mut token = first.page_token;
+        while let (Some(t), Some(job)) = (token.take(), job.as_ref()) {
+            let params = GetQueryResultsParameters {
+                page_token: Some(t),
+                location: Some(self.location.clone()),
+                ..Default::default()
+            };
+            let page = self
+                .client()
+                .job()
+                .get_query_results(&self.writer.project, job, params)
+                .await
+                .map_err(|e| classify(e, "reading query results"))?;
+            keys_of(page.rows, &mut keys);
+            token = page.page_token;
+        }
+        Ok(keys)
+    }
+
     async fn ensure_dataset(&self) -> Result<(), SinkError> {
         let w = &self.writer;
         match self.client().dataset().get(&w.project, &w.dataset).await {
@@ -290,8 +333,11 @@ impl Sink for BigQuerySink {
         _run: RunId,
         table: Table,
         rows: Vec<EncodedRow>,
-    ) -> Result<(), SinkError> {
-        self.writer.insert(table, &rows).await
+    ) -> Result<u64, SinkError> {
+        self.writer
+            .insert(table, &rows)
+            .await
+            .map(|()| rows.len() as u64)
     }
 
     async fn commit(&self, _run: RunId) -> Result<(), SinkError> {

@@ -1,11 +1,12 @@
-//! The local sink: `<dir>/<table>/<run_id>.ndjson`, one JSON row per line.
+//! The local sink: `<dir>/<table>/<run_id>.ndjson`, one JSON row per line, and beside it
+//! `<run_id>.keys`, the row keys the run wrote (the manifest `attrsync verify` checks against).
 //!
-//! Rows go to `<run_id>.ndjson.partial` and are renamed on commit, so a reader never sees a
-//! half-written run; an abandoned run's files are deleted by the runner that finds it.
+//! Files are written as `.partial` and renamed on commit, so a reader never sees a half-written
+//! run; an abandoned or failed run's files are deleted.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -14,12 +15,25 @@ use anyhow::Context;
 use super::{EncodedRow, Sink, SinkError, Table};
 use crate::domain::ids::RunId;
 
+struct Open {
+    rows: BufWriter<File>,
+    keys: BufWriter<File>,
+}
+
 /// Writes NDJSON files under a directory.
-#[derive(Debug)]
 pub struct LocalSink {
     dir: PathBuf,
-    open: Mutex<HashMap<(RunId, Table), BufWriter<File>>>,
+    open: Mutex<HashMap<(RunId, Table), Open>>,
 }
+
+impl std::fmt::Debug for LocalSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalSink").field("dir", &self.dir).finish()
+    }
+}
+
+/// The two files of a run's table.
+const KINDS: [&str; 2] = ["ndjson", "keys"];
 
 impl LocalSink {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -29,15 +43,21 @@ impl LocalSink {
         }
     }
 
-    /// The final file of a run's table.
+    /// The final rows file of a run's table.
     pub fn file_of(&self, run: RunId, table: Table) -> PathBuf {
-        self.dir.join(table.name()).join(format!("{run}.ndjson"))
+        self.path(run, table, "ndjson", false)
     }
 
-    fn partial_of(&self, run: RunId, table: Table) -> PathBuf {
+    /// The final key manifest of a run's table.
+    pub fn keys_of(&self, run: RunId, table: Table) -> PathBuf {
+        self.path(run, table, "keys", false)
+    }
+
+    fn path(&self, run: RunId, table: Table, kind: &str, partial: bool) -> PathBuf {
+        let suffix = if partial { ".partial" } else { "" };
         self.dir
             .join(table.name())
-            .join(format!("{run}.ndjson.partial"))
+            .join(format!("{run}.{kind}{suffix}"))
     }
 
     pub fn dir(&self) -> &Path {
@@ -49,15 +69,23 @@ impl LocalSink {
         let w = match open.entry((run, table)) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                let path = self.partial_of(run, table);
-                let f = File::create(&path)
-                    .with_context(|| format!("cannot create {}", path.display()))?;
-                v.insert(BufWriter::with_capacity(1 << 20, f))
+                let create = |kind: &str| -> anyhow::Result<BufWriter<File>> {
+                    let path = self.path(run, table, kind, true);
+                    let f = File::create(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    Ok(BufWriter::with_capacity(1 << 20, f))
+                };
+                v.insert(Open {
+                    rows: create("ndjson")?,
+                    keys: create("keys")?,
+                })
             }
         };
         for r in rows {
-            w.write_all(r.json.as_bytes())?;
-            w.write_all(b"\n")?;
+            w.rows.write_all(r.json.as_bytes())?;
+            w.rows.write_all(b"\n")?;
+            w.keys.write_all(r.row_key.as_bytes())?;
+            w.keys.write_all(b"\n")?;
         }
         Ok(())
     }
@@ -66,15 +94,21 @@ impl LocalSink {
         let mut open = self.open.lock().expect("sink lock");
         let keys: Vec<(RunId, Table)> = open.keys().filter(|(r, _)| *r == run).copied().collect();
         for key in keys {
-            let w = open.remove(&key).expect("present");
-            let f = w
-                .into_inner()
-                .map_err(|e| e.into_error())
-                .context("flush failed")?;
-            f.sync_all().context("fsync failed")?;
-            let (from, to) = (self.partial_of(run, key.1), self.file_of(run, key.1));
-            fs::rename(&from, &to)
-                .with_context(|| format!("cannot rename {} to {}", from.display(), to.display()))?;
+            let o = open.remove(&key).expect("present");
+            for (kind, w) in KINDS.into_iter().zip([o.rows, o.keys]) {
+                let f = w
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .context("flush failed")?;
+                f.sync_all().context("fsync failed")?;
+                let (from, to) = (
+                    self.path(run, key.1, kind, true),
+                    self.path(run, key.1, kind, false),
+                );
+                fs::rename(&from, &to).with_context(|| {
+                    format!("cannot rename {} to {}", from.display(), to.display())
+                })?;
+            }
         }
         Ok(())
     }
@@ -85,19 +119,63 @@ impl LocalSink {
             .expect("sink lock")
             .retain(|(r, _), _| *r != run);
         for t in Table::ALL {
-            for p in [self.partial_of(run, t), self.file_of(run, t)] {
-                match fs::remove_file(&p) {
-                    Ok(()) => {
-                        tracing::info!(file = %p.display(), "removed rows of an unfinished run")
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(e).with_context(|| format!("cannot remove {}", p.display()))
+            for kind in KINDS {
+                for p in [
+                    self.path(run, t, kind, true),
+                    self.path(run, t, kind, false),
+                ] {
+                    match fs::remove_file(&p) {
+                        Ok(()) => {
+                            tracing::info!(file = %p.display(), "removed output of an unfinished run")
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(e).with_context(|| format!("cannot remove {}", p.display()))
+                        }
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// The row keys found in a run's rows file, and those its manifest lists (if present).
+    pub fn run_keys(
+        &self,
+        run: RunId,
+        table: Table,
+    ) -> anyhow::Result<(Vec<String>, Option<Vec<String>>)> {
+        let rows = self.file_of(run, table);
+        let mut found = Vec::new();
+        match File::open(&rows) {
+            Ok(f) => {
+                for (i, line) in BufReader::new(f).lines().enumerate() {
+                    let line = line.with_context(|| format!("reading {}", rows.display()))?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    let v: serde_json::Value = serde_json::from_str(&line).with_context(|| {
+                        format!("{} line {} is not JSON", rows.display(), i + 1)
+                    })?;
+                    match v["row_key"].as_str() {
+                        Some(k) => found.push(k.to_string()),
+                        None => anyhow::bail!("{} line {} has no row_key", rows.display(), i + 1),
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", rows.display())),
+        }
+        let manifest = match fs::read_to_string(self.keys_of(run, table)) {
+            Ok(text) => Some(
+                text.lines()
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect(),
+            ),
+            Err(_) => None,
+        };
+        Ok((found, manifest))
     }
 }
 
@@ -123,10 +201,11 @@ impl Sink for LocalSink {
         run: RunId,
         table: Table,
         rows: Vec<EncodedRow>,
-    ) -> Result<(), SinkError> {
+    ) -> Result<u64, SinkError> {
         self.write_blocking(run, table, &rows)
             .with_context(|| format!("writing {table} rows of run {run}"))
-            .map_err(io_err)
+            .map_err(io_err)?;
+        Ok(rows.len() as u64)
     }
 
     async fn commit(&self, run: RunId) -> Result<(), SinkError> {

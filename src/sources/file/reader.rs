@@ -213,6 +213,7 @@ fn parse_block(
         let reason = match parse_line(line, &rules.slots) {
             Ok(ev) => {
                 if opts.until.is_some_and(|u| ev.timestamp >= u) {
+                    ex.counts.skip(SkipReason::OutsideWindow);
                     continue;
                 }
                 match ex.absorb(&ev, &rules.extract) {

@@ -1,0 +1,240 @@
+//! Every run measures its own quality: does what it read add up (reconciliation), how well
+//! were persons resolved (identity), how much of the conversions could be attributed
+//! (coverage), and checksums of what it wrote. Stored with the run, shown by `status`,
+//! exported in `/metrics`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::attribute::Attributed;
+use super::checksum::Checksum;
+use super::horizon::Horizon;
+use crate::config::{OnLowScore, QualitySettings};
+use crate::domain::extract::{ReadCounts, SkipReason};
+use crate::domain::touchpoint::UNASSIGNED;
+
+/// Events read against events used and skipped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    pub events_read: u64,
+    pub events_used: u64,
+    pub skipped: BTreeMap<String, u64>,
+    /// read = used + skipped.
+    pub balanced: bool,
+    /// used / (read − outside_window): the share of the events in the run's window that were
+    /// usable (1 when there were none).
+    pub score: f64,
+    /// Per table: rows produced and rows the sink acknowledged.
+    pub rows: BTreeMap<String, RowCounts>,
+}
+
+/// Rows of one table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowCounts {
+    pub produced: u64,
+    pub acknowledged: u64,
+}
+
+/// How well identities were resolved.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Share of parsed events that had a distinct_id.
+    pub events_with_person_key: f64,
+    /// Share of conversion events that had a distinct_id.
+    pub conversions_with_person_key: f64,
+    /// Share of persons whose journey joined anonymous and identified ids.
+    pub journeys_joined: f64,
+    /// Distinct ids joined to a person only through `identity.stitch_property`.
+    pub joined_by_stitching: u64,
+    pub persons: u64,
+}
+
+/// How much of the run could be attributed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Share of this run's conversions with at least one non-direct touchpoint in the window.
+    pub conversions_with_non_direct_touch: f64,
+    /// Share of this run's touchpoints whose channel is not `unassigned`.
+    pub touchpoints_assigned: f64,
+    /// Click ids that arrived as `"<masked>"`.
+    pub masked_click_ids: u64,
+}
+
+/// The quality record of a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// Weighted score of the three parts, 0 to 1.
+    pub score: f64,
+    /// `ok`, `warn` or `fail`.
+    pub verdict: String,
+    pub reasons: Vec<String>,
+    pub warnings: Vec<String>,
+    pub reconciliation: Reconciliation,
+    pub identity: Identity,
+    pub coverage: Coverage,
+    pub checksums: BTreeMap<String, Checksum>,
+}
+
+fn share(n: u64, d: u64) -> f64 {
+    if d == 0 {
+        1.0
+    } else {
+        n as f64 / d as f64
+    }
+}
+
+impl Quality {
+    /// Measures what can be known before loading.
+    pub fn assess(
+        counts: &ReadCounts,
+        att: &Attributed,
+        horizon: &Horizon,
+        q: &QualitySettings,
+    ) -> Self {
+        let skipped: BTreeMap<String, u64> = SkipReason::ALL
+            .iter()
+            .map(|r| (r.as_str().to_string(), counts.skipped(*r)))
+            .collect();
+        let reconciliation = Reconciliation {
+            events_read: counts.read,
+            events_used: counts.used,
+            skipped,
+            balanced: counts.read == counts.used + counts.skipped_total(),
+            score: share(
+                counts.used,
+                counts.read - counts.skipped(SkipReason::OutsideWindow),
+            ),
+            rows: BTreeMap::new(),
+        };
+        let parsed = counts.read - counts.skipped(SkipReason::Malformed);
+        let persons = att.identities.persons() as u64;
+        let identity = Identity {
+            events_with_person_key: share(parsed - counts.skipped(SkipReason::NoPersonKey), parsed),
+            conversions_with_person_key: share(
+                att.conversions.len() as u64,
+                att.conversions.len() as u64 + counts.conversions_without_person_key,
+            ),
+            journeys_joined: share(att.identities.merged_groups, persons),
+            joined_by_stitching: att.identities.stitched_ids,
+            persons,
+        };
+        let with_touch = att
+            .credited
+            .iter()
+            .filter(|(i, _, _)| {
+                att.journeys
+                    .window(&att.conversions[*i], att.lookback_micros)
+                    .iter()
+                    .any(|t| !t.channel.is_direct())
+            })
+            .count() as u64;
+        let (mut touches, mut assigned) = (0u64, 0u64);
+        for t in att.new_touchpoints(horizon) {
+            touches += 1;
+            if t.channel.as_str() != UNASSIGNED {
+                assigned += 1;
+            }
+        }
+        let coverage = Coverage {
+            conversions_with_non_direct_touch: share(with_touch, att.credited.len() as u64),
+            touchpoints_assigned: share(assigned, touches),
+            masked_click_ids: counts.masked_click_ids,
+        };
+        let mut quality = Quality {
+            reconciliation,
+            identity,
+            coverage,
+            ..Default::default()
+        };
+        quality.evaluate(q);
+        quality
+    }
+
+    /// Scores and judges: an unbalanced count always fails; a reconciliation score under the
+    /// threshold fails or warns per `quality.on_low_score`; low identity or coverage warns.
+    pub fn evaluate(&mut self, q: &QualitySettings) {
+        self.reasons.clear();
+        self.warnings.clear();
+        let r = &self.reconciliation;
+        if !r.balanced {
+            let skipped: u64 = r.skipped.values().sum();
+            self.reasons.push(format!(
+                "events do not add up: read {} ≠ used {} + skipped {skipped}",
+                r.events_read, r.events_used
+            ));
+        }
+        for (table, c) in &r.rows {
+            if c.produced != c.acknowledged {
+                self.reasons.push(format!(
+                    "{table}: {} rows produced but {} acknowledged by the sink",
+                    c.produced, c.acknowledged
+                ));
+            }
+        }
+        if r.score < q.threshold {
+            let detail: Vec<String> = r
+                .skipped
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            let msg = format!(
+                "only {:.1}% of the events read were usable (quality.threshold {:.1}%): skipped {}",
+                r.score * 100.0,
+                q.threshold * 100.0,
+                detail.join(", ")
+            );
+            match q.on_low_score {
+                OnLowScore::Fail => self.reasons.push(msg),
+                OnLowScore::Warn => self.warnings.push(msg),
+            }
+        }
+        let low = |name: &str, v: f64, out: &mut Vec<String>| {
+            if v < q.coverage_warn_below {
+                out.push(format!(
+                    "{name} is {:.1}% (below quality.coverage_warn_below)",
+                    v * 100.0
+                ));
+            }
+        };
+        let mut warnings = std::mem::take(&mut self.warnings);
+        low(
+            "events with a person key",
+            self.identity.events_with_person_key,
+            &mut warnings,
+        );
+        low(
+            "conversions with a non-direct touchpoint",
+            self.coverage.conversions_with_non_direct_touch,
+            &mut warnings,
+        );
+        low(
+            "touchpoints with a channel",
+            self.coverage.touchpoints_assigned,
+            &mut warnings,
+        );
+        self.warnings = warnings;
+        let identity = (self.identity.events_with_person_key
+            + self.identity.conversions_with_person_key)
+            / 2.0;
+        let coverage = (self.coverage.conversions_with_non_direct_touch
+            + self.coverage.touchpoints_assigned)
+            / 2.0;
+        let w = &q.weights;
+        self.score = (w.reconciliation * r.score + w.identity * identity + w.coverage * coverage)
+            / (w.reconciliation + w.identity + w.coverage);
+        self.verdict = if !self.reasons.is_empty() {
+            "fail"
+        } else if !self.warnings.is_empty() {
+            "warn"
+        } else {
+            "ok"
+        }
+        .to_string();
+    }
+
+    pub fn failed(&self) -> bool {
+        !self.reasons.is_empty()
+    }
+}

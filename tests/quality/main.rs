@@ -1,0 +1,8 @@
+//! Every run measures and records its own quality: reconciliation, identity, coverage,
+//! checksums; `verify` re-checks a run against the sink.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod measures;
+mod reconcile;

@@ -1,0 +1,137 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use attrsync::cli::Context;
+use attrsync::domain::ids::RunId;
+use attrsync::pipeline::Pipeline;
+use attrsync::sinks::local::LocalSink;
+use attrsync::sinks::{EncodedRow, Sink, SinkError, Table};
+use attrsync::store::{RunStore, Trigger};
+
+use crate::support::{read_table, run_bin};
+
+/// A sink that silently loses the first conversion row it is given.
+struct Dropping {
+    inner: LocalSink,
+    dropped: AtomicBool,
+}
+
+impl Sink for Dropping {
+    async fn prepare(&self) -> Result<(), SinkError> {
+        self.inner.prepare().await
+    }
+    async fn write(
+        &self,
+        run: RunId,
+        table: Table,
+        mut rows: Vec<EncodedRow>,
+    ) -> Result<u64, SinkError> {
+        if table == Table::Conversions && !self.dropped.swap(true, Ordering::SeqCst) {
+            rows.remove(0);
+        }
+        self.inner.write(run, table, rows).await
+    }
+    async fn commit(&self, run: RunId) -> Result<(), SinkError> {
+        self.inner.commit(run).await
+    }
+    async fn discard(&self, run: RunId) -> Result<(), SinkError> {
+        self.inner.discard(run).await
+    }
+}
+
+fn sample() -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/sample/events.ndjson.gz")
+        .display()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_that_drops_a_row_fails_reconciliation_and_keeps_the_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("runs.db").display());
+    let sample = sample();
+    let ctx = Context::new(crate::support::settings(&[
+        ("ATTRSYNC__SOURCE__PATH", &sample),
+        ("ATTRSYNC__RUN_STORE__URL", &db),
+    ]));
+    let base = ctx.pipeline().await.unwrap();
+    base.store.migrate().await.unwrap();
+    let p = Pipeline {
+        source: base.source,
+        sink: Dropping {
+            inner: LocalSink::new(dir.path().join("out")),
+            dropped: AtomicBool::new(false),
+        },
+        store: base.store,
+        parse: base.parse,
+        plan: Arc::clone(&base.plan),
+        meta: base.meta,
+        training_micros: base.training_micros,
+        keep_runs_days: base.keep_runs_days,
+        quality: base.quality,
+        current: Default::default(),
+    };
+    let err = p.run_once(Trigger::Manual).await.unwrap_err();
+    let text = format!("{err}");
+    assert!(
+        text.contains("conversions: 1109 rows produced but 1108 acknowledged"),
+        "{text}"
+    );
+    let run = p.store.recent(1).await.unwrap().remove(0);
+    assert_eq!(run.status, "failed");
+    assert_eq!(
+        run.counts.quality["reconciliation"]["rows"]["conversions"]["acknowledged"],
+        1108
+    );
+    assert!(p
+        .store
+        .cursor("file:events.ndjson.gz", "events")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(
+        read_table(&dir.path().join("out"), "conversions").is_empty(),
+        "the failed run's rows are removed"
+    );
+}
+
+#[test]
+fn verify_finds_a_row_deleted_from_the_local_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample();
+    let env = [("ATTRSYNC__SOURCE__PATH", sample.as_str())];
+    let (code, ..) = run_bin(dir.path(), &["run", "--once"], &env);
+    assert_eq!(code, 0);
+    let (code, out, _) = run_bin(dir.path(), &["verify", "--run", "1"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("every table matches"), "{out}");
+    // Delete the 10th conversion row by hand.
+    let file = dir.path().join("out/conversions/1.ndjson");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let gone: serde_json::Value = serde_json::from_str(lines.remove(9)).unwrap();
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let (code, out, _) = run_bin(dir.path(), &["verify", "--run", "1"], &env);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("MISMATCH conversions") && out.contains("expected 1109 rows, found 1108"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("missing {}", gone["row_key"].as_str().unwrap())),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("ok") && l.contains("touchpoints")),
+        "{out}"
+    );
+    // And a row written twice shows as extra.
+    let mut doubled = text.lines().collect::<Vec<_>>();
+    doubled.push(doubled[0]);
+    std::fs::write(&file, doubled.join("\n") + "\n").unwrap();
+    let (code, out, _) = run_bin(dir.path(), &["verify", "--run", "1"], &env);
+    assert_eq!(code, 1);
+    assert!(out.contains("  extra   "), "{out}");
+}
