@@ -363,3 +363,52 @@ async fn the_emulator_gone_mid_run_fails_the_run_and_the_next_completes_with_not
         "the failed run's touchpoints stay in the table; the view hides the copy"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_recomputes_checksums_from_the_latest_views() {
+    let emu = Emulator::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (rows, _) = run_into(&emu, "checked", dir.path(), &[]).await;
+    let endpoint = emu.endpoint();
+    let db = format!("sqlite://{}", dir.path().join("runs.db").display());
+    let env = [
+        ("ATTRSYNC__SINK__KIND", "bigquery".to_string()),
+        ("ATTRSYNC__BIGQUERY__PROJECT_ID", PROJECT.to_string()),
+        ("ATTRSYNC__BIGQUERY__ENDPOINT", endpoint),
+        ("ATTRSYNC__BIGQUERY__DATASET", "checked".to_string()),
+        ("ATTRSYNC__RUN_STORE__URL", db),
+    ];
+    let verify = || {
+        let (d, env) = (dir.path().to_path_buf(), env.clone());
+        tokio::task::spawn_blocking(move || {
+            let e: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            crate::support::run_bin(&d, &["verify", "--run", "1"], &e)
+        })
+    };
+    let (code, out, err) = verify().await.unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "conversions            {} rows",
+            rows["conversions"]
+        )),
+        "{out}"
+    );
+    // A row removed in the warehouse is found.
+    emu.query(&format!(
+        "DELETE FROM `{PROJECT}.checked.conversions` WHERE row_key = (SELECT MIN(row_key) FROM `{PROJECT}.checked.conversions`)"
+    ))
+    .await;
+    let (code, out, _) = verify().await.unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("MISMATCH conversions"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "expected {} rows, found {}",
+            rows["conversions"],
+            rows["conversions"] - 1
+        )),
+        "{out}"
+    );
+    assert!(out.contains("differing key buckets"), "{out}");
+}
