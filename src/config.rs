@@ -1,6 +1,7 @@
 //! Settings: the embedded default, an environment overlay, an optional file, then
 //! `ATTRSYNC__SECTION__KEY` environment variables; validated with errors that name the key.
 
+mod ads;
 mod attribution;
 mod lenient;
 mod ops;
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+pub use ads::{AdFileSettings, AdPlatformSettings, AdsSettings};
 pub use attribution::{AttributionSettings, ConversionSettings, FilterValue, IdentitySettings};
 pub use ops::{LogFormat, LogSettings, ScheduleSettings, ServerSettings};
 pub use quality::{OnLowScore, QualitySettings, QualityWeights};
@@ -45,6 +47,7 @@ pub struct Settings {
     pub channels: ChannelSpec,
     pub identity: IdentitySettings,
     pub quality: QualitySettings,
+    pub ads: AdsSettings,
     pub schedule: ScheduleSettings,
     pub server: ServerSettings,
     pub log: LogSettings,

@@ -1,5 +1,6 @@
 //! attrsync: PostHog events and ad spend to multi-touch attribution in the warehouse.
 
+pub mod ads;
 pub mod cli;
 pub mod config;
 pub mod domain;

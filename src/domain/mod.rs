@@ -1,5 +1,6 @@
 //! Domain types: valid by construction, shared by every seam.
 
+pub mod ad_metric;
 pub mod attribution;
 pub mod collections;
 pub mod conversion;

@@ -155,6 +155,16 @@ impl Timestamp {
         out.push_str(std::str::from_utf8(&buf).expect("ascii"));
     }
 
+    /// RFC 3339 in UTC to the second (`2024-01-15T10:00:00Z`), as APIs that want whole
+    /// seconds or hours take it.
+    pub fn to_rfc3339_seconds(self) -> String {
+        let mut s = String::with_capacity(27);
+        self.write_rfc3339(&mut s);
+        s.truncate(19);
+        s.push('Z');
+        s
+    }
+
     /// As a `time::OffsetDateTime` (for database drivers).
     pub fn to_offset_datetime(self) -> time::OffsetDateTime {
         time::OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1000)
@@ -365,5 +375,12 @@ mod tests {
     fn converts_to_offset_datetime_and_back() {
         let t = Timestamp::parse("2024-05-06T07:08:09.010203Z").unwrap();
         assert_eq!(Timestamp::from_offset_datetime(t.to_offset_datetime()), t);
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Date::parse(&s).map_err(serde::de::Error::custom)
     }
 }

@@ -3,6 +3,8 @@
 
 pub mod client;
 pub mod limiter;
+pub mod oauth;
+pub mod oauth1;
 pub mod retry;
 
 pub use client::build_client;

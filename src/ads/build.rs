@@ -1,0 +1,165 @@
+//! Builds the configured ad sources from `[ads]`, naming any missing key.
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context};
+
+use super::call::Api;
+use super::{file, google, linkedin, meta, microsoft, reddit, tiktok, x, Account, AnyAdSource};
+use crate::config::{AdPlatformSettings, AdsSettings};
+use crate::domain::platform::Platform;
+use crate::http::oauth::{ClientAuth, OAuth};
+use crate::http::{build_client, Limits, RateLimiter, RetryPolicy};
+
+/// What Microsoft Advertising tokens must be scoped to.
+const MICROSOFT_SCOPE: &str = "https://ads.microsoft.com/msads.manage offline_access";
+
+fn need<T>(v: Option<T>, platform: &str, key: &str) -> anyhow::Result<T> {
+    v.ok_or_else(|| {
+        anyhow!(
+            "ads.{platform}.{key} is required (set ATTRSYNC__ADS__{}__{})",
+            platform.to_uppercase(),
+            key.to_uppercase()
+        )
+    })
+}
+
+/// The connection of one account of `platform`.
+fn account(
+    platform: Platform,
+    key: &str,
+    s: &Arc<AdPlatformSettings>,
+    id: &str,
+    oauth: Option<ClientAuth>,
+) -> anyhow::Result<Account> {
+    let http = build_client(s.timeout)?;
+    let zone = jiff::tz::TimeZone::get(s.zone_of(id))
+        .with_context(|| format!("ads.{key}.time_zone: unknown zone {}", s.zone_of(id)))?;
+    let oauth = match oauth {
+        None => None,
+        Some(auth) => {
+            let o = OAuth::new(
+                http.clone(),
+                &s.token_url,
+                &need(s.client_id.clone(), key, "client_id")?,
+                s.secret("client_secret")?,
+                need(s.secret("refresh_token")?, key, "refresh_token")?,
+                auth,
+            );
+            Some(Arc::new(match platform {
+                Platform::MicrosoftAds => o.with_scope(MICROSOFT_SCOPE),
+                _ => o,
+            }))
+        }
+    };
+    let limits = Limits {
+        per_minute: s.rate_limit.per_minute,
+        per_hour: s.rate_limit.per_hour,
+        concurrency: s.rate_limit.concurrency,
+    };
+    let name = format!("{platform}:{id}");
+    Ok(Account {
+        platform,
+        id: id.to_string(),
+        zone,
+        api: Api {
+            limiter: Arc::new(RateLimiter::new(platform.as_str(), limits)),
+            name,
+            http,
+            retry: RetryPolicy::new(s.max_attempts, s.retry_budget),
+            oauth,
+        },
+        settings: Arc::clone(s),
+    })
+}
+
+/// Builds every enabled source; a missing credential names its key.
+pub fn sources(ads: &AdsSettings) -> anyhow::Result<Vec<AnyAdSource>> {
+    let mut out = Vec::new();
+    if ads.file.enabled {
+        out.push(AnyAdSource::File(file::FileAds::new(ads.file.path.clone())));
+    }
+    let platforms: [(&str, Platform, &AdPlatformSettings); 7] = [
+        ("google", Platform::GoogleAds, &ads.google),
+        ("meta", Platform::Meta, &ads.meta),
+        ("linkedin", Platform::LinkedinAds, &ads.linkedin),
+        ("microsoft", Platform::MicrosoftAds, &ads.microsoft),
+        ("reddit", Platform::RedditAds, &ads.reddit),
+        ("x", Platform::XAds, &ads.x),
+        ("tiktok", Platform::TiktokAds, &ads.tiktok),
+    ];
+    for (key, platform, s) in platforms {
+        if !s.enabled {
+            continue;
+        }
+        anyhow::ensure!(
+            !s.accounts.is_empty(),
+            "ads.{key}.enabled is true but ads.{key}.accounts is empty"
+        );
+        let s = Arc::new(s.clone());
+        for id in &s.accounts {
+            let src = match platform {
+                Platform::GoogleAds => {
+                    let a = account(platform, key, &s, id, Some(ClientAuth::Body))?;
+                    AnyAdSource::Google(google::GoogleAds::new(
+                        a,
+                        need(s.secret("developer_token")?, key, "developer_token")?,
+                    ))
+                }
+                Platform::Meta => {
+                    let a = account(platform, key, &s, id, None)?;
+                    AnyAdSource::Meta(meta::MetaAds::new(
+                        a,
+                        need(s.secret("access_token")?, key, "access_token")?,
+                    ))
+                }
+                Platform::LinkedinAds => AnyAdSource::LinkedIn(linkedin::LinkedInAds::new(
+                    account(platform, key, &s, id, Some(ClientAuth::Body))?,
+                )),
+                Platform::MicrosoftAds => {
+                    let a = account(platform, key, &s, id, Some(ClientAuth::Body))?;
+                    let customer = need(s.login_customer_id.clone(), key, "login_customer_id")?;
+                    AnyAdSource::Microsoft(microsoft::MicrosoftAds::new(
+                        a,
+                        need(s.secret("developer_token")?, key, "developer_token")?,
+                        customer,
+                    ))
+                }
+                Platform::RedditAds => AnyAdSource::Reddit(reddit::RedditAds::new(account(
+                    platform,
+                    key,
+                    &s,
+                    id,
+                    Some(ClientAuth::Basic),
+                )?)),
+                Platform::XAds => {
+                    let a = account(platform, key, &s, id, None)?;
+                    let o = crate::http::oauth1::OAuth1 {
+                        consumer_key: need(s.consumer_key.clone(), key, "consumer_key")?,
+                        consumer_secret: need(
+                            s.secret("consumer_secret")?,
+                            key,
+                            "consumer_secret",
+                        )?,
+                        token: need(s.secret("access_token")?, key, "access_token")?,
+                        token_secret: need(
+                            s.secret("access_token_secret")?,
+                            key,
+                            "access_token_secret",
+                        )?,
+                    };
+                    AnyAdSource::X(x::XAds::new(a, o))
+                }
+                Platform::TiktokAds => {
+                    let a = account(platform, key, &s, id, None)?;
+                    AnyAdSource::TikTok(tiktok::TikTokAds::new(
+                        a,
+                        need(s.secret("access_token")?, key, "access_token")?,
+                    ))
+                }
+            };
+            out.push(src);
+        }
+    }
+    Ok(out)
+}
