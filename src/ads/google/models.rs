@@ -158,8 +158,9 @@ pub struct QuotaErrorDetails {
 impl Status {
     /// Parses an error body in either framing.
     pub fn parse(body: &[u8]) -> Option<Status> {
-        if let Ok(e) = serde_json::from_slice::<ErrorEnvelope>(body) {
-            return Some(e.error);
+        // Checked by shape: serde would read a one-element array as the struct's fields.
+        if body.trim_ascii_start().first() == Some(&b'{') {
+            return serde_json::from_slice::<ErrorEnvelope>(body).ok().map(|e| e.error);
         }
         serde_json::from_slice::<Vec<ErrorEnvelope>>(body)
             .ok()
