@@ -78,7 +78,16 @@ async fn tick<S: Source + Sync, K: Sink + Sync, R: RunStore>(
         p.settle(run, &cause).await?;
         st.unsettled.remove(0);
     }
-    p.run_once(Trigger::Schedule).await
+    let events = p.run_once(Trigger::Schedule).await;
+    for (job, r) in p.run_ad_jobs(Trigger::Schedule).await {
+        if let Err(e) = r {
+            tracing::error!(%job, error = %e, "ad run failed; the next cycle pulls its window again");
+            if let (true, Some(run)) = (e.unrecorded, e.run) {
+                st.unsettled.push((run, format!("{:#}", e.cause)));
+            }
+        }
+    }
+    events
 }
 
 /// Runs cycles every `interval` until `shutdown` turns true; exits 0.

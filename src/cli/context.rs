@@ -91,6 +91,8 @@ impl Context {
             keep_runs_days: s.run_store.keep_runs_days,
             quality: s.quality.clone(),
             current: Default::default(),
+            ads: crate::ads::sources(&s.ads).context("[ads]")?,
+            campaigns: Default::default(),
         })
     }
 }

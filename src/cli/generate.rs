@@ -27,6 +27,12 @@ pub struct GenerateArgs {
     /// Row shape.
     #[arg(long, value_enum, default_value_t = Shape::Export)]
     pub shape: Shape,
+    /// Where to write the matching ad metrics [default: ad_metrics.ndjson beside --out].
+    #[arg(long, value_name = "FILE")]
+    pub ads_out: Option<PathBuf>,
+    /// Do not write ad metrics.
+    #[arg(long, conflicts_with = "ads_out")]
+    pub no_ads: bool,
     /// Instead of events, write this many channel-path rows (CSV for `attribute`) to --out.
     #[arg(long, value_name = "ROWS")]
     pub paths: Option<u64>,
@@ -57,6 +63,16 @@ pub fn execute(args: GenerateArgs) -> ExitCode {
         days: args.days,
         seed: args.seed,
         end: args.end,
+        ads_out: if args.no_ads {
+            None
+        } else {
+            Some(args.ads_out.clone().unwrap_or_else(|| {
+                args.out
+                    .parent()
+                    .unwrap_or(std::path::Path::new(""))
+                    .join("ad_metrics.ndjson")
+            }))
+        },
         out: args.out,
         shape: args.shape,
     };
@@ -78,6 +94,13 @@ pub fn execute(args: GenerateArgs) -> ExitCode {
                 r.bytes as f64 / 1e6,
                 started.elapsed().as_secs_f64()
             );
+            if let Some(p) = &opts.ads_out {
+                println!(
+                    "wrote {} campaign-days of ad metrics to {}",
+                    r.ad_rows,
+                    p.display()
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use super::Context;
 use crate::pipeline::Outcome;
+use crate::sinks::AnySink;
 use crate::store::RunStore;
 use crate::store::Trigger;
 
@@ -30,19 +31,29 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         }
-        return match pipeline.run_once(Trigger::Manual).await {
-            Ok(Outcome::Completed(summary)) => {
-                println!("{summary}");
-                ExitCode::SUCCESS
+        let mut failed = false;
+        for (job, result) in pipeline.run_all(Trigger::Manual).await {
+            match result {
+                Ok(Outcome::Completed(summary)) => println!("{summary}"),
+                Ok(Outcome::LeaseHeld { job, holder }) => {
+                    println!("job {job}: lease held by {holder}; nothing to do")
+                }
+                Err(e) => {
+                    failed = true;
+                    eprintln!("error: job {job}: {e}");
+                }
             }
-            Ok(Outcome::LeaseHeld { job, holder }) => {
-                println!("job {job}: lease held by {holder}; nothing to do");
-                ExitCode::SUCCESS
+        }
+        if let AnySink::Local(l) = &pipeline.sink {
+            let perf = l.dir().join(crate::sinks::local::performance::FILE);
+            if perf.exists() {
+                println!("campaign performance: {}", perf.display());
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
+        }
+        return if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
         };
     }
     let shutdown = crate::scheduler::shutdown_signal();

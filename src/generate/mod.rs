@@ -1,5 +1,6 @@
 //! `attrsync generate`: realistic synthetic PostHog events, deterministic for a seed.
 
+mod ads;
 mod catalog;
 mod paths;
 mod person;
@@ -37,6 +38,8 @@ pub struct GenerateOptions {
     pub end: Date,
     pub out: PathBuf,
     pub shape: Shape,
+    /// Where to write the matching ad metrics (NDJSON for `[ads.file]`), if anywhere.
+    pub ads_out: Option<PathBuf>,
 }
 
 /// What was written.
@@ -45,6 +48,8 @@ pub struct GenerateReport {
     pub persons: u64,
     pub events: u64,
     pub bytes: u64,
+    /// Campaign-day rows written to `ads_out`.
+    pub ad_rows: u64,
 }
 
 const PERSONS_PER_BATCH: u64 = 1 << 15;
@@ -76,7 +81,9 @@ pub fn generate(
         persons: opts.persons,
         events: 0,
         bytes: 0,
+        ad_rows: 0,
     };
+    let mut paid = ads::PaidSessions::new();
     let mut done = 0;
     while done < opts.persons {
         let batch_end = (done + PERSONS_PER_BATCH).min(opts.persons);
@@ -84,23 +91,28 @@ pub fn generate(
             .step_by(PERSONS_PER_TASK as usize)
             .map(|a| (a, (a + PERSONS_PER_TASK).min(batch_end)))
             .collect();
-        let chunks: Vec<(String, u64)> = tasks
+        let chunks: Vec<(String, u64, ads::PaidSessions)> = tasks
             .par_iter()
             .map(|&(a, b)| {
                 let mut out = String::with_capacity(((b - a) * 6000) as usize);
+                let mut sessions = ads::PaidSessions::new();
                 let mut w = person::Writer {
                     out: &mut out,
                     shape: opts.shape,
                     events: 0,
+                    paid: &mut sessions,
                 };
                 for i in a..b {
                     person::simulate(opts.seed, i, start_ms, end_ms, &mut w);
                 }
                 let n = w.events;
-                (out, n)
+                (out, n, sessions)
             })
             .collect();
-        for (text, n) in chunks {
+        for (text, n, sessions) in chunks {
+            for (k, v) in sessions {
+                *paid.entry(k).or_default() += v;
+            }
             sink.writer()
                 .write_all(text.as_bytes())
                 .context("write failed")?;
@@ -112,6 +124,10 @@ pub fn generate(
     }
     sink.finish()
         .with_context(|| format!("cannot finish {}", opts.out.display()))?;
+    if let Some(path) = &opts.ads_out {
+        let start = opts.end.add_days(-(opts.days.max(1) as i32));
+        report.ad_rows = ads::write(path, opts.seed, start, opts.end, &paid)?;
+    }
     Ok(report)
 }
 

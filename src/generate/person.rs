@@ -25,6 +25,8 @@ pub(super) struct Writer<'o> {
     pub out: &'o mut String,
     pub shape: Shape,
     pub events: u64,
+    /// Paid sessions per (campaign, UTC day), for the matching ad metrics.
+    pub paid: &'o mut super::ads::PaidSessions,
 }
 
 impl Writer<'_> {
@@ -86,7 +88,11 @@ pub(super) fn simulate(seed: u64, index: u64, start_ms: i64, end_ms: i64, w: &mu
         let pageviews = 1 + (rng.exp(2.0) as usize).min(12);
         let mut props = String::with_capacity(512);
         let landing_path = *rng.pick(catalog::PAGES);
-        landing_props(&mut rng, landing, landing_path, &mut props);
+        if let Some(camp) = landing_props(&mut rng, landing, landing_path, &mut props) {
+            *w.paid
+                .entry((camp.id, t.div_euclid(DAY_MS) as i32))
+                .or_default() += 1;
+        }
         let distinct = if identified {
             user.as_str()
         } else {
@@ -185,8 +191,14 @@ pub(super) fn simulate(seed: u64, index: u64, start_ms: i64, end_ms: i64, w: &mu
     }
 }
 
-/// The landing page properties of a session's first pageview (leading comma included).
-fn landing_props(rng: &mut Rng, landing: Landing, path: &str, out: &mut String) {
+/// The landing page properties of a session's first pageview (leading comma included); the
+/// campaign, for paid landings.
+fn landing_props(
+    rng: &mut Rng,
+    landing: Landing,
+    path: &str,
+    out: &mut String,
+) -> Option<&'static catalog::Campaign> {
     let host = catalog::HOST;
     match landing {
         Landing::Direct => out.push_str(r#","$referrer":"$direct","$referring_domain":"$direct""#),
@@ -208,7 +220,8 @@ fn landing_props(rng: &mut Rng, landing: Landing, path: &str, out: &mut String) 
             );
         }
         Landing::Paid(i) => {
-            let camp = *rng.pick(catalog::CAMPAIGNS[i]);
+            let camp_ref: &'static catalog::Campaign = rng.pick(catalog::CAMPAIGNS[i]);
+            let camp = *camp_ref;
             let click = if rng.chance(0.03) {
                 "<masked>".to_string()
             } else {
@@ -232,6 +245,8 @@ fn landing_props(rng: &mut Rng, landing: Landing, path: &str, out: &mut String) 
                 id = camp.id,
                 cp = camp.click_param,
             );
+            return Some(camp_ref);
         }
     }
+    None
 }

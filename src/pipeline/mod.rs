@@ -1,6 +1,8 @@
 //! One cycle: claim → extract → attribute → load → commit.
 
+pub mod ads;
 pub mod attribute;
+pub mod campaigns;
 pub mod checksum;
 pub mod failpoint;
 pub mod horizon;
@@ -43,6 +45,10 @@ pub struct Pipeline<S, K, R> {
     pub quality: crate::config::QualitySettings,
     /// The run in progress, so a cancelled cycle can still be settled.
     pub current: std::sync::Mutex<Option<RunId>>,
+    /// Ad accounts pulled after the events job each cycle.
+    pub ads: Vec<crate::ads::AnyAdSource>,
+    /// What the latest events run saw of campaigns (for spend coverage).
+    pub campaigns: ads::SharedIndex,
 }
 
 /// How a cycle ended without error.
@@ -448,6 +454,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             return Err((CycleError::Quality(reasons), summary));
         }
         summary.quality = Some(quality);
+        *self.campaigns.lock().expect("campaign index lock") =
+            Some(Arc::new(campaigns::CampaignIndex::from_attributed(&att)));
         tracing::info!(
             rows = summary.rows_written(),
             secs = t.elapsed().as_secs_f64(),

@@ -74,6 +74,9 @@ pub struct Quality {
     pub identity: Identity,
     pub coverage: Coverage,
     pub checksums: BTreeMap<String, Checksum>,
+    /// Ad runs: how much of the spend the tracked traffic explains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend: Option<super::campaigns::SpendCoverage>,
 }
 
 fn share(n: u64, d: u64) -> f64 {
@@ -232,6 +235,54 @@ impl Quality {
             "ok"
         }
         .to_string();
+    }
+
+    /// The quality of an ad run: every row acknowledged (else it fails), and spend coverage,
+    /// which only warns. Identity and coverage do not apply and count as complete.
+    pub fn for_ads(
+        rows: RowCounts,
+        checksum: Checksum,
+        spend: Option<super::campaigns::SpendCoverage>,
+        q: &QualitySettings,
+    ) -> Self {
+        let mut out = Quality {
+            spend,
+            ..Default::default()
+        };
+        out.reconciliation.balanced = true;
+        out.reconciliation.score = 1.0;
+        out.reconciliation.rows.insert("ad_metrics".into(), rows);
+        out.checksums.insert("ad_metrics".into(), checksum);
+        out.identity.events_with_person_key = 1.0;
+        out.identity.conversions_with_person_key = 1.0;
+        out.coverage.conversions_with_non_direct_touch = 1.0;
+        out.coverage.touchpoints_assigned = 1.0;
+        if rows.produced != rows.acknowledged {
+            out.reasons.push(format!(
+                "ad_metrics: {} rows produced but {} acknowledged by the sink",
+                rows.produced, rows.acknowledged
+            ));
+        }
+        if let Some(s) = &out.spend {
+            if s.share < q.coverage_warn_below {
+                out.warnings.push(format!(
+                    "spend with a matching touchpoint is {:.1}% (below quality.coverage_warn_below); unmatched: {}",
+                    s.share * 100.0,
+                    s.unmatched_campaigns.join(", ")
+                ));
+            }
+        }
+        let ok = if out.reasons.is_empty() { 1.0 } else { 0.0 };
+        out.score = ok;
+        out.verdict = if !out.reasons.is_empty() {
+            "fail"
+        } else if !out.warnings.is_empty() {
+            "warn"
+        } else {
+            "ok"
+        }
+        .to_string();
+        out
     }
 
     pub fn failed(&self) -> bool {

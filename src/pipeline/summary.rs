@@ -81,6 +81,9 @@ impl fmt::Display for RunSummary {
             self.job,
             self.duration.as_secs_f64()
         )?;
+        if self.job.starts_with("ads:") {
+            return self.fmt_ads(f);
+        }
         writeln!(
             f,
             "  events read      {:>12}  ({:.0} events/s)",
@@ -129,6 +132,37 @@ impl fmt::Display for RunSummary {
         }
         if let Some(c) = &self.cursor {
             write!(f, "  cursor           {c}")?;
+        }
+        Ok(())
+    }
+}
+
+impl RunSummary {
+    fn fmt_ads(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let rows = self.rows_by_table.get("ad_metrics").copied().unwrap_or(0);
+        write!(f, "  ad metric rows   {rows:>12}")?;
+        if let Some(c) = &self.cursor {
+            write!(f, "  (through {c})")?;
+        }
+        if let Some(s) = self.quality.as_ref().and_then(|q| q.spend.as_ref()) {
+            write!(
+                f,
+                "\n  spend matched    {:>11.1}%  of {:.2} (currency units, all currencies)",
+                s.share * 100.0,
+                s.spend_micros as f64 / 1e6
+            )?;
+            for (p, c) in &s.platforms {
+                write!(
+                    f,
+                    "\n    {p:<16} platform conversions {:>10.1}  attributed ({}) {:>10.1}",
+                    c.platform_conversions, c.model, c.attributed_conversions
+                )?;
+            }
+        }
+        if let Some(q) = &self.quality {
+            for w in &q.warnings {
+                write!(f, "\n    warning: {w}")?;
+            }
         }
         Ok(())
     }

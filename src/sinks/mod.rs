@@ -83,6 +83,12 @@ pub trait Sink {
         &self,
         run: RunId,
     ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
+
+    /// Rebuilds what is derived from the tables after a round of runs (the local sink's
+    /// `campaign_performance.ndjson`); BigQuery's views need nothing.
+    fn refresh_derived(&self) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// The configured sink.
@@ -123,6 +129,13 @@ impl Sink for AnySink {
         match self {
             AnySink::Local(s) => s.discard(run).await,
             AnySink::BigQuery(s) => s.discard(run).await,
+        }
+    }
+
+    async fn refresh_derived(&self) -> Result<(), SinkError> {
+        match self {
+            AnySink::Local(s) => s.refresh_derived().await,
+            AnySink::BigQuery(s) => s.refresh_derived().await,
         }
     }
 }

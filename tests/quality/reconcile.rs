@@ -71,6 +71,8 @@ async fn a_sink_that_drops_a_row_fails_reconciliation_and_keeps_the_cursor() {
         keep_runs_days: base.keep_runs_days,
         quality: base.quality,
         current: Default::default(),
+        ads: Vec::new(),
+        campaigns: Default::default(),
     };
     let err = p.run_once(Trigger::Manual).await.unwrap_err();
     let text = format!("{err}");

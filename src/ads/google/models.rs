@@ -160,7 +160,9 @@ impl Status {
     pub fn parse(body: &[u8]) -> Option<Status> {
         // Checked by shape: serde would read a one-element array as the struct's fields.
         if body.trim_ascii_start().first() == Some(&b'{') {
-            return serde_json::from_slice::<ErrorEnvelope>(body).ok().map(|e| e.error);
+            return serde_json::from_slice::<ErrorEnvelope>(body)
+                .ok()
+                .map(|e| e.error);
         }
         serde_json::from_slice::<Vec<ErrorEnvelope>>(body)
             .ok()

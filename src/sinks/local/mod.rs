@@ -4,6 +4,8 @@
 //! Files are written as `.partial` and renamed on commit, so a reader never sees a half-written
 //! run; an abandoned or failed run's files are deleted.
 
+pub mod performance;
+
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -210,6 +212,18 @@ impl Sink for LocalSink {
 
     async fn commit(&self, run: RunId) -> Result<(), SinkError> {
         self.commit_blocking(run).map_err(io_err)
+    }
+
+    async fn refresh_derived(&self) -> Result<(), SinkError> {
+        let dir = self.dir.clone();
+        let n = tokio::task::spawn_blocking(move || performance::rebuild(&dir))
+            .await
+            .map_err(|e| {
+                SinkError::Permanent(anyhow::anyhow!("campaign_performance panicked: {e}"))
+            })?
+            .map_err(|e| SinkError::Transient(e.context("cannot rebuild campaign_performance")))?;
+        tracing::info!(rows = n, file = %self.dir.join(performance::FILE).display(), "campaign_performance rebuilt");
+        Ok(())
     }
 
     async fn discard(&self, run: RunId) -> Result<(), SinkError> {

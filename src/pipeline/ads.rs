@@ -1,0 +1,208 @@
+//! Ad runs: one per account and cycle. Claim the account's job, pull its restatement window,
+//! write every campaign-day (the newest pull of a key wins downstream), and commit only after
+//! the sink acknowledged all of them. A failure records its cause and moves nothing.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::stream::{self, StreamExt};
+use tracing::Instrument;
+
+use super::campaigns::SpendCoverage;
+use super::checksum::ChecksumBuilder;
+use super::quality::{Quality, RowCounts};
+use super::rows::{self, RowMeta};
+use super::{Outcome, Pipeline, RunError, RunSummary};
+use crate::ads::{AdSource, AnyAdSource};
+use crate::domain::ad_metric::AdMetricRow;
+use crate::domain::ids::RunId;
+use crate::domain::time::{Date, Timestamp};
+use crate::sinks::{Sink, SinkError, Table};
+use crate::sources::Source;
+use crate::store::{Claim, Finish, RunStatus, RunStore, Trigger};
+
+/// Ad accounts pulled at once (each platform has its own limiter).
+const PARALLEL_ACCOUNTS: usize = 4;
+/// The cursor partition of ad jobs: the last account day pulled.
+pub const ADS_PARTITION: &str = "ads";
+
+impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
+    /// One cycle of every job: the events job first (its touchpoints judge the spend
+    /// coverage of the ad runs), then every ad account; then derived outputs are refreshed.
+    pub async fn run_all(&self, trigger: Trigger) -> Vec<(String, Result<Outcome, RunError>)> {
+        let mut out = vec![(self.source.job(), self.run_once(trigger).await)];
+        out.extend(self.run_ad_jobs(trigger).await);
+        out
+    }
+
+    /// One run of every ad account (a few at a time), then the derived outputs.
+    pub async fn run_ad_jobs(&self, trigger: Trigger) -> Vec<(String, Result<Outcome, RunError>)> {
+        let out: Vec<(String, Result<Outcome, RunError>)> = stream::iter(self.ads.iter())
+            .map(|a| async move { (a.job(), self.run_ads(a, trigger).await) })
+            .buffered(PARALLEL_ACCOUNTS)
+            .collect()
+            .await;
+        if let Err(e) = self.sink.refresh_derived().await {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "could not refresh derived outputs"
+            );
+        }
+        out
+    }
+
+    /// One run of an ad account's job.
+    pub async fn run_ads(
+        &self,
+        source: &AnyAdSource,
+        trigger: Trigger,
+    ) -> Result<Outcome, RunError> {
+        let started = Instant::now();
+        let job = source.job();
+        let result = async {
+            let (run, lease, abandoned) = match self.store.claim(&job, trigger, &self.meta).await? {
+                Claim::Held { holder } => {
+                    tracing::info!(%job, %holder, "lease held by another runner; skipping this run");
+                    return Ok(Outcome::LeaseHeld { job: job.clone(), holder });
+                }
+                Claim::Acquired { run, lease, abandoned } => (run, lease, abandoned),
+            };
+            for a in &abandoned {
+                tracing::warn!(abandoned_run = a.0, "found a run left running by a dead process; marked abandoned");
+                if let Err(e) = self.sink.discard(*a).await {
+                    tracing::warn!(abandoned_run = a.0, error = %e, "could not discard the abandoned run's rows");
+                }
+            }
+            let span = tracing::info_span!("run", run_id = run.0, %job);
+            match self.ad_cycle(source, run, &job, started).instrument(span).await {
+                Err((cause, transient, partial)) => Err(self.fail(run, lease, &job, cause, transient, &partial).await),
+                Ok((summary, window)) => {
+                    let counts = summary.counts();
+                    let cursors = window
+                        .map(|(_, to)| vec![(job.clone(), ADS_PARTITION.to_string(), to.to_string())])
+                        .unwrap_or_default();
+                    let span = window.map(|(f, t)| (Some(Timestamp::start_of(f)), Some(Timestamp::start_of(t.add_days(1)))));
+                    let fin = Finish {
+                        status: RunStatus::Succeeded,
+                        counts: &counts,
+                        error: None,
+                        window: span.unwrap_or((None, None)),
+                        cursors: &cursors,
+                    };
+                    self.store.finish(lease, run, fin).await.map_err(|e| RunError {
+                        run: Some(run),
+                        transient: e.is_transient(),
+                        unrecorded: true,
+                        cause: anyhow::Error::new(e).context("the run could not be committed"),
+                    })?;
+                    Ok(Outcome::Completed(Box::new(summary)))
+                }
+            }
+        }
+        .await;
+        crate::telemetry::record_run(&job, &result, started.elapsed());
+        result
+    }
+
+    /// Pull, write, commit the sink. Errors carry (cause, transient, what was done).
+    async fn ad_cycle(
+        &self,
+        source: &AnyAdSource,
+        run: RunId,
+        job: &str,
+        started: Instant,
+    ) -> Result<(RunSummary, Option<(Date, Date)>), (anyhow::Error, bool, RunSummary)> {
+        let mut summary = RunSummary {
+            run_id: Some(run),
+            job: job.to_string(),
+            ..Default::default()
+        };
+        let window = source.window();
+        let (from, to) =
+            window.unwrap_or((Date::from_days(i32::MIN / 4), Date::from_days(i32::MAX / 4)));
+        let t = Instant::now();
+        let rows: Vec<AdMetricRow> = match source.fetch(from, to).await {
+            Ok(r) => r,
+            Err(e) => {
+                let transient = e.is_transient();
+                return Err((
+                    anyhow::Error::new(e).context("pulling ad metrics failed"),
+                    transient,
+                    summary,
+                ));
+            }
+        };
+        tracing::info!(rows = rows.len(), from = %from, to = %to, secs = t.elapsed().as_secs_f64(), "ad metrics pulled");
+        let pulled_at = Timestamp::now();
+        let meta = RowMeta {
+            run_id: run,
+            loaded_at: pulled_at,
+        };
+        let mut checksum = ChecksumBuilder::default();
+        let encoded: Vec<_> = rows
+            .iter()
+            .map(|r| rows::ad_metric(r, pulled_at, meta))
+            .collect();
+        for e in &encoded {
+            checksum.add(&e.row_key);
+        }
+        let produced = encoded.len() as u64;
+        let written = async {
+            self.sink.prepare().await?;
+            let mut acked = 0;
+            let mut rest = encoded;
+            while !rest.is_empty() {
+                let tail = rest.split_off(rest.len().min(super::load::CHUNK_ROWS));
+                acked += self.sink.write(run, Table::AdMetrics, rest).await?;
+                rest = tail;
+            }
+            self.sink.commit(run).await?;
+            Ok::<_, SinkError>(acked)
+        }
+        .await;
+        let acknowledged = match written {
+            Ok(n) => n,
+            Err(e) => {
+                let transient = matches!(e, SinkError::Transient(_));
+                return Err((
+                    anyhow::Error::new(e).context("load failed"),
+                    transient,
+                    summary,
+                ));
+            }
+        };
+        summary
+            .rows_by_table
+            .insert(Table::AdMetrics.name().to_string(), acknowledged);
+        let index = self.campaigns.lock().expect("campaign index lock").clone();
+        let spend = index.map(|i| SpendCoverage::measure(&rows, &i));
+        let quality = Quality::for_ads(
+            RowCounts {
+                produced,
+                acknowledged,
+            },
+            checksum.finish(),
+            spend,
+            &self.quality,
+        );
+        for w in &quality.warnings {
+            tracing::warn!(warning = %w, "data quality");
+        }
+        let failed = quality.failed().then(|| quality.reasons.join("; "));
+        summary.quality = Some(quality);
+        summary.duration = started.elapsed();
+        if let Some(reasons) = failed {
+            return Err((
+                anyhow::anyhow!("data quality check failed: {reasons}"),
+                false,
+                summary,
+            ));
+        }
+        summary.window_end = window.map(|(_, t)| Timestamp::start_of(t.add_days(1)));
+        summary.cursor = window.map(|(_, t)| t.to_string());
+        Ok((summary, window))
+    }
+}
+
+/// The shared campaign index the events run leaves for ad runs.
+pub type SharedIndex = std::sync::Mutex<Option<Arc<super::campaigns::CampaignIndex>>>;

@@ -1,0 +1,189 @@
+//! The local sink's `campaign_performance.ndjson`: what BigQuery's `campaign_performance` view
+//! computes, from the committed files. Latest row per key (ads: newest `pulled_at`; credits:
+//! newest `loaded_at`), spend per platform, campaign and day joined with the credits every
+//! model gave touchpoints of that campaign on that (conversion) day; a credit names its
+//! campaign by id, else by name matched to the ad platform's campaign names.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// The file name under the sink directory.
+pub const FILE: &str = "campaign_performance.ndjson";
+
+#[derive(Debug, Deserialize)]
+struct AdRow {
+    row_key: String,
+    platform: String,
+    campaign_id: String,
+    #[serde(default)]
+    campaign_name: Option<String>,
+    date: String,
+    currency: String,
+    spend_micros: i64,
+    #[serde(default)]
+    impressions: i64,
+    #[serde(default)]
+    clicks: i64,
+    #[serde(default)]
+    platform_conversions: f64,
+    pulled_at: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CreditRow {
+    row_key: String,
+    converted_at: String,
+    model: String,
+    #[serde(default)]
+    platform: Option<String>,
+    #[serde(default)]
+    campaign: Option<String>,
+    #[serde(default)]
+    campaign_id: Option<String>,
+    credit: f64,
+    #[serde(default)]
+    credited_value_micros: Option<i64>,
+    loaded_at: String,
+}
+
+/// Reads every committed rows file of `table`, keeping the row with the greatest `order` per key.
+fn latest<T: for<'de> Deserialize<'de>>(
+    dir: &Path,
+    table: &str,
+    key: impl Fn(&T) -> (&str, &str),
+) -> anyhow::Result<Vec<T>> {
+    let mut best: HashMap<String, (String, T)> = HashMap::new();
+    let d = dir.join(table);
+    let entries = match fs::read_dir(&d) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", d.display())),
+    };
+    for e in entries {
+        let p = e?.path();
+        if p.extension().is_none_or(|x| x != "ndjson") {
+            continue;
+        }
+        let f = fs::File::open(&p).with_context(|| format!("cannot open {}", p.display()))?;
+        for (i, line) in BufReader::new(f).lines().enumerate() {
+            let line = line.with_context(|| format!("cannot read {}", p.display()))?;
+            let row: T = serde_json::from_str(&line)
+                .with_context(|| format!("{} line {}", p.display(), i + 1))?;
+            let (k, order) = key(&row);
+            let (k, order) = (k.to_string(), order.to_string());
+            match best.get(&k) {
+                Some((o, _)) if *o >= order => {}
+                _ => {
+                    best.insert(k, (order, row));
+                }
+            }
+        }
+    }
+    Ok(best.into_values().map(|(_, r)| r).collect())
+}
+
+#[derive(Debug, Default)]
+struct Spend {
+    name: Option<String>,
+    currency: String,
+    spend: i64,
+    impressions: i64,
+    clicks: i64,
+    platform_conversions: f64,
+}
+
+/// Rebuilds the file; returns how many rows it holds.
+pub fn rebuild(dir: &Path) -> anyhow::Result<usize> {
+    let ads: Vec<AdRow> = latest(dir, "ad_metrics", |r: &AdRow| (&r.row_key, &r.pulled_at))?;
+    let credits: Vec<CreditRow> = latest(dir, "attribution_credits", |r: &CreditRow| {
+        (&r.row_key, &r.loaded_at)
+    })?;
+    // (platform, campaign_id, date) → spend, across accounts.
+    let mut spend: BTreeMap<(String, String, String), Spend> = BTreeMap::new();
+    let mut by_name: HashMap<(String, String), String> = HashMap::new();
+    for a in ads {
+        if let Some(n) = &a.campaign_name {
+            by_name.insert(
+                (a.platform.clone(), n.to_lowercase()),
+                a.campaign_id.clone(),
+            );
+        }
+        let s = spend
+            .entry((a.platform, a.campaign_id, a.date))
+            .or_default();
+        s.name = s.name.take().or(a.campaign_name);
+        s.currency = a.currency;
+        s.spend += a.spend_micros;
+        s.impressions += a.impressions;
+        s.clicks += a.clicks;
+        s.platform_conversions += a.platform_conversions;
+    }
+    // (platform, campaign_id, date, model) → (conversions, value, a campaign name).
+    let mut credited: BTreeMap<(String, String, String, String), (f64, i64, Option<String>)> =
+        BTreeMap::new();
+    let mut models = BTreeSet::new();
+    for c in credits {
+        models.insert(c.model.clone());
+        let Some(p) = c.platform else { continue };
+        let id = c.campaign_id.clone().or_else(|| {
+            c.campaign
+                .as_ref()
+                .and_then(|n| by_name.get(&(p.clone(), n.to_lowercase())).cloned())
+        });
+        let Some(id) = id.or_else(|| c.campaign.clone()) else {
+            continue;
+        };
+        let date = c.converted_at.get(..10).unwrap_or_default().to_string();
+        let e = credited
+            .entry((p, id, date, c.model))
+            .or_insert((0.0, 0, None));
+        e.0 += c.credit;
+        e.1 += c.credited_value_micros.unwrap_or(0);
+        if e.2.is_none() {
+            e.2 = c.campaign;
+        }
+    }
+    let tmp = dir.join(format!("{FILE}.partial"));
+    let mut out = std::io::BufWriter::new(
+        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
+    );
+    let mut n = 0;
+    let mut emit = |row: serde_json::Value| -> anyhow::Result<()> {
+        serde_json::to_writer(&mut out, &row)?;
+        out.write_all(b"\n")?;
+        n += 1;
+        Ok(())
+    };
+    for ((p, id, date), s) in &spend {
+        for m in &models {
+            let (conv, value, _) = credited
+                .remove(&(p.clone(), id.clone(), date.clone(), m.clone()))
+                .unwrap_or((0.0, 0, None));
+            emit(serde_json::json!({
+                "platform": p, "campaign_id": id, "campaign_name": s.name, "date": date, "model": m,
+                "currency": s.currency, "spend_micros": s.spend, "impressions": s.impressions, "clicks": s.clicks,
+                "platform_conversions": s.platform_conversions,
+                "attributed_conversions": conv, "attributed_value_micros": value,
+                "cpa_micros": (conv > 0.0).then(|| s.spend as f64 / conv),
+                "roas": (s.spend > 0).then(|| value as f64 / s.spend as f64),
+            }))?;
+        }
+    }
+    // Credited campaigns without spend rows (not pulled, or organic use of the tags).
+    for ((p, id, date, m), (conv, value, name)) in credited {
+        emit(serde_json::json!({
+            "platform": p, "campaign_id": id, "campaign_name": name, "date": date, "model": m,
+            "currency": null, "spend_micros": 0, "impressions": null, "clicks": null, "platform_conversions": null,
+            "attributed_conversions": conv, "attributed_value_micros": value, "cpa_micros": null, "roas": null,
+        }))?;
+    }
+    let f = out.into_inner().map_err(|e| e.into_error())?;
+    f.sync_all()?;
+    fs::rename(&tmp, dir.join(FILE)).context("cannot replace campaign_performance.ndjson")?;
+    Ok(n)
+}
