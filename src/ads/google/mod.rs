@@ -46,8 +46,12 @@ impl GoogleAds {
         if (200..300).contains(&r.status) {
             return Verdict::Done;
         }
+        let v = &self.account.settings.api_version;
         let Some(status) = Status::parse(&r.body) else {
-            return http_verdict(r);
+            return match r.status {
+                404 => Verdict::Fail(format!("API version {v} is not served (HTTP 404; sunset?): raise ads.google.api_version")),
+                _ => http_verdict(r),
+            };
         };
         let codes = status.codes();
         let quota = status.status == "RESOURCE_EXHAUSTED"
@@ -62,7 +66,6 @@ impl GoogleAds {
                 d => Verdict::Retry(d, status.text()),
             };
         }
-        let v = &self.account.settings.api_version;
         match r.status {
             401 => Verdict::Refresh,
             404 => Verdict::Fail(format!(

@@ -1,0 +1,8 @@
+//! Ad sources against fake platforms (real HTTP, each platform's request and response shapes,
+//! throttle signals, token expiry, async reports), and ad runs through the pipeline.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod fake;
+mod google;
