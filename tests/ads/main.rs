@@ -6,3 +6,4 @@ mod support;
 
 mod fake;
 mod google;
+mod meta;
