@@ -7,3 +7,4 @@ mod support;
 mod fake;
 mod google;
 mod meta;
+mod linkedin;
