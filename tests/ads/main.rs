@@ -8,3 +8,4 @@ mod fake;
 mod google;
 mod meta;
 mod linkedin;
+mod microsoft;
