@@ -9,3 +9,4 @@ mod google;
 mod meta;
 mod linkedin;
 mod microsoft;
+mod reddit;
