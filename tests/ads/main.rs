@@ -10,3 +10,4 @@ mod meta;
 mod linkedin;
 mod microsoft;
 mod reddit;
+mod x;
