@@ -47,8 +47,9 @@ pub async fn execute(ctx: &Context, args: StatusArgs) -> ExitCode {
 /// Renders runs as a fixed-width table.
 pub fn table(runs: &[RunRecord]) -> String {
     let mut out = format!(
-        "{:>6}  {:<9} {:<10} {:<20} {:>9} {:>10} {:>8} {:>11} {:>9} {:>7} {:>7} {:>7}  {}\n",
+        "{:>6}  {:<26} {:<9} {:<10} {:<20} {:>9} {:>10} {:>8} {:>11} {:>9} {:>7} {:>7} {:>7}  {}\n",
         "id",
+        "job",
         "trigger",
         "status",
         "started (UTC)",
@@ -78,8 +79,26 @@ pub fn table(runs: &[RunRecord]) -> String {
         let score = q["score"]
             .as_f64()
             .map_or("-".to_string(), |s| format!("{s:.3}"));
-        let persons = pct(&q["identity"]["events_with_person_key"]);
-        let touched = pct(&q["coverage"]["conversions_with_non_direct_touch"]);
+        // Ad runs: campaign-days read, and the share of spend with a matching touchpoint.
+        let ads = r.job.starts_with("ads:");
+        let (read, persons, touched) = if ads {
+            (
+                r.counts.ad_metric_rows,
+                "-".to_string(),
+                pct(&q["spend"]["share"]),
+            )
+        } else {
+            (
+                r.counts.events_read,
+                pct(&q["identity"]["events_with_person_key"]),
+                pct(&q["coverage"]["conversions_with_non_direct_touch"]),
+            )
+        };
+        let job: String = if r.job.chars().count() > 26 {
+            r.job.chars().take(25).chain(['…']).collect()
+        } else {
+            r.job.clone()
+        };
         let warnings: Vec<&str> = q["warnings"]
             .as_array()
             .map(|w| w.iter().filter_map(|x| x.as_str()).collect())
@@ -95,13 +114,14 @@ pub fn table(runs: &[RunRecord]) -> String {
             error
         };
         out.push_str(&format!(
-            "{:>6}  {:<9} {:<10} {:<20} {:>9} {:>10} {:>8} {:>11} {:>9} {:>7} {:>7} {:>7}  {}\n",
+            "{:>6}  {:<26} {:<9} {:<10} {:<20} {:>9} {:>10} {:>8} {:>11} {:>9} {:>7} {:>7} {:>7}  {}\n",
             r.id.0,
+            job,
             r.trigger,
             r.status,
             &started[..19],
             duration,
-            r.counts.events_read,
+            read,
             r.counts.events_skipped,
             r.counts.conversions,
             r.counts.credits,

@@ -76,11 +76,9 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             let span = tracing::info_span!("run", run_id = run.0, %job);
             match self.ad_cycle(source, run, &job, started).instrument(span).await {
                 Err((cause, transient, partial)) => Err(self.fail(run, lease, &job, cause, transient, &partial).await),
-                Ok((summary, window)) => {
+                Ok((summary, window, position)) => {
                     let counts = summary.counts();
-                    let cursors = window
-                        .map(|(_, to)| vec![(job.clone(), ADS_PARTITION.to_string(), to.to_string())])
-                        .unwrap_or_default();
+                    let cursors = vec![(job.clone(), ADS_PARTITION.to_string(), position)];
                     let span = window.map(|(f, t)| (Some(Timestamp::start_of(f)), Some(Timestamp::start_of(t.add_days(1)))));
                     let fin = Finish {
                         status: RunStatus::Succeeded,
@@ -111,7 +109,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         run: RunId,
         job: &str,
         started: Instant,
-    ) -> Result<(RunSummary, Option<(Date, Date)>), (anyhow::Error, bool, RunSummary)> {
+    ) -> Result<(RunSummary, Option<(Date, Date)>, String), (anyhow::Error, bool, RunSummary)> {
         let mut summary = RunSummary {
             run_id: Some(run),
             job: job.to_string(),
@@ -133,6 +131,32 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             }
         };
         tracing::info!(rows = rows.len(), from = %from, to = %to, secs = t.elapsed().as_secs_f64(), "ad metrics pulled");
+        // A snapshot (a file) that has not changed since the last run is not written again.
+        let position = match window {
+            Some((_, to)) => to.to_string(),
+            None => format!("content:{:016x}", content_hash(&rows)),
+        };
+        if window.is_none() {
+            match self.store.cursor(job, ADS_PARTITION).await {
+                Ok(Some(p)) if p == position => {
+                    tracing::info!("ad metrics unchanged since the last run; nothing to write");
+                    summary
+                        .rows_by_table
+                        .insert(Table::AdMetrics.name().to_string(), 0);
+                    summary.duration = started.elapsed();
+                    return Ok((summary, window, position));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let transient = e.is_transient();
+                    return Err((
+                        anyhow::Error::new(e).context("reading the ads cursor"),
+                        transient,
+                        summary,
+                    ));
+                }
+            }
+        }
         let pulled_at = Timestamp::now();
         let meta = RowMeta {
             run_id: run,
@@ -200,8 +224,17 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         }
         summary.window_end = window.map(|(_, t)| Timestamp::start_of(t.add_days(1)));
         summary.cursor = window.map(|(_, t)| t.to_string());
-        Ok((summary, window))
+        Ok((summary, window, position))
     }
+}
+
+/// A stable fingerprint of rows (FNV-1a over their debug form).
+fn content_hash(rows: &[AdMetricRow]) -> u64 {
+    rows.iter().fold(0xcbf2_9ce4_8422_2325, |h, r| {
+        format!("{r:?}\n")
+            .bytes()
+            .fold(h, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    })
 }
 
 /// The shared campaign index the events run leaves for ad runs.

@@ -38,7 +38,11 @@ pub fn truth(campaigns: usize, from: Date, to: Date, cents_only: bool) -> Vec<Da
                 campaign_id: format!("{}", 90_000 + c),
                 name: format!("Campaign {c} (spring, \"A\")"),
                 date: d,
-                spend_micros: if cents_only { raw / 10_000 * 10_000 } else { raw },
+                spend_micros: if cents_only {
+                    raw / 10_000 * 10_000
+                } else {
+                    raw
+                },
                 impressions: 1000 + (c as i64 * 31 + k * 17) % 5000,
                 clicks: 10 + (c as i64 * 7 + k * 3) % 90,
                 conversions: (c as i64 + k) % 4,
@@ -151,7 +155,10 @@ impl Common {
         }
         let now = Instant::now();
         let mut a = self.arrivals.lock().unwrap();
-        while a.front().is_some_and(|t| now.duration_since(*t) > self.limit.1) {
+        while a
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.limit.1)
+        {
             a.pop_front();
         }
         if a.len() >= self.limit.0 {
@@ -163,12 +170,19 @@ impl Common {
     }
 
     pub fn record(&self, path: &str, status: u16) {
-        self.stats.lock().unwrap().requests.push((Instant::now(), path.to_string(), status));
+        self.stats
+            .lock()
+            .unwrap()
+            .requests
+            .push((Instant::now(), path.to_string(), status));
     }
 
     /// Whether `Authorization: Bearer …` (or `header`) carries a live token.
     pub fn authorized(&self, headers: &HeaderMap, header: &str) -> bool {
-        let v = headers.get(header).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let v = headers
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         let token = v.strip_prefix("Bearer ").unwrap_or(v);
         self.valid_tokens.lock().unwrap().contains(token)
     }
@@ -186,14 +200,26 @@ impl Common {
         let get = |k: &str| f.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
         let (id, secret) = if basic {
             use base64::Engine;
-            let h = headers.get("authorization")?.to_str().ok()?.strip_prefix("Basic ")?;
-            let raw = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(h).ok()?).ok()?;
+            let h = headers
+                .get("authorization")?
+                .to_str()
+                .ok()?
+                .strip_prefix("Basic ")?;
+            let raw = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(h).ok()?)
+                .ok()?;
             let (a, b) = raw.split_once(':')?;
             (a.to_string(), b.to_string())
         } else {
-            (get("client_id")?.to_string(), get("client_secret")?.to_string())
+            (
+                get("client_id")?.to_string(),
+                get("client_secret")?.to_string(),
+            )
         };
-        if get("grant_type") != Some("refresh_token") || get("refresh_token") != Some(REFRESH_TOKEN) || id != CLIENT_ID || secret != CLIENT_SECRET {
+        if get("grant_type") != Some("refresh_token")
+            || get("refresh_token") != Some(REFRESH_TOKEN)
+            || id != CLIENT_ID
+            || secret != CLIENT_SECRET
+        {
             return None;
         }
         let token = format!("access-{}", self.issued.fetch_add(1, Ordering::SeqCst) + 1);
@@ -208,7 +234,11 @@ pub fn url_decode_form(s: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let dec = |x: &str| percent_encoding::percent_decode_str(&x.replace('+', " ")).decode_utf8_lossy().into_owned();
+            let dec = |x: &str| {
+                percent_encoding::percent_decode_str(&x.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            };
             (dec(k), dec(v))
         })
         .collect()
@@ -218,8 +248,15 @@ pub fn url_decode_form(s: &str) -> Vec<(String, String)> {
 pub fn token_response(token: Option<String>) -> axum::response::Response {
     use axum::response::IntoResponse;
     match token {
-        Some(t) => axum::Json(serde_json::json!({"access_token": t, "token_type": "Bearer", "expires_in": 3600})).into_response(),
-        None => (axum::http::StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({"error": "invalid_grant"}))).into_response(),
+        Some(t) => axum::Json(
+            serde_json::json!({"access_token": t, "token_type": "Bearer", "expires_in": 3600}),
+        )
+        .into_response(),
+        None => (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({"error": "invalid_grant"})),
+        )
+            .into_response(),
     }
 }
 
@@ -241,11 +278,17 @@ pub fn settings(platform: &str, pairs: &[(&str, String)]) -> attrsync::config::S
         ("ATTRSYNC__ADS__FILE__ENABLED".into(), "false".into()),
         (format!("ATTRSYNC__ADS__{p}__ENABLED"), "true".into()),
         (format!("ATTRSYNC__ADS__{p}__POLL_INTERVAL"), "20ms".into()),
-        (format!("ATTRSYNC__ADS__{p}__RATE_LIMIT__PER_MINUTE"), "1200".into()),
+        (
+            format!("ATTRSYNC__ADS__{p}__RATE_LIMIT__PER_MINUTE"),
+            "1200".into(),
+        ),
         (format!("ATTRSYNC__ADS__{p}__MAX_ATTEMPTS"), "6".into()),
     ];
     for (k, v) in pairs {
-        all.push((format!("ATTRSYNC__ADS__{p}__{}", k.to_uppercase()), v.clone()));
+        all.push((
+            format!("ATTRSYNC__ADS__{p}__{}", k.to_uppercase()),
+            v.clone(),
+        ));
     }
     let refs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     crate::support::settings(&refs)
@@ -259,10 +302,21 @@ pub fn source(settings: &attrsync::config::Settings) -> attrsync::ads::AnyAdSour
 }
 
 /// Rows as comparable tuples, sorted.
-pub fn tuples(rows: &[attrsync::domain::ad_metric::AdMetricRow]) -> Vec<(String, Date, i64, i64, i64, i64)> {
+pub fn tuples(
+    rows: &[attrsync::domain::ad_metric::AdMetricRow],
+) -> Vec<(String, Date, i64, i64, i64, i64)> {
     let mut v: Vec<_> = rows
         .iter()
-        .map(|r| (r.campaign_id.clone(), r.date, r.spend_micros, r.impressions, r.clicks, r.platform_conversions.round() as i64))
+        .map(|r| {
+            (
+                r.campaign_id.clone(),
+                r.date,
+                r.spend_micros,
+                r.impressions,
+                r.clicks,
+                r.platform_conversions.round() as i64,
+            )
+        })
         .collect();
     v.sort();
     v
@@ -273,7 +327,16 @@ pub fn expected(truth: &[Day], from: Date, to: Date) -> Vec<(String, Date, i64, 
     let mut v: Vec<_> = truth
         .iter()
         .filter(|d| d.date >= from && d.date <= to)
-        .map(|d| (d.campaign_id.clone(), d.date, d.spend_micros, d.impressions, d.clicks, d.conversions))
+        .map(|d| {
+            (
+                d.campaign_id.clone(),
+                d.date,
+                d.spend_micros,
+                d.impressions,
+                d.clicks,
+                d.conversions,
+            )
+        })
         .collect();
     v.sort();
     v

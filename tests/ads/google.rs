@@ -41,27 +41,48 @@ fn between(q: &str) -> Option<(Date, Date)> {
     Some((Date::parse(a).ok()?, Date::parse(b).ok()?))
 }
 
-async fn search_stream(State(f): State<Arc<Fake>>, Path((version, rest)): Path<(String, String)>, headers: HeaderMap, body: Bytes) -> Response {
+async fn search_stream(
+    State(f): State<Arc<Fake>>,
+    Path((version, rest)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = format!("/{version}/customers/{rest}");
     let c = &f.common;
     let (status, resp) = 'answer: {
         let _flight = match c.enter() {
-            Gate::Fault(Fault::Throttle(d), g) => break 'answer (429, { drop(g); quota(d) }),
-            Gate::Fault(_, _) => break 'answer (503, StatusCode::SERVICE_UNAVAILABLE.into_response()),
+            Gate::Fault(Fault::Throttle(d), g) => {
+                break 'answer (429, {
+                    drop(g);
+                    quota(d)
+                })
+            }
+            Gate::Fault(_, _) => {
+                break 'answer (503, StatusCode::SERVICE_UNAVAILABLE.into_response())
+            }
             Gate::OverLimit(_) => break 'answer (429, quota(Duration::from_secs(1))),
             Gate::Serve(g) => g,
         };
         if version != "v19" {
-            break 'answer (404, (StatusCode::NOT_FOUND, "<html>404 Not Found</html>").into_response());
+            break 'answer (
+                404,
+                (StatusCode::NOT_FOUND, "<html>404 Not Found</html>").into_response(),
+            );
         }
         if !c.authorized(&headers, "authorization") {
             let body = json!({"error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}});
             break 'answer (401, (StatusCode::UNAUTHORIZED, Json(body)).into_response());
         }
         if headers.get("developer-token").and_then(|v| v.to_str().ok()) != Some(DEV_TOKEN) {
-            break 'answer (400, (StatusCode::BAD_REQUEST, "developer token missing").into_response());
+            break 'answer (
+                400,
+                (StatusCode::BAD_REQUEST, "developer token missing").into_response(),
+            );
         }
-        if let Some(l) = headers.get("login-customer-id").and_then(|v| v.to_str().ok()) {
+        if let Some(l) = headers
+            .get("login-customer-id")
+            .and_then(|v| v.to_str().ok())
+        {
             f.login_seen.lock().unwrap().push(l.to_string());
         }
         let q: Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -104,7 +125,10 @@ async fn token(State(f): State<Arc<Fake>>, headers: HeaderMap, body: String) -> 
 }
 
 async fn start(truth: Vec<fake::Day>) -> (Arc<Fake>, String) {
-    let f = Arc::new(Fake { common: Common::new(truth, (50, Duration::from_secs(1))), login_seen: Default::default() });
+    let f = Arc::new(Fake {
+        common: Common::new(truth, (50, Duration::from_secs(1))),
+        login_seen: Default::default(),
+    });
     let app = Router::new()
         .route("/token", post(token))
         .route("/{version}/customers/{*rest}", post(search_stream))
@@ -129,6 +153,12 @@ fn settings(url: &str, extra: &[(&str, &str)]) -> attrsync::config::Settings {
     fake::settings("google", &pairs)
 }
 
+/// A running fake with the given truth, and settings that pull from it.
+pub async fn setup(truth: Vec<fake::Day>) -> (Arc<Common>, attrsync::config::Settings) {
+    let (f, url) = start(truth).await;
+    (Arc::clone(&f.common), settings(&url, &[]))
+}
+
 fn d(s: &str) -> Date {
     Date::parse(s).unwrap()
 }
@@ -140,13 +170,23 @@ async fn streamed_rows_keep_exact_micros_and_account_days() {
     let src = fake::source(&settings(&url, &[]));
     assert_eq!(src.job(), "ads:google_ads:1234567890");
     let rows = src.fetch(d("2024-02-20"), d("2024-03-20")).await.unwrap();
-    assert_eq!(fake::tuples(&rows), fake::expected(&truth, d("2024-02-20"), d("2024-03-20")));
+    assert_eq!(
+        fake::tuples(&rows),
+        fake::expected(&truth, d("2024-02-20"), d("2024-03-20"))
+    );
     assert!(rows.iter().all(|r| r.currency.as_str() == "EUR"));
     let r = rows.iter().find(|r| r.platform_conversions > 0.0).unwrap();
-    let t = truth.iter().find(|t| t.campaign_id == r.campaign_id && t.date == r.date).unwrap();
+    let t = truth
+        .iter()
+        .find(|t| t.campaign_id == r.campaign_id && t.date == r.date)
+        .unwrap();
     assert_eq!(r.platform_conversion_value_micros, Some(t.value_micros));
     assert_eq!(r.campaign_name.as_deref(), Some(t.name.as_str()));
-    assert_eq!(f.login_seen.lock().unwrap().first().map(String::as_str), Some("9876543210"), "login-customer-id goes without dashes");
+    assert_eq!(
+        f.login_seen.lock().unwrap().first().map(String::as_str),
+        Some("9876543210"),
+        "login-customer-id goes without dashes"
+    );
     // Default restatement: 30 days back from today in the account's zone.
     let (from, to) = src.window().unwrap();
     assert_eq!(to.days() - from.days(), 30);
@@ -163,16 +203,26 @@ async fn quota_errors_are_waited_out_for_the_retry_delay() {
     assert_eq!(rows.len(), truth.len());
     let s = f.common.stats();
     assert_eq!(s.throttled_on_request, 2);
-    assert_eq!(s.throttled_over_limit, 0, "the limiter kept the client under the server's limit");
+    assert_eq!(
+        s.throttled_over_limit, 0,
+        "the limiter kept the client under the server's limit"
+    );
     let gap = fake::gap_after(&s, 429).unwrap();
-    assert!(gap >= Duration::from_millis(390), "waited {gap:?} after RESOURCE_EXHAUSTED asking for 400ms");
+    assert!(
+        gap >= Duration::from_millis(390),
+        "waited {gap:?} after RESOURCE_EXHAUSTED asking for 400ms"
+    );
 }
 
 #[tokio::test]
 async fn a_daily_quota_fails_the_run_as_transient() {
     let (f, url) = start(fake::truth(1, d("2024-01-01"), d("2024-01-02"), false)).await;
-    f.common.push(Fault::Throttle(Duration::from_secs(6 * 3600)));
-    let err = fake::source(&settings(&url, &[])).fetch(d("2024-01-01"), d("2024-01-02")).await.unwrap_err();
+    f.common
+        .push(Fault::Throttle(Duration::from_secs(6 * 3600)));
+    let err = fake::source(&settings(&url, &[]))
+        .fetch(d("2024-01-01"), d("2024-01-02"))
+        .await
+        .unwrap_err();
     assert!(err.is_transient(), "{err}");
     assert!(format!("{err}").contains("15,000 operations"), "{err}");
 }
@@ -187,18 +237,29 @@ async fn an_expired_token_is_refreshed_once() {
     let rows = src.fetch(d("2024-01-01"), d("2024-01-05")).await.unwrap();
     assert_eq!(rows.len(), truth.len());
     let s = f.common.stats();
-    assert_eq!(s.token_requests, 2, "one token at start, one refresh after the 401");
+    assert_eq!(
+        s.token_requests, 2,
+        "one token at start, one refresh after the 401"
+    );
     assert_eq!(s.requests.iter().filter(|r| r.2 == 401).count(), 1);
 }
 
 #[tokio::test]
 async fn a_sunset_version_names_the_key_and_leaks_no_secret() {
     let (_f, url) = start(fake::truth(1, d("2024-01-01"), d("2024-01-02"), false)).await;
-    let err = fake::source(&settings(&url, &[("api_version", "v1")])).fetch(d("2024-01-01"), d("2024-01-02")).await.unwrap_err();
+    let err = fake::source(&settings(&url, &[("api_version", "v1")]))
+        .fetch(d("2024-01-01"), d("2024-01-02"))
+        .await
+        .unwrap_err();
     let text = format!("{err:#}");
     assert!(!err.is_transient());
     assert!(text.contains("ads.google.api_version"), "{text}");
-    for s in [DEV_TOKEN, fake::CLIENT_SECRET, fake::REFRESH_TOKEN, "access-1"] {
+    for s in [
+        DEV_TOKEN,
+        fake::CLIENT_SECRET,
+        fake::REFRESH_TOKEN,
+        "access-1",
+    ] {
         assert!(!text.contains(s), "{text}");
     }
 }

@@ -6,8 +6,10 @@ mod support;
 
 mod fake;
 mod google;
-mod meta;
 mod linkedin;
+mod meta;
 mod microsoft;
 mod reddit;
+mod runs;
+mod tiktok;
 mod x;

@@ -50,12 +50,31 @@ fn throttled(n: u32) -> Response {
         _ => (613, 1487742, StatusCode::FORBIDDEN),
     };
     let usage = json!({ACCOUNT: [{"type": "ads_insights", "call_count": 100, "total_cputime": 40, "total_time": 60, "estimated_time_to_regain_access": 0}]});
-    (status, [("x-business-use-case-usage", usage.to_string())], Json(error(code, sub, "There have been too many calls from this ad-account."))).into_response()
+    (
+        status,
+        [("x-business-use-case-usage", usage.to_string())],
+        Json(error(
+            code,
+            sub,
+            "There have been too many calls from this ad-account.",
+        )),
+    )
+        .into_response()
 }
 
-async fn handle(f: Arc<Fake>, method: &str, parts: Vec<String>, q: HashMap<String, String>, headers: HeaderMap, form: Option<String>) -> Response {
+async fn handle(
+    f: Arc<Fake>,
+    method: &str,
+    parts: Vec<String>,
+    q: HashMap<String, String>,
+    headers: HeaderMap,
+    form: Option<String>,
+) -> Response {
     let path = format!("/{}", parts.join("/"));
-    f.queries.lock().unwrap().push(format!("{path}?{}", q.keys().cloned().collect::<Vec<_>>().join(",")));
+    f.queries.lock().unwrap().push(format!(
+        "{path}?{}",
+        q.keys().cloned().collect::<Vec<_>>().join(",")
+    ));
     let c = &f.common;
     let (status, resp) = 'answer: {
         let _g = match c.enter() {
@@ -64,28 +83,84 @@ async fn handle(f: Arc<Fake>, method: &str, parts: Vec<String>, q: HashMap<Strin
                 *n += 1;
                 break 'answer (400, throttled(*n - 1));
             }
-            Gate::Fault(_, _) => break 'answer (500, (StatusCode::INTERNAL_SERVER_ERROR, Json(error(2, 0, "Service temporarily unavailable"))).into_response()),
+            Gate::Fault(_, _) => {
+                break 'answer (
+                    500,
+                    (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        Json(error(2, 0, "Service temporarily unavailable")),
+                    )
+                        .into_response(),
+                )
+            }
             Gate::Serve(g) => g,
         };
         if !c.authorized(&headers, "authorization") || q.contains_key("access_token") {
-            break 'answer (400, (StatusCode::BAD_REQUEST, Json(error(190, 460, "Error validating access token: the session has been invalidated."))).into_response());
+            break 'answer (
+                400,
+                (
+                    StatusCode::BAD_REQUEST,
+                    Json(error(
+                        190,
+                        460,
+                        "Error validating access token: the session has been invalidated.",
+                    )),
+                )
+                    .into_response(),
+            );
         }
         match (method, parts.as_slice()) {
-            ("POST", [_, act, insights]) if insights == "insights" && act == &format!("act_{ACCOUNT}") => {
+            ("POST", [_, act, insights])
+                if insights == "insights" && act == &format!("act_{ACCOUNT}") =>
+            {
                 let form = fake::url_decode_form(form.as_deref().unwrap_or_default());
-                let get = |k: &str| form.iter().find(|(a, _)| a == k).map(|(_, v)| v.clone()).unwrap_or_default();
-                let range: Value = serde_json::from_str(&get("time_range")).unwrap_or_default();
-                let (Some(since), Some(until)) = (range["since"].as_str().and_then(|s| Date::parse(s).ok()), range["until"].as_str().and_then(|s| Date::parse(s).ok())) else {
-                    break 'answer (400, (StatusCode::BAD_REQUEST, Json(error(100, 0, "Invalid parameter time_range"))).into_response());
+                let get = |k: &str| {
+                    form.iter()
+                        .find(|(a, _)| a == k)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
                 };
-                assert_eq!((get("level").as_str(), get("time_increment").as_str()), ("campaign", "1"));
+                let range: Value = serde_json::from_str(&get("time_range")).unwrap_or_default();
+                let (Some(since), Some(until)) = (
+                    range["since"].as_str().and_then(|s| Date::parse(s).ok()),
+                    range["until"].as_str().and_then(|s| Date::parse(s).ok()),
+                ) else {
+                    break 'answer (
+                        400,
+                        (
+                            StatusCode::BAD_REQUEST,
+                            Json(error(100, 0, "Invalid parameter time_range")),
+                        )
+                            .into_response(),
+                    );
+                };
+                assert_eq!(
+                    (get("level").as_str(), get("time_increment").as_str()),
+                    ("campaign", "1")
+                );
                 let id = format!("rr-{}", f.runs.lock().unwrap().len() + 1);
-                f.runs.lock().unwrap().insert(id.clone(), Run { since, until, polls_left: f.polls_to_finish });
+                f.runs.lock().unwrap().insert(
+                    id.clone(),
+                    Run {
+                        since,
+                        until,
+                        polls_left: f.polls_to_finish,
+                    },
+                );
                 (200, Json(json!({"report_run_id": id})).into_response())
             }
             ("GET", [_, id]) => {
                 let mut runs = f.runs.lock().unwrap();
-                let Some(run) = runs.get_mut(id) else { break 'answer (400, (StatusCode::BAD_REQUEST, Json(error(100, 33, "Unsupported get request"))).into_response()) };
+                let Some(run) = runs.get_mut(id) else {
+                    break 'answer (
+                        400,
+                        (
+                            StatusCode::BAD_REQUEST,
+                            Json(error(100, 33, "Unsupported get request")),
+                        )
+                            .into_response(),
+                    );
+                };
                 *f.polls.lock().unwrap() += 1;
                 let (st, pct) = match run.polls_left {
                     0 => ("Job Completed", 100),
@@ -93,15 +168,32 @@ async fn handle(f: Arc<Fake>, method: &str, parts: Vec<String>, q: HashMap<Strin
                     _ => ("Job Running", 50),
                 };
                 run.polls_left = run.polls_left.saturating_sub(1);
-                (200, Json(json!({"id": id, "async_status": st, "async_percent_completion": pct})).into_response())
+                (
+                    200,
+                    Json(json!({"id": id, "async_status": st, "async_percent_completion": pct}))
+                        .into_response(),
+                )
             }
             ("GET", [_, id, insights]) if insights == "insights" => {
                 let runs = f.runs.lock().unwrap();
-                let Some(run) = runs.get(id) else { break 'answer (400, StatusCode::BAD_REQUEST.into_response()) };
+                let Some(run) = runs.get(id) else {
+                    break 'answer (400, StatusCode::BAD_REQUEST.into_response());
+                };
                 *f.pages.lock().unwrap() += 1;
                 let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(25);
-                let start: usize = q.get("after").and_then(|a| a.strip_prefix("cur-")).and_then(|a| a.parse().ok()).unwrap_or(0);
-                let all: Vec<fake::Day> = c.truth.lock().unwrap().iter().filter(|d| d.date >= run.since && d.date <= run.until).cloned().collect();
+                let start: usize = q
+                    .get("after")
+                    .and_then(|a| a.strip_prefix("cur-"))
+                    .and_then(|a| a.parse().ok())
+                    .unwrap_or(0);
+                let all: Vec<fake::Day> = c
+                    .truth
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .filter(|d| d.date >= run.since && d.date <= run.until)
+                    .cloned()
+                    .collect();
                 let page: Vec<Value> = all
                     .iter()
                     .skip(start)
@@ -119,7 +211,10 @@ async fn handle(f: Arc<Fake>, method: &str, parts: Vec<String>, q: HashMap<Strin
                 if end < all.len() {
                     paging["next"] = json!(format!("https://graph.facebook.com/v21.0/{id}/insights?access_token={TOKEN}&after=cur-{end}"));
                 }
-                (200, Json(json!({"data": page, "paging": paging})).into_response())
+                (
+                    200,
+                    Json(json!({"data": page, "paging": paging})).into_response(),
+                )
             }
             _ => (404, StatusCode::NOT_FOUND.into_response()),
         }
@@ -128,12 +223,39 @@ async fn handle(f: Arc<Fake>, method: &str, parts: Vec<String>, q: HashMap<Strin
     resp
 }
 
-async fn get_handler(State(f): State<Arc<Fake>>, Path(p): Path<String>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
-    handle(f, "GET", p.split('/').map(str::to_string).collect(), q, headers, None).await
+async fn get_handler(
+    State(f): State<Arc<Fake>>,
+    Path(p): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    handle(
+        f,
+        "GET",
+        p.split('/').map(str::to_string).collect(),
+        q,
+        headers,
+        None,
+    )
+    .await
 }
 
-async fn post_handler(State(f): State<Arc<Fake>>, Path(p): Path<String>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap, body: String) -> Response {
-    handle(f, "POST", p.split('/').map(str::to_string).collect(), q, headers, Some(body)).await
+async fn post_handler(
+    State(f): State<Arc<Fake>>,
+    Path(p): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    handle(
+        f,
+        "POST",
+        p.split('/').map(str::to_string).collect(),
+        q,
+        headers,
+        Some(body),
+    )
+    .await
 }
 
 async fn start(truth: Vec<fake::Day>, polls_to_finish: u32) -> (Arc<Fake>, String) {
@@ -147,7 +269,9 @@ async fn start(truth: Vec<fake::Day>, polls_to_finish: u32) -> (Arc<Fake>, Strin
         throttles: Default::default(),
     });
     f.common.grant(TOKEN);
-    let app = Router::new().route("/{*path}", get(get_handler).post(post_handler)).with_state(Arc::clone(&f));
+    let app = Router::new()
+        .route("/{*path}", get(get_handler).post(post_handler))
+        .with_state(Arc::clone(&f));
     let addr = fake::serve(app).await;
     (f, format!("http://{addr}"))
 }
@@ -155,8 +279,19 @@ async fn start(truth: Vec<fake::Day>, polls_to_finish: u32) -> (Arc<Fake>, Strin
 fn settings(url: &str, token: &str) -> attrsync::config::Settings {
     fake::settings(
         "meta",
-        &[("accounts", ACCOUNT.into()), ("base_url", url.into()), ("access_token", token.into()), ("time_zone", "America/Los_Angeles".into())],
+        &[
+            ("accounts", ACCOUNT.into()),
+            ("base_url", url.into()),
+            ("access_token", token.into()),
+            ("time_zone", "America/Los_Angeles".into()),
+        ],
     )
+}
+
+/// A running fake with the given truth, and settings that pull from it.
+pub async fn setup(truth: Vec<fake::Day>) -> (Arc<Common>, attrsync::config::Settings) {
+    let (f, url) = start(truth, 2).await;
+    (Arc::clone(&f.common), settings(&url, TOKEN))
 }
 
 fn d(s: &str) -> Date {
@@ -173,12 +308,26 @@ async fn report_runs_are_polled_and_every_page_read_with_exact_spend() {
     assert_eq!(fake::tuples(&rows), fake::expected(&truth, from, to));
     assert_eq!(rows.len(), 30 * 28, "two pages of 500");
     assert_eq!(*f.pages.lock().unwrap(), 2);
-    assert_eq!(*f.polls.lock().unwrap(), 4, "Not Started, Running ×2, Completed");
+    assert_eq!(
+        *f.polls.lock().unwrap(),
+        4,
+        "Not Started, Running ×2, Completed"
+    );
     let r = rows.iter().find(|r| r.platform_conversions > 0.0).unwrap();
-    let t = truth.iter().find(|t| t.campaign_id == r.campaign_id && t.date == r.date).unwrap();
-    assert_eq!(r.platform_conversions as i64, t.conversions, "only the configured action types count, not link clicks");
+    let t = truth
+        .iter()
+        .find(|t| t.campaign_id == r.campaign_id && t.date == r.date)
+        .unwrap();
+    assert_eq!(
+        r.platform_conversions as i64, t.conversions,
+        "only the configured action types count, not link clicks"
+    );
     assert_eq!(r.platform_conversion_value_micros, Some(t.value_micros));
-    assert_eq!(src.window().map(|(a, b)| b.days() - a.days()), Some(28), "Meta's default restatement is 28 days");
+    assert_eq!(
+        src.window().map(|(a, b)| b.days() - a.days()),
+        Some(28),
+        "Meta's default restatement is 28 days"
+    );
 }
 
 #[tokio::test]
@@ -188,29 +337,49 @@ async fn throttle_codes_are_waited_out() {
     for _ in 0..3 {
         f.common.push(Fault::Throttle(Duration::ZERO));
     }
-    let rows = fake::source(&settings(&url, TOKEN)).fetch(d("2024-01-01"), d("2024-01-07")).await.unwrap();
+    let rows = fake::source(&settings(&url, TOKEN))
+        .fetch(d("2024-01-01"), d("2024-01-07"))
+        .await
+        .unwrap();
     assert_eq!(rows.len(), truth.len());
     let s = f.common.stats();
-    assert_eq!((s.throttled_on_request, s.throttled_over_limit), (3, 0), "codes 80000, 17 and 613 each retried; the limiter kept under the limit");
+    assert_eq!(
+        (s.throttled_on_request, s.throttled_over_limit),
+        (3, 0),
+        "codes 80000, 17 and 613 each retried; the limiter kept under the limit"
+    );
 }
 
 #[tokio::test]
 async fn a_revoked_token_fails_naming_the_key_without_showing_it() {
     let (f, url) = start(fake::truth(1, d("2024-01-01"), d("2024-01-02"), true), 1).await;
     let bad = "revoked-token-SENSITIVE";
-    let err = fake::source(&settings(&url, bad)).fetch(d("2024-01-01"), d("2024-01-02")).await.unwrap_err();
+    let err = fake::source(&settings(&url, bad))
+        .fetch(d("2024-01-01"), d("2024-01-02"))
+        .await
+        .unwrap_err();
     let text = format!("{err:#}");
     assert!(!err.is_transient());
-    assert!(text.contains("ads.meta.access_token") && text.contains("190"), "{text}");
+    assert!(
+        text.contains("ads.meta.access_token") && text.contains("190"),
+        "{text}"
+    );
     assert!(!text.contains(bad) && !text.contains(TOKEN), "{text}");
-    assert_eq!(f.common.stats().requests.len(), 1, "no retries of a refused token");
+    assert_eq!(
+        f.common.stats().requests.len(),
+        1,
+        "no retries of a refused token"
+    );
 }
 
 #[tokio::test]
 async fn the_access_token_never_travels_in_urls() {
     let truth = fake::truth(30, d("2024-02-01"), d("2024-02-28"), true);
     let (f, url) = start(truth, 1).await;
-    fake::source(&settings(&url, TOKEN)).fetch(d("2024-02-01"), d("2024-02-28")).await.unwrap();
+    fake::source(&settings(&url, TOKEN))
+        .fetch(d("2024-02-01"), d("2024-02-28"))
+        .await
+        .unwrap();
     let q = f.queries.lock().unwrap();
     assert!(q.len() >= 3);
     assert!(q.iter().all(|u| !u.contains("access_token")), "{q:?}");

@@ -42,24 +42,52 @@ fn fault(status: StatusCode, code: i64, name: &str) -> Response {
 }
 
 fn ymd(v: &Value) -> Option<Date> {
-    Date::from_ymd(v["Year"].as_i64()? as i32, v["Month"].as_u64()? as u32, v["Day"].as_u64()? as u32)
+    Date::from_ymd(
+        v["Year"].as_i64()? as i32,
+        v["Month"].as_u64()? as u32,
+        v["Day"].as_u64()? as u32,
+    )
 }
 
-async fn reporting(State(f): State<Arc<Fake>>, Path(op): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn reporting(
+    State(f): State<Arc<Fake>>,
+    Path(op): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     let c = &f.common;
     let (status, resp) = 'answer: {
         let _g = match c.enter() {
-            Gate::Fault(Fault::Throttle(_), _) | Gate::OverLimit(_) => break 'answer (400, fault(StatusCode::BAD_REQUEST, 117, "CallRateExceeded")),
-            Gate::Fault(_, _) => break 'answer (500, fault(StatusCode::INTERNAL_SERVER_ERROR, 0, "InternalError")),
+            Gate::Fault(Fault::Throttle(_), _) | Gate::OverLimit(_) => {
+                break 'answer (400, fault(StatusCode::BAD_REQUEST, 117, "CallRateExceeded"))
+            }
+            Gate::Fault(_, _) => {
+                break 'answer (
+                    500,
+                    fault(StatusCode::INTERNAL_SERVER_ERROR, 0, "InternalError"),
+                )
+            }
             Gate::Serve(g) => g,
         };
         if !c.authorized(&headers, "authorization") {
             let body = json!({"Errors": [{"Code": 109, "ErrorCode": "AuthenticationTokenExpired", "Message": "The OAuth access token has expired."}], "TrackingId": "x", "Type": "AdApiFaultDetail"});
             break 'answer (401, (StatusCode::UNAUTHORIZED, Json(body)).into_response());
         }
-        let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        if h("developertoken") != DEV_TOKEN || h("customerid") != CUSTOMER || h("customeraccountid") != ACCOUNT {
-            break 'answer (400, fault(StatusCode::BAD_REQUEST, 106, "UserIsNotAuthorized"));
+        let h = |k: &str| {
+            headers
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        if h("developertoken") != DEV_TOKEN
+            || h("customerid") != CUSTOMER
+            || h("customeraccountid") != ACCOUNT
+        {
+            break 'answer (
+                400,
+                fault(StatusCode::BAD_REQUEST, 106, "UserIsNotAuthorized"),
+            );
         }
         match op.as_str() {
             "Submit" => {
@@ -69,26 +97,50 @@ async fn reporting(State(f): State<Arc<Fake>>, Path(op): Path<String>, headers: 
                     && r["Format"] == "Csv"
                     && r["Scope"]["AccountIds"][0].to_string() == ACCOUNT
                     && r["Columns"].as_array().is_some_and(|c| c.len() == 9);
-                let (Some(from), Some(to)) = (ymd(&r["Time"]["CustomDateRangeStart"]), ymd(&r["Time"]["CustomDateRangeEnd"])) else {
-                    break 'answer (400, fault(StatusCode::BAD_REQUEST, 2015, "InvalidCustomDateRange"));
+                let (Some(from), Some(to)) = (
+                    ymd(&r["Time"]["CustomDateRangeStart"]),
+                    ymd(&r["Time"]["CustomDateRangeEnd"]),
+                ) else {
+                    break 'answer (
+                        400,
+                        fault(StatusCode::BAD_REQUEST, 2015, "InvalidCustomDateRange"),
+                    );
                 };
                 if !ok {
-                    break 'answer (400, fault(StatusCode::BAD_REQUEST, 2001, "InvalidReportRequest"));
+                    break 'answer (
+                        400,
+                        fault(StatusCode::BAD_REQUEST, 2001, "InvalidReportRequest"),
+                    );
                 }
                 let id = format!("rid-{}", f.reports.lock().unwrap().len() + 1);
-                f.reports.lock().unwrap().insert(id.clone(), Report { from, to, polls_left: f.polls_to_finish });
+                f.reports.lock().unwrap().insert(
+                    id.clone(),
+                    Report {
+                        from,
+                        to,
+                        polls_left: f.polls_to_finish,
+                    },
+                );
                 (200, Json(json!({"ReportRequestId": id})).into_response())
             }
             "Poll" => {
                 *f.polls.lock().unwrap() += 1;
-                let id = body["ReportRequestId"].as_str().unwrap_or_default().to_string();
+                let id = body["ReportRequestId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
                 let mut reports = f.reports.lock().unwrap();
-                let Some(r) = reports.get_mut(&id) else { break 'answer (400, fault(StatusCode::BAD_REQUEST, 2004, "InvalidReportId")) };
+                let Some(r) = reports.get_mut(&id) else {
+                    break 'answer (400, fault(StatusCode::BAD_REQUEST, 2004, "InvalidReportId"));
+                };
                 if r.polls_left > 0 {
                     r.polls_left -= 1;
                     break 'answer (200, Json(json!({"ReportRequestStatus": {"ReportDownloadUrl": null, "Status": "Pending"}})).into_response());
                 }
-                let url = format!("{}/download/{id}.zip?sv=2020&sig=presigned", f.base.lock().unwrap());
+                let url = format!(
+                    "{}/download/{id}.zip?sv=2020&sig=presigned",
+                    f.base.lock().unwrap()
+                );
                 (200, Json(json!({"ReportRequestStatus": {"ReportDownloadUrl": url, "Status": "Success"}})).into_response())
             }
             _ => (404, StatusCode::NOT_FOUND.into_response()),
@@ -99,16 +151,32 @@ async fn reporting(State(f): State<Arc<Fake>>, Path(op): Path<String>, headers: 
 }
 
 /// The report as Microsoft delivers it: a ZIP with one CSV (BOM, quoted fields, header row).
-async fn download(State(f): State<Arc<Fake>>, Path(file): Path<String>, headers: HeaderMap) -> Response {
-    assert!(headers.get("authorization").is_none(), "no credentials to the storage URL");
+async fn download(
+    State(f): State<Arc<Fake>>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    assert!(
+        headers.get("authorization").is_none(),
+        "no credentials to the storage URL"
+    );
     let id = file.trim_end_matches(".zip");
     let (from, to) = {
         let r = f.reports.lock().unwrap();
-        let Some(r) = r.get(id) else { return StatusCode::NOT_FOUND.into_response() };
+        let Some(r) = r.get(id) else {
+            return StatusCode::NOT_FOUND.into_response();
+        };
         (r.from, r.to)
     };
     let mut csv = String::from("\u{feff}\"TimePeriod\",\"CampaignId\",\"CampaignName\",\"Spend\",\"Impressions\",\"Clicks\",\"Conversions\",\"Revenue\",\"CurrencyCode\"\r\n");
-    for d in f.common.truth.lock().unwrap().iter().filter(|d| d.date >= from && d.date <= to) {
+    for d in f
+        .common
+        .truth
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|d| d.date >= from && d.date <= to)
+    {
         csv.push_str(&format!(
             "\"{}\",\"{}\",\"{}\",\"{}.{:02}\",\"{}\",\"{}\",\"{}.00\",\"{}.{:02}\",\"USD\"\r\n",
             d.date,
@@ -126,15 +194,27 @@ async fn download(State(f): State<Arc<Fake>>, Path(file): Path<String>, headers:
     let mut buf = std::io::Cursor::new(Vec::new());
     {
         let mut z = zip::ZipWriter::new(&mut buf);
-        z.start_file(format!("{id}.csv"), zip::write::SimpleFileOptions::default()).unwrap();
+        z.start_file(
+            format!("{id}.csv"),
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
         z.write_all(csv.as_bytes()).unwrap();
         z.finish().unwrap();
     }
-    ([("content-type", "application/x-zip-compressed")], buf.into_inner()).into_response()
+    (
+        [("content-type", "application/x-zip-compressed")],
+        buf.into_inner(),
+    )
+        .into_response()
 }
 
 async fn token(State(f): State<Arc<Fake>>, headers: HeaderMap, body: String) -> Response {
-    let scope = fake::url_decode_form(&body).into_iter().find(|(k, _)| k == "scope").map(|(_, v)| v).unwrap_or_default();
+    let scope = fake::url_decode_form(&body)
+        .into_iter()
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
     f.scopes.lock().unwrap().push(scope);
     fake::token_response(f.common.refresh(&headers, &body, false))
 }
@@ -173,6 +253,12 @@ fn settings(url: &str, extra: &[(&str, &str)]) -> attrsync::config::Settings {
     fake::settings("microsoft", &pairs)
 }
 
+/// A running fake with the given truth, and settings that pull from it.
+pub async fn setup(truth: Vec<fake::Day>) -> (Arc<Common>, attrsync::config::Settings) {
+    let (f, url) = start(truth, 2).await;
+    (Arc::clone(&f.common), settings(&url, &[]))
+}
+
 fn d(s: &str) -> Date {
     Date::parse(s).unwrap()
 }
@@ -182,14 +268,36 @@ async fn reports_are_submitted_polled_downloaded_and_unzipped() {
     let truth = fake::truth(5, d("2024-04-01"), d("2024-05-15"), true);
     let (f, url) = start(truth.clone(), 3).await;
     let src = fake::source(&settings(&url, &[]));
-    let rows = attrsync::ads::AdSource::fetch(&src, d("2024-04-10"), d("2024-05-09")).await.unwrap();
-    assert_eq!(fake::tuples(&rows), fake::expected(&truth, d("2024-04-10"), d("2024-05-09")));
-    assert_eq!(*f.polls.lock().unwrap(), 4, "three Pending polls, then Success");
+    let rows = attrsync::ads::AdSource::fetch(&src, d("2024-04-10"), d("2024-05-09"))
+        .await
+        .unwrap();
+    assert_eq!(
+        fake::tuples(&rows),
+        fake::expected(&truth, d("2024-04-10"), d("2024-05-09"))
+    );
+    assert_eq!(
+        *f.polls.lock().unwrap(),
+        4,
+        "three Pending polls, then Success"
+    );
     let r = rows.iter().find(|r| r.platform_conversions > 0.0).unwrap();
-    let t = truth.iter().find(|t| t.campaign_id == r.campaign_id && t.date == r.date).unwrap();
-    assert_eq!(r.platform_conversion_value_micros, Some(t.value_micros / 10_000 * 10_000));
-    assert_eq!(r.campaign_name.as_deref(), Some(t.name.as_str()), "quoted CSV names with quotes and commas");
-    assert!(f.scopes.lock().unwrap()[0].contains("msads.manage"), "Microsoft tokens are scoped");
+    let t = truth
+        .iter()
+        .find(|t| t.campaign_id == r.campaign_id && t.date == r.date)
+        .unwrap();
+    assert_eq!(
+        r.platform_conversion_value_micros,
+        Some(t.value_micros / 10_000 * 10_000)
+    );
+    assert_eq!(
+        r.campaign_name.as_deref(),
+        Some(t.name.as_str()),
+        "quoted CSV names with quotes and commas"
+    );
+    assert!(
+        f.scopes.lock().unwrap()[0].contains("msads.manage"),
+        "Microsoft tokens are scoped"
+    );
 }
 
 #[tokio::test]
@@ -198,7 +306,13 @@ async fn call_rate_exceeded_backs_off_and_expired_tokens_refresh_once() {
     let (f, url) = start(truth.clone(), 1).await;
     f.common.push(Fault::Throttle(Duration::ZERO));
     f.common.push(Fault::ExpireToken);
-    let rows = attrsync::ads::AdSource::fetch(&fake::source(&settings(&url, &[])), d("2024-04-01"), d("2024-04-05")).await.unwrap();
+    let rows = attrsync::ads::AdSource::fetch(
+        &fake::source(&settings(&url, &[])),
+        d("2024-04-01"),
+        d("2024-04-05"),
+    )
+    .await
+    .unwrap();
     assert_eq!(rows.len(), truth.len());
     let s = f.common.stats();
     assert_eq!(s.throttled_on_request, 1);
@@ -208,12 +322,23 @@ async fn call_rate_exceeded_backs_off_and_expired_tokens_refresh_once() {
 
 #[tokio::test]
 async fn a_report_slower_than_the_deadline_fails_transiently() {
-    let (f, url) = start(fake::truth(1, d("2024-04-01"), d("2024-04-02"), true), 10_000).await;
-    let err = attrsync::ads::AdSource::fetch(&fake::source(&settings(&url, &[("report_deadline", "300ms")])), d("2024-04-01"), d("2024-04-02"))
-        .await
-        .unwrap_err();
+    let (f, url) = start(
+        fake::truth(1, d("2024-04-01"), d("2024-04-02"), true),
+        10_000,
+    )
+    .await;
+    let err = attrsync::ads::AdSource::fetch(
+        &fake::source(&settings(&url, &[("report_deadline", "300ms")])),
+        d("2024-04-01"),
+        d("2024-04-02"),
+    )
+    .await
+    .unwrap_err();
     assert!(err.is_transient());
     assert!(format!("{err}").contains("report_deadline"), "{err}");
     let polls = *f.polls.lock().unwrap();
-    assert!((3..=6).contains(&polls), "polls back off (20, 40, 80, 160 ms …): {polls}");
+    assert!(
+        (3..=6).contains(&polls),
+        "polls back off (20, 40, 80, 160 ms …): {polls}"
+    );
 }

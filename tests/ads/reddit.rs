@@ -30,28 +30,65 @@ struct Fake {
 }
 
 fn err(status: StatusCode, msg: &str) -> Response {
-    (status, Json(json!({"error": {"code": status.as_u16(), "message": msg}}))).into_response()
+    (
+        status,
+        Json(json!({"error": {"code": status.as_u16(), "message": msg}})),
+    )
+        .into_response()
 }
 
-async fn api(State(f): State<Arc<Fake>>, Path(p): Path<String>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap, body: Option<Json<Value>>) -> Response {
+async fn api(
+    State(f): State<Arc<Fake>>,
+    Path(p): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Response {
     let c = &f.common;
     let (status, resp) = 'answer: {
         let _g = match c.enter() {
-            Gate::Fault(Fault::Throttle(d), _) => break 'answer (429, (StatusCode::TOO_MANY_REQUESTS, [("retry-after", d.as_secs().to_string())], "").into_response()),
-            Gate::OverLimit(_) => break 'answer (429, (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response()),
+            Gate::Fault(Fault::Throttle(d), _) => {
+                break 'answer (
+                    429,
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", d.as_secs().to_string())],
+                        "",
+                    )
+                        .into_response(),
+                )
+            }
+            Gate::OverLimit(_) => {
+                break 'answer (
+                    429,
+                    (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response(),
+                )
+            }
             Gate::Fault(_, _) => break 'answer (502, StatusCode::BAD_GATEWAY.into_response()),
             Gate::Serve(g) => g,
         };
-        let ua = headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let ua = headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
         if !ua.starts_with("attrsync/") {
-            break 'answer (429, err(StatusCode::TOO_MANY_REQUESTS, "generic user agents are throttled"));
+            break 'answer (
+                429,
+                err(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "generic user agents are throttled",
+                ),
+            );
         }
         if !c.authorized(&headers, "authorization") {
             break 'answer (401, err(StatusCode::UNAUTHORIZED, "unauthorized"));
         }
         let base = f.base.lock().unwrap().clone();
         let truth = c.truth.lock().unwrap().clone();
-        let start: usize = q.get("page.token").and_then(|t| t.parse().ok()).unwrap_or(0);
+        let start: usize = q
+            .get("page.token")
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
         match p.as_str() {
             x if x == format!("ad_accounts/{ACCOUNT}") => (200, Json(json!({"data": {"id": ACCOUNT, "currency": "USD", "time_zone_id": "America/New_York"}})).into_response()),
             x if x == format!("ad_accounts/{ACCOUNT}/campaigns") => {
@@ -100,7 +137,12 @@ async fn token(State(f): State<Arc<Fake>>, headers: HeaderMap, body: String) -> 
 }
 
 async fn start(truth: Vec<fake::Day>) -> (Arc<Fake>, String) {
-    let f = Arc::new(Fake { common: Common::new(truth, (50, Duration::from_secs(1))), base: Default::default(), starts: Default::default(), report_pages: Default::default() });
+    let f = Arc::new(Fake {
+        common: Common::new(truth, (50, Duration::from_secs(1))),
+        base: Default::default(),
+        starts: Default::default(),
+        report_pages: Default::default(),
+    });
     let app = Router::new()
         .route("/api/v1/access_token", post(token))
         .route("/api/v3/{*path}", get(api).post(api))
@@ -125,6 +167,12 @@ fn settings(url: &str) -> attrsync::config::Settings {
     )
 }
 
+/// A running fake with the given truth, and settings that pull from it.
+pub async fn setup(truth: Vec<fake::Day>) -> (Arc<Common>, attrsync::config::Settings) {
+    let (f, url) = start(truth).await;
+    (Arc::clone(&f.common), settings(&url))
+}
+
 fn d(s: &str) -> Date {
     Date::parse(s).unwrap()
 }
@@ -134,11 +182,27 @@ async fn reports_page_by_next_url_in_account_days_with_micro_currency() {
     let truth = fake::truth(12, d("2024-06-01"), d("2024-06-25"), false);
     let (f, url) = start(truth.clone()).await;
     let src = fake::source(&settings(&url));
-    let rows = attrsync::ads::AdSource::fetch(&src, d("2024-06-03"), d("2024-06-22")).await.unwrap();
-    assert_eq!(fake::tuples(&rows), fake::expected(&truth, d("2024-06-03"), d("2024-06-22")));
-    assert_eq!(*f.report_pages.lock().unwrap(), 5, "240 rows in pages of 50");
-    assert_eq!(f.starts.lock().unwrap()[0], "2024-06-03T05:00:00Z", "the account's midnight, a whole hour");
-    assert!(rows.iter().all(|r| r.campaign_name.is_some()), "names from all campaign pages");
+    let rows = attrsync::ads::AdSource::fetch(&src, d("2024-06-03"), d("2024-06-22"))
+        .await
+        .unwrap();
+    assert_eq!(
+        fake::tuples(&rows),
+        fake::expected(&truth, d("2024-06-03"), d("2024-06-22"))
+    );
+    assert_eq!(
+        *f.report_pages.lock().unwrap(),
+        5,
+        "240 rows in pages of 50"
+    );
+    assert_eq!(
+        f.starts.lock().unwrap()[0],
+        "2024-06-03T05:00:00Z",
+        "the account's midnight, a whole hour"
+    );
+    assert!(
+        rows.iter().all(|r| r.campaign_name.is_some()),
+        "names from all campaign pages"
+    );
 }
 
 #[tokio::test]
@@ -147,7 +211,13 @@ async fn basic_auth_refresh_once_and_429_waited_out() {
     let (f, url) = start(truth.clone()).await;
     f.common.push(Fault::ExpireToken);
     f.common.push(Fault::Throttle(Duration::from_secs(1)));
-    let rows = attrsync::ads::AdSource::fetch(&fake::source(&settings(&url)), d("2024-06-01"), d("2024-06-04")).await.unwrap();
+    let rows = attrsync::ads::AdSource::fetch(
+        &fake::source(&settings(&url)),
+        d("2024-06-01"),
+        d("2024-06-04"),
+    )
+    .await
+    .unwrap();
     assert_eq!(rows.len(), truth.len());
     let s = f.common.stats();
     assert_eq!(s.token_requests, 2);

@@ -10,11 +10,21 @@ fn sample() -> String {
         .to_string()
 }
 
+fn sample_ads() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/sample/ad_metrics.ndjson")
+        .display()
+        .to_string()
+}
+
 #[test]
 fn run_once_twice_writes_each_row_once_and_status_lists_both() {
     let dir = tempfile::tempdir().unwrap();
-    let sample = sample();
-    let env = [("ATTRSYNC__SOURCE__PATH", sample.as_str())];
+    let (sample, ads) = (sample(), sample_ads());
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", sample.as_str()),
+        ("ATTRSYNC__ADS__FILE__PATH", ads.as_str()),
+    ];
     let (code, out, err) = run_bin(dir.path(), &["run", "--once"], &env);
     assert_eq!(code, 0, "{out}\n{err}");
     for needle in [
@@ -48,14 +58,28 @@ fn run_once_twice_writes_each_row_once_and_status_lists_both() {
         assert_eq!(keys.len(), rows.len(), "duplicate row_key in {t}");
     }
 
+    // The ad metrics file is written once; an unchanged file is not written again.
+    let ads = read_table(&dir.path().join("out"), "ad_metrics");
+    assert_eq!(ads.len(), 600, "60 days × 10 campaigns");
+    assert!(
+        out.contains("ad metric rows") && out.contains("spend matched"),
+        "{out}"
+    );
+
     let (code, status, _) = run_bin(dir.path(), &["status"], &[]);
     assert_eq!(code, 0);
     let lines: Vec<&str> = status.lines().filter(|l| l.contains("succeeded")).collect();
-    assert_eq!(lines.len(), 2, "{status}");
-    let (_, json, _) = run_bin(dir.path(), &["status", "--json", "--limit", "1"], &[]);
-    let last: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
-    assert_eq!(last["status"], "succeeded");
-    assert_eq!(last["rows_written"], 0);
+    assert_eq!(lines.len(), 4, "events and ads:file, twice:\n{status}");
+    let (_, json, _) = run_bin(dir.path(), &["status", "--json", "--limit", "2"], &[]);
+    let runs: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"));
+    let events = runs.iter().find(|r| r["job"] != "ads:file").unwrap();
+    assert_eq!(events["rows_written"], 0);
+    let ads = runs.iter().find(|r| r["job"] == "ads:file").unwrap();
+    assert_eq!(ads["ad_metric_rows"], 0);
 }
 
 #[test]
@@ -148,10 +172,79 @@ fn a_missing_source_fails_the_run_and_records_why() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("nope.ndjson"), "{err}");
     let (_, json, _) = run_bin(dir.path(), &["status", "--json"], &[]);
-    let run: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    let runs: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let run = runs.iter().find(|r| r["job"] != "ads:file").unwrap();
     assert_eq!(run["status"], "failed");
+    let ads = runs.iter().find(|r| r["job"] == "ads:file").unwrap();
+    assert_eq!(
+        ads["status"], "succeeded",
+        "one job failing does not stop the others"
+    );
     assert!(run["error"]
         .as_str()
         .unwrap()
         .contains("cannot open event file nope.ndjson"));
+}
+
+#[test]
+fn campaign_performance_joins_spend_with_credits_per_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (sample, ads) = (sample(), sample_ads());
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", sample.as_str()),
+        ("ATTRSYNC__ADS__FILE__PATH", ads.as_str()),
+    ];
+    let (code, out, err) = run_bin(dir.path(), &["run", "--once"], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("campaign_performance.ndjson"), "{out}");
+    let text = std::fs::read_to_string(dir.path().join("out/campaign_performance.ndjson")).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let out_dir = dir.path().join("out");
+    let credits = read_table(&out_dir, "attribution_credits");
+    let spend_total: i64 = read_table(&out_dir, "ad_metrics")
+        .iter()
+        .map(|r| r["spend_micros"].as_i64().unwrap())
+        .sum();
+    let models: HashSet<&str> = credits
+        .iter()
+        .map(|c| c["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(models.len(), 8);
+    for m in &models {
+        let of: Vec<&serde_json::Value> = rows.iter().filter(|r| r["model"] == *m).collect();
+        // All the spend, once per model.
+        let spend: i64 = of.iter().map(|r| r["spend_micros"].as_i64().unwrap()).sum();
+        assert_eq!(spend, spend_total, "{m}");
+        // Every credit given to a paid platform's touchpoint lands on a campaign row.
+        let attributed: f64 = of
+            .iter()
+            .map(|r| r["attributed_conversions"].as_f64().unwrap())
+            .sum();
+        let credited: f64 = credits
+            .iter()
+            .filter(|c| c["model"] == *m && !c["platform"].is_null())
+            .map(|c| c["credit"].as_f64().unwrap())
+            .sum();
+        assert!(
+            (attributed - credited).abs() < 1e-6,
+            "{m}: {attributed} vs {credited}"
+        );
+    }
+    let both = rows
+        .iter()
+        .filter(|r| {
+            r["spend_micros"].as_i64().unwrap() > 0
+                && r["attributed_conversions"].as_f64().unwrap() > 0.0
+        })
+        .count();
+    assert!(both > 50, "spend and credits meet on campaign days: {both}");
+    let r = rows.iter().find(|r| r["cpa_micros"].is_number()).unwrap();
+    let cpa = r["spend_micros"].as_f64().unwrap() / r["attributed_conversions"].as_f64().unwrap();
+    assert!((r["cpa_micros"].as_f64().unwrap() - cpa).abs() < 1e-6);
 }

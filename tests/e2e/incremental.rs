@@ -45,7 +45,11 @@ fn appended_events_are_read_once_and_credited_with_earlier_touches() {
         purchase(2, "anon", &at(1, 1), "s1", "10", "USD"),
     ];
     std::fs::write(&path, first.join("\n") + "\n").unwrap();
-    let env = [("ATTRSYNC__SOURCE__PATH", "events.ndjson")];
+    // Events only: run ids below are the events runs'.
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", "events.ndjson"),
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
+    ];
     let (code, out, err) = run_bin(dir.path(), &["run", "--once"], &env);
     assert_eq!(code, 0, "{out}{err}");
     let later = [

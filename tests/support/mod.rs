@@ -49,6 +49,11 @@ pub fn read_table(out: &Path, table: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The bundled sample ad metrics, by absolute path (binaries run in temporary directories).
+pub fn sample_ads() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/ad_metrics.ndjson")
+}
+
 /// The compiled `attrsync` binary.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_attrsync"))
@@ -63,6 +68,7 @@ pub fn run_bin(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String,
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RUST_LOG", "info")
+        .env("ATTRSYNC__ADS__FILE__PATH", sample_ads())
         .envs(env.iter().copied())
         .output()
         .expect("binary runs");

@@ -159,13 +159,18 @@ pub fn rebuild(dir: &Path) -> anyhow::Result<usize> {
         n += 1;
         Ok(())
     };
+    // Spend shows even before any model credited anything.
+    if models.is_empty() {
+        models.insert(String::new());
+    }
     for ((p, id, date), s) in &spend {
         for m in &models {
             let (conv, value, _) = credited
                 .remove(&(p.clone(), id.clone(), date.clone(), m.clone()))
                 .unwrap_or((0.0, 0, None));
             emit(serde_json::json!({
-                "platform": p, "campaign_id": id, "campaign_name": s.name, "date": date, "model": m,
+                "platform": p, "campaign_id": id, "campaign_name": s.name, "date": date,
+                "model": (!m.is_empty()).then_some(m),
                 "currency": s.currency, "spend_micros": s.spend, "impressions": s.impressions, "clicks": s.clicks,
                 "platform_conversions": s.platform_conversions,
                 "attributed_conversions": conv, "attributed_value_micros": value,
