@@ -73,37 +73,6 @@ pub fn slices(from: Date, to: Date, days: i32) -> Vec<(Date, Date)> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn windows_slices_and_zones() {
-        let d = |s: &str| Date::parse(s).unwrap();
-        assert_eq!(
-            window(d("2024-03-10"), 7),
-            (d("2024-03-03"), d("2024-03-10"))
-        );
-        assert_eq!(
-            slices(d("2024-01-01"), d("2024-01-10"), 4),
-            vec![
-                (d("2024-01-01"), d("2024-01-04")),
-                (d("2024-01-05"), d("2024-01-08")),
-                (d("2024-01-09"), d("2024-01-10"))
-            ]
-        );
-        let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
-        assert_eq!(
-            midnight_in(&ny, d("2024-07-01")).to_string(),
-            "2024-07-01T04:00:00.000000Z"
-        );
-        assert_eq!(
-            midnight_in(&ny, d("2024-01-01")).to_string(),
-            "2024-01-01T05:00:00.000000Z"
-        );
-    }
-}
-
 /// A money amount sent as a JSON number or decimal string, as micros; absent or empty is
 /// `None`, anything else that is not a decimal is an error naming `what`.
 pub fn value_micros(v: Option<&serde_json::Value>, what: &str) -> Result<Option<i64>, AdError> {
@@ -135,4 +104,35 @@ pub fn days_between(from: Date, to: Date) -> i32 {
         d = d.add_days(1);
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_slices_and_zones() {
+        let d = |s: &str| Date::parse(s).unwrap();
+        assert_eq!(
+            window(d("2024-03-10"), 7),
+            (d("2024-03-03"), d("2024-03-10"))
+        );
+        assert_eq!(
+            slices(d("2024-01-01"), d("2024-01-10"), 4),
+            vec![
+                (d("2024-01-01"), d("2024-01-04")),
+                (d("2024-01-05"), d("2024-01-08")),
+                (d("2024-01-09"), d("2024-01-10"))
+            ]
+        );
+        let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        assert_eq!(
+            midnight_in(&ny, d("2024-07-01")).to_string(),
+            "2024-07-01T04:00:00.000000Z"
+        );
+        assert_eq!(
+            midnight_in(&ny, d("2024-01-01")).to_string(),
+            "2024-01-01T05:00:00.000000Z"
+        );
+    }
 }

@@ -111,6 +111,38 @@ pub fn credit(c: &Conversion, cr: &Credit, touch: Option<&Touchpoint>, m: RowMet
     EncodedRow { row_key: key, json }
 }
 
+/// An `ad_metrics` row; key = platform:account:campaign:date. `pulled_at` orders restated
+/// pulls of one key (the newest wins in `ad_metrics_latest`).
+pub fn ad_metric(
+    r: &crate::domain::ad_metric::AdMetricRow,
+    pulled_at: Timestamp,
+    m: RowMeta,
+) -> EncodedRow {
+    let key = r.row_key();
+    let mut json = String::with_capacity(360);
+    Obj::start(&mut json)
+        .str("row_key", &key)
+        .str("platform", r.platform.as_str())
+        .str("account_id", &r.account_id)
+        .str("campaign_id", &r.campaign_id)
+        .opt_str("campaign_name", r.campaign_name.as_deref())
+        .str("date", &r.date.to_string())
+        .str("currency", r.currency.as_str())
+        .int("spend_micros", r.spend_micros)
+        .int("impressions", r.impressions)
+        .int("clicks", r.clicks)
+        .float("platform_conversions", r.platform_conversions)
+        .opt_int(
+            "platform_conversion_value_micros",
+            r.platform_conversion_value_micros,
+        )
+        .ts("pulled_at", pulled_at)
+        .int("run_id", m.run_id.0)
+        .ts("loaded_at", m.loaded_at)
+        .end();
+    EncodedRow { row_key: key, json }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -189,36 +221,4 @@ mod tests {
             "00000000-0000-0000-0000-000000000001:linear:00000000-0000-0000-0000-000000000002"
         );
     }
-}
-
-/// An `ad_metrics` row; key = platform:account:campaign:date. `pulled_at` orders restated
-/// pulls of one key (the newest wins in `ad_metrics_latest`).
-pub fn ad_metric(
-    r: &crate::domain::ad_metric::AdMetricRow,
-    pulled_at: Timestamp,
-    m: RowMeta,
-) -> EncodedRow {
-    let key = r.row_key();
-    let mut json = String::with_capacity(360);
-    Obj::start(&mut json)
-        .str("row_key", &key)
-        .str("platform", r.platform.as_str())
-        .str("account_id", &r.account_id)
-        .str("campaign_id", &r.campaign_id)
-        .opt_str("campaign_name", r.campaign_name.as_deref())
-        .str("date", &r.date.to_string())
-        .str("currency", r.currency.as_str())
-        .int("spend_micros", r.spend_micros)
-        .int("impressions", r.impressions)
-        .int("clicks", r.clicks)
-        .float("platform_conversions", r.platform_conversions)
-        .opt_int(
-            "platform_conversion_value_micros",
-            r.platform_conversion_value_micros,
-        )
-        .ts("pulled_at", pulled_at)
-        .int("run_id", m.run_id.0)
-        .ts("loaded_at", m.loaded_at)
-        .end();
-    EncodedRow { row_key: key, json }
 }

@@ -196,6 +196,7 @@ async fn streamed_rows_keep_exact_micros_and_account_days() {
 async fn quota_errors_are_waited_out_for_the_retry_delay() {
     let truth = fake::truth(2, d("2024-01-01"), d("2024-01-10"), false);
     let (f, url) = start(truth.clone()).await;
+    f.common.push(Fault::Unavailable);
     f.common.push(Fault::Throttle(Duration::from_millis(400)));
     f.common.push(Fault::Throttle(Duration::from_millis(400)));
     let src = fake::source(&settings(&url, &[]));
@@ -203,6 +204,7 @@ async fn quota_errors_are_waited_out_for_the_retry_delay() {
     assert_eq!(rows.len(), truth.len());
     let s = f.common.stats();
     assert_eq!(s.throttled_on_request, 2);
+    assert_eq!(s.requests[0].2, 503, "a 5xx is retried too");
     assert_eq!(
         s.throttled_over_limit, 0,
         "the limiter kept the client under the server's limit"

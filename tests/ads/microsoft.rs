@@ -95,7 +95,7 @@ async fn reporting(
                 let ok = r["Type"] == "CampaignPerformanceReportRequest"
                     && r["Aggregation"] == "Daily"
                     && r["Format"] == "Csv"
-                    && r["Scope"]["AccountIds"][0].to_string() == ACCOUNT
+                    && r["Scope"]["AccountIds"][0] == json!(180012345)
                     && r["Columns"].as_array().is_some_and(|c| c.len() == 9);
                 let (Some(from), Some(to)) = (
                     ymd(&r["Time"]["CustomDateRangeStart"]),

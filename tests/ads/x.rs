@@ -158,47 +158,52 @@ async fn api(
         }
         let form: HashMap<String, String> = fake::url_decode_form(&q).into_iter().collect();
         let truth = c.truth.lock().unwrap().clone();
-        let stats_query = |max_days: i64| -> Result<(Vec<String>, Date, i64, String), Response> {
-            let bad = |m: &str| {
-                Err((
-                    StatusCode::BAD_REQUEST,
-                    Json(json!({"errors": [{"code": "INVALID_PARAMETER", "message": m}]})),
-                )
-                    .into_response())
+        let stats_query =
+            |max_days: i64| -> Result<(Vec<String>, Date, i64, String), Box<Response>> {
+                let bad = |m: &str| {
+                    Err(Box::new(
+                        (
+                            StatusCode::BAD_REQUEST,
+                            Json(json!({"errors": [{"code": "INVALID_PARAMETER", "message": m}]})),
+                        )
+                            .into_response(),
+                    ))
+                };
+                let ids: Vec<String> = form
+                    .get("entity_ids")
+                    .map(|s| s.split(',').map(str::to_string).collect())
+                    .unwrap_or_default();
+                if ids.is_empty()
+                    || ids.len() > 20
+                    || form.get("entity").map(String::as_str) != Some("CAMPAIGN")
+                    || form.get("granularity").map(String::as_str) != Some("DAY")
+                {
+                    return bad("entity_ids (1 to 20), entity=CAMPAIGN and granularity=DAY");
+                }
+                let (Some(s), Some(e)) = (
+                    form.get("start_time")
+                        .and_then(|t| Timestamp::parse(t).ok()),
+                    form.get("end_time").and_then(|t| Timestamp::parse(t).ok()),
+                ) else {
+                    return bad("start_time and end_time");
+                };
+                let local = |t: Timestamp| t.add_micros(OFFSET_HOURS * 3_600_000_000);
+                if local(s).micros() % 86_400_000_000 != 0
+                    || local(e).micros() % 86_400_000_000 != 0
+                {
+                    return bad("DAY granularity needs times at the account's midnight");
+                }
+                let days = (e.micros() - s.micros()) / 86_400_000_000;
+                if days < 1 || days > max_days {
+                    return bad("time range too long");
+                }
+                Ok((
+                    ids,
+                    local(s).date(),
+                    days,
+                    form.get("placement").cloned().unwrap_or_default(),
+                ))
             };
-            let ids: Vec<String> = form
-                .get("entity_ids")
-                .map(|s| s.split(',').map(str::to_string).collect())
-                .unwrap_or_default();
-            if ids.is_empty()
-                || ids.len() > 20
-                || form.get("entity").map(String::as_str) != Some("CAMPAIGN")
-                || form.get("granularity").map(String::as_str) != Some("DAY")
-            {
-                return bad("entity_ids (1 to 20), entity=CAMPAIGN and granularity=DAY");
-            }
-            let (Some(s), Some(e)) = (
-                form.get("start_time")
-                    .and_then(|t| Timestamp::parse(t).ok()),
-                form.get("end_time").and_then(|t| Timestamp::parse(t).ok()),
-            ) else {
-                return bad("start_time and end_time");
-            };
-            let local = |t: Timestamp| t.add_micros(OFFSET_HOURS * 3_600_000_000);
-            if local(s).micros() % 86_400_000_000 != 0 || local(e).micros() % 86_400_000_000 != 0 {
-                return bad("DAY granularity needs times at the account's midnight");
-            }
-            let days = (e.micros() - s.micros()) / 86_400_000_000;
-            if days < 1 || days > max_days {
-                return bad("time range too long");
-            }
-            Ok((
-                ids,
-                local(s).date(),
-                days,
-                form.get("placement").cloned().unwrap_or_default(),
-            ))
-        };
         match (method.as_str(), p.as_str()) {
             ("GET", x) if x == format!("12/accounts/{ACCOUNT}/campaigns") => {
                 let start: usize = form.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
@@ -215,7 +220,7 @@ async fn api(
                 )
             }
             ("GET", x) if x == format!("12/stats/accounts/{ACCOUNT}") => match stats_query(7) {
-                Err(r) => (400, r),
+                Err(r) => (400, *r),
                 Ok((ids, from, days, placement)) => {
                     f.stats_calls
                         .lock()
@@ -230,7 +235,7 @@ async fn api(
             },
             ("POST", x) if x == format!("12/stats/jobs/accounts/{ACCOUNT}") => {
                 match stats_query(90) {
-                    Err(r) => (400, r),
+                    Err(r) => (400, *r),
                     Ok((ids, from, days, placement)) => {
                         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
                         let mut jobs = f.jobs.lock().unwrap();

@@ -87,6 +87,9 @@ fn latest<T: for<'de> Deserialize<'de>>(
     Ok(best.into_values().map(|(_, r)| r).collect())
 }
 
+/// (platform, campaign_id, date, model).
+type CreditKey = (String, String, String, String);
+
 #[derive(Debug, Default)]
 struct Spend {
     name: Option<String>,
@@ -124,8 +127,7 @@ pub fn rebuild(dir: &Path) -> anyhow::Result<usize> {
         s.platform_conversions += a.platform_conversions;
     }
     // (platform, campaign_id, date, model) → (conversions, value, a campaign name).
-    let mut credited: BTreeMap<(String, String, String, String), (f64, i64, Option<String>)> =
-        BTreeMap::new();
+    let mut credited: BTreeMap<CreditKey, (f64, i64, Option<String>)> = BTreeMap::new();
     let mut models = BTreeSet::new();
     for c in credits {
         models.insert(c.model.clone());
