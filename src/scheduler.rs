@@ -69,6 +69,7 @@ async fn tick<S: Source + Sync, K: Sink + Sync, R: RunStore>(
     p: &Pipeline<S, K, R>,
     opts: &LoopOptions,
     st: &mut State,
+    shutdown: &watch::Receiver<bool>,
 ) -> Result<Outcome, RunError> {
     if opts.auto_migrate && !st.migrated {
         p.store.migrate().await?;
@@ -79,6 +80,10 @@ async fn tick<S: Source + Sync, K: Sink + Sync, R: RunStore>(
         st.unsettled.remove(0);
     }
     let events = p.run_once(Trigger::Schedule).await;
+    if *shutdown.borrow() {
+        tracing::info!("shutdown requested; not starting the ad runs of this cycle");
+        return events;
+    }
     for (job, r) in p.run_ad_jobs(Trigger::Schedule).await {
         if let Err(e) = r {
             tracing::error!(%job, error = %e, "ad run failed; the next cycle pulls its window again");
@@ -111,7 +116,8 @@ pub async fn run_loop<S: Source + Sync, K: Sink + Sync, R: RunStore>(
         }
         let started = Instant::now();
         let (result, cancelled) = {
-            let fut = tick(&pipeline, &opts, &mut st);
+            let stop = shutdown.clone();
+            let fut = tick(&pipeline, &opts, &mut st, &stop);
             tokio::pin!(fut);
             tokio::select! {
                 r = &mut fut => (Some(r), false),

@@ -18,7 +18,7 @@ async fn the_loop_runs_tick_after_tick_and_records_each() {
     let three = eventually(Duration::from_secs(60), || {
         let p = d_path.clone();
         async move {
-            tokio::task::spawn_blocking(move || runs(&p, &[]).len() >= 3)
+            tokio::task::spawn_blocking(move || runs(&p, &[]).len() >= 6)
                 .await
                 .unwrap()
         }
@@ -33,7 +33,12 @@ async fn the_loop_runs_tick_after_tick_and_records_each() {
             .all(|r| r["status"] == "succeeded" && r["trigger"] == "schedule"),
         "{all:?}"
     );
-    // The first run did the work; later ticks found nothing new.
+    // Each tick runs the events job and the ad metrics file. The first of each did the work;
+    // later ticks found nothing new.
+    let (ads, all): (Vec<_>, Vec<_>) = all.into_iter().partition(|r| r["job"] == "ads:file");
+    assert!(ads.len() >= 2 && all.len() >= 2, "{ads:?} {all:?}");
+    assert_eq!(ads.last().unwrap()["ad_metric_rows"], 600);
+    assert!(ads[..ads.len() - 1].iter().all(|r| r["rows_written"] == 0));
     let last = all.last().unwrap();
     assert!(last["conversions"].as_i64().unwrap() > 0);
     assert!(all[..all.len() - 1].iter().all(|r| r["rows_written"] == 0));
