@@ -48,6 +48,7 @@ fn a_fixture_with_known_flaws_records_exactly_the_expected_counts_and_shares() {
     std::fs::write(dir.path().join("events.ndjson"), fixture().join("\n")).unwrap();
     let env = [
         ("ATTRSYNC__SOURCE__PATH", "events.ndjson"),
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
         ("ATTRSYNC__QUALITY__ON_LOW_SCORE", "warn"),
     ];
     let (code, out, err) = run_bin(dir.path(), &["run", "--once"], &env);
@@ -129,7 +130,10 @@ fn a_fixture_with_known_flaws_records_exactly_the_expected_counts_and_shares() {
 fn below_the_threshold_the_run_fails_before_loading_anything() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("events.ndjson"), fixture().join("\n")).unwrap();
-    let env = [("ATTRSYNC__SOURCE__PATH", "events.ndjson")];
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", "events.ndjson"),
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
+    ];
     let (code, _, err) = run_bin(dir.path(), &["run", "--once"], &env);
     assert_eq!(code, 1);
     assert!(
@@ -147,6 +151,7 @@ fn below_the_threshold_the_run_fails_before_loading_anything() {
     // Lowering the threshold lets the same data through.
     let env = [
         ("ATTRSYNC__SOURCE__PATH", "events.ndjson"),
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
         ("ATTRSYNC__QUALITY__THRESHOLD", "0.5"),
     ];
     let (code, out, err) = run_bin(dir.path(), &["run", "--once"], &env);
@@ -169,6 +174,7 @@ fn stitching_by_a_property_joins_ids_and_is_counted() {
     std::fs::write(dir.path().join("events.ndjson"), events.join("\n")).unwrap();
     let env = [
         ("ATTRSYNC__SOURCE__PATH", "events.ndjson"),
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
         ("ATTRSYNC__IDENTITY__STITCH_PROPERTY", "email"),
     ];
     let (code, out, err) = run_bin(dir.path(), &["run", "--once"], &env);

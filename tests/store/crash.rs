@@ -29,6 +29,7 @@ async fn two_runners_started_together_exactly_one_runs() {
     let env = [
         ("ATTRSYNC__RUN_STORE__URL", db.url.as_str()),
         ("ATTRSYNC__SOURCE__PATH", "events.fifo"),
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
     ];
     let mut a = Proc::spawn(dir.path(), &["run", "--once"], &env);
     let mut b = Proc::spawn(dir.path(), &["run", "--once"], &env);
@@ -90,6 +91,7 @@ async fn a_runner_killed_before_commit_loses_and_duplicates_nothing() {
     let env = [
         ("ATTRSYNC__RUN_STORE__URL", db.url.as_str()),
         ("ATTRSYNC__SOURCE__PATH", sample.as_str()),
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
     ];
     let mut killed_env = env.to_vec();
     killed_env.push(("ATTRSYNC_FAILPOINT_BEFORE_COMMIT", "pause"));

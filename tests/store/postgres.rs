@@ -67,6 +67,7 @@ async fn a_succeeded_run_records_its_counts_and_cursor() {
     let env = [
         ("ATTRSYNC__RUN_STORE__URL", db.url.as_str()),
         ("ATTRSYNC__SOURCE__PATH", sample.as_str()),
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
     ];
     let (code, out, err) = run_bin(dir.path(), &["run", "--once"], &env);
     assert_eq!(code, 0, "{out}{err}");
@@ -133,6 +134,7 @@ async fn a_failed_run_records_its_error_and_leaves_the_cursor() {
     let env = [
         ("ATTRSYNC__RUN_STORE__URL", db.url.as_str()),
         ("ATTRSYNC__SOURCE__PATH", "events.ndjson"),
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
     ];
     let (code, ..) = run_bin(dir.path(), &["run", "--once"], &env);
     assert_eq!(code, 0);
@@ -151,7 +153,7 @@ async fn a_failed_run_records_its_error_and_leaves_the_cursor() {
         .write_all((purchase(3, "a", &at(2, 0), "s2", "5", "USD") + "\n").as_bytes())
         .unwrap();
     std::fs::write(dir.path().join("blocked"), "not a directory").unwrap();
-    let failing = [env[0], env[1], ("ATTRSYNC__SINK__DIR", "blocked")];
+    let failing = [env[0], env[1], env[2], ("ATTRSYNC__SINK__DIR", "blocked")];
     let (code, _, err) = run_bin(dir.path(), &["run", "--once"], &failing);
     assert_eq!(code, 1, "{err}");
     let r = sqlx::query("SELECT status, error FROM sync_runs ORDER BY id DESC LIMIT 1")
@@ -193,6 +195,7 @@ async fn old_runs_are_pruned_by_keep_runs_days() {
     let env = [
         ("ATTRSYNC__RUN_STORE__URL", db.url.as_str()),
         ("ATTRSYNC__SOURCE__PATH", "e.ndjson"),
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
         ("ATTRSYNC__RUN_STORE__KEEP_RUNS_DAYS", "30"),
     ];
     let (code, ..) = run_bin(dir.path(), &["migrate"], &env);

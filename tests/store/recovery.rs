@@ -40,6 +40,7 @@ async fn the_daemon_survives_postgres_going_away_and_records_the_failure() {
         ("ATTRSYNC__RUN_STORE__URL", via_proxy.as_str()),
         ("ATTRSYNC__RUN_STORE__CONNECT_TIMEOUT", "2s"),
         ("ATTRSYNC__SOURCE__PATH", sample.as_str()),
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
         ("ATTRSYNC__SCHEDULE__INTERVAL", "1s"),
         ("ATTRSYNC__SCHEDULE__START_JITTER", "0s"),
         ("ATTRSYNC__SCHEDULE__MAX_BACKOFF", "1s"),
