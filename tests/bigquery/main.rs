@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod ads;
 mod auth;
 mod emulator;
 mod rejects;

@@ -50,7 +50,8 @@ pub fn statements(project: &str, dataset: &str) -> Vec<(String, String)> {
 
 /// Spend per platform, campaign and day next to the conversions and value every model credits
 /// to touchpoints of that campaign (by conversion date). Touchpoints name a campaign by
-/// `utm_id` (matched to campaign_id) or `utm_campaign` (matched to the campaign name).
+/// `utm_id` (matched to campaign_id) or `utm_campaign` (matched to the campaign name). Before
+/// any model has credited anything, spend still shows, with `model` NULL.
 fn campaign_performance(q: &dyn Fn(&str) -> String) -> String {
     format!(
         "WITH spend AS ( \
@@ -67,7 +68,9 @@ fn campaign_performance(q: &dyn Fn(&str) -> String) -> String {
              ON n.platform = cr.platform AND cr.campaign_id IS NULL AND n.name = LOWER(cr.campaign) \
            WHERE cr.platform IS NOT NULL \
            GROUP BY cr.platform, COALESCE(cr.campaign_id, n.campaign_id), DATE(cr.converted_at), cr.model), \
-         models AS (SELECT DISTINCT model FROM {credits}), \
+         models AS (SELECT DISTINCT model FROM {credits} \
+           UNION ALL SELECT CAST(NULL AS STRING) AS model FROM (SELECT 1 AS one) \
+           WHERE NOT EXISTS (SELECT 1 FROM {credits})), \
          grid AS (SELECT s.*, m.model FROM spend s CROSS JOIN models m) \
          SELECT COALESCE(g.platform, c.platform) AS platform, \
                 COALESCE(g.campaign_id, c.campaign_id) AS campaign_id, \
