@@ -98,66 +98,67 @@ pub fn sources(ads: &AdsSettings) -> anyhow::Result<Vec<AnyAdSource>> {
         );
         let s = Arc::new(s.clone());
         for id in &s.accounts {
-            let src = match platform {
-                Platform::GoogleAds => {
-                    let a = account(platform, key, &s, id, Some(ClientAuth::Body))?;
-                    AnyAdSource::Google(google::GoogleAds::new(
-                        a,
-                        need(s.secret("developer_token")?, key, "developer_token")?,
-                    ))
-                }
-                Platform::Meta => {
-                    let a = account(platform, key, &s, id, None)?;
-                    AnyAdSource::Meta(meta::MetaAds::new(
-                        a,
-                        need(s.secret("access_token")?, key, "access_token")?,
-                    ))
-                }
-                Platform::LinkedinAds => AnyAdSource::LinkedIn(linkedin::LinkedInAds::new(
-                    account(platform, key, &s, id, Some(ClientAuth::Body))?,
-                )),
-                Platform::MicrosoftAds => {
-                    let a = account(platform, key, &s, id, Some(ClientAuth::Body))?;
-                    let customer = need(s.login_customer_id.clone(), key, "login_customer_id")?;
-                    AnyAdSource::Microsoft(microsoft::MicrosoftAds::new(
-                        a,
-                        need(s.secret("developer_token")?, key, "developer_token")?,
-                        customer,
-                    ))
-                }
-                Platform::RedditAds => AnyAdSource::Reddit(reddit::RedditAds::new(account(
-                    platform,
-                    key,
-                    &s,
-                    id,
-                    Some(ClientAuth::Basic),
-                )?)),
-                Platform::XAds => {
-                    let a = account(platform, key, &s, id, None)?;
-                    let o = crate::http::oauth1::OAuth1 {
-                        consumer_key: need(s.consumer_key.clone(), key, "consumer_key")?,
-                        consumer_secret: need(
-                            s.secret("consumer_secret")?,
-                            key,
-                            "consumer_secret",
-                        )?,
-                        token: need(s.secret("access_token")?, key, "access_token")?,
-                        token_secret: need(
-                            s.secret("access_token_secret")?,
-                            key,
-                            "access_token_secret",
-                        )?,
-                    };
-                    AnyAdSource::X(x::XAds::new(a, o))
-                }
-                Platform::TiktokAds => {
-                    let a = account(platform, key, &s, id, None)?;
-                    AnyAdSource::TikTok(tiktok::TikTokAds::new(
-                        a,
-                        need(s.secret("access_token")?, key, "access_token")?,
-                    ))
-                }
-            };
+            let src =
+                (|| -> anyhow::Result<AnyAdSource> {
+                    Ok(match platform {
+                        Platform::GoogleAds => {
+                            let a = account(platform, key, &s, id, Some(ClientAuth::Body))?;
+                            AnyAdSource::Google(google::GoogleAds::new(
+                                a,
+                                need(s.secret("developer_token")?, key, "developer_token")?,
+                            ))
+                        }
+                        Platform::Meta => {
+                            let a = account(platform, key, &s, id, None)?;
+                            AnyAdSource::Meta(meta::MetaAds::new(
+                                a,
+                                need(s.secret("access_token")?, key, "access_token")?,
+                            ))
+                        }
+                        Platform::LinkedinAds => AnyAdSource::LinkedIn(linkedin::LinkedInAds::new(
+                            account(platform, key, &s, id, Some(ClientAuth::Body))?,
+                        )),
+                        Platform::MicrosoftAds => {
+                            let a = account(platform, key, &s, id, Some(ClientAuth::Body))?;
+                            let customer =
+                                need(s.login_customer_id.clone(), key, "login_customer_id")?;
+                            AnyAdSource::Microsoft(microsoft::MicrosoftAds::new(
+                                a,
+                                need(s.secret("developer_token")?, key, "developer_token")?,
+                                customer,
+                            ))
+                        }
+                        Platform::RedditAds => AnyAdSource::Reddit(reddit::RedditAds::new(
+                            account(platform, key, &s, id, Some(ClientAuth::Basic))?,
+                        )),
+                        Platform::XAds => {
+                            let a = account(platform, key, &s, id, None)?;
+                            let o = crate::http::oauth1::OAuth1 {
+                                consumer_key: need(s.consumer_key.clone(), key, "consumer_key")?,
+                                consumer_secret: need(
+                                    s.secret("consumer_secret")?,
+                                    key,
+                                    "consumer_secret",
+                                )?,
+                                token: need(s.secret("access_token")?, key, "access_token")?,
+                                token_secret: need(
+                                    s.secret("access_token_secret")?,
+                                    key,
+                                    "access_token_secret",
+                                )?,
+                            };
+                            AnyAdSource::X(x::XAds::new(a, o))
+                        }
+                        Platform::TiktokAds => {
+                            let a = account(platform, key, &s, id, None)?;
+                            AnyAdSource::TikTok(tiktok::TikTokAds::new(
+                                a,
+                                need(s.secret("access_token")?, key, "access_token")?,
+                            ))
+                        }
+                    })
+                })()
+                .with_context(|| format!("[ads.{key}] account {id}"))?;
             out.push(src);
         }
     }

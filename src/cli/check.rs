@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use super::Context;
 use crate::config::{SinkKind, SourceKind};
+use crate::domain::time::Date;
 use crate::store::RunStore;
 
 /// One check's result.
@@ -112,6 +113,7 @@ pub async fn execute(ctx: &Context) -> ExitCode {
             },
         });
     }
+    lines.extend(ad_lines(ctx).await);
     let mut failed = 0;
     for l in &lines {
         if !l.ok {
@@ -130,4 +132,56 @@ pub async fn execute(ctx: &Context) -> ExitCode {
         println!("{failed} check(s) failed");
         ExitCode::FAILURE
     }
+}
+
+/// One line per ad account: today's campaign-days pulled, which proves credentials, version
+/// and account access (the file source: that the file parses).
+async fn ad_lines(ctx: &Context) -> Vec<Line> {
+    use crate::ads::AdSource;
+    let sources = match crate::ads::sources(&ctx.settings.ads) {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Line {
+                name: "ads".into(),
+                ok: false,
+                detail: format!("{e:#}"),
+            }]
+        }
+    };
+    let mut out = Vec::new();
+    for src in &sources {
+        let name = src.job();
+        let (from, to) = src
+            .window()
+            .map(|(_, t)| (t, t))
+            .unwrap_or((Date::from_days(i32::MIN / 4), Date::from_days(i32::MAX / 4)));
+        let pulled =
+            tokio::time::timeout(std::time::Duration::from_secs(120), src.fetch(from, to)).await;
+        out.push(match pulled {
+            Ok(Ok(rows)) => Line {
+                name,
+                ok: true,
+                detail: format!(
+                    "reachable; {} campaign-day rows for {}",
+                    rows.len(),
+                    if from == to {
+                        to.to_string()
+                    } else {
+                        "the file".into()
+                    }
+                ),
+            },
+            Ok(Err(e)) => Line {
+                name,
+                ok: false,
+                detail: format!("{e:#}"),
+            },
+            Err(_) => Line {
+                name,
+                ok: false,
+                detail: "no answer within 120 s".into(),
+            },
+        });
+    }
+    out
 }

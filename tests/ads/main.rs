@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod config;
 mod fake;
 mod google;
 mod linkedin;

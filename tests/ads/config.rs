@@ -1,0 +1,72 @@
+//! `[ads.<platform>]` mistakes stop start-up with the key to fix, and `check` reaches every
+//! configured ad account.
+
+use crate::support::run_bin;
+
+fn err_of(pairs: &[(&str, &str)]) -> String {
+    let s = crate::support::settings(pairs);
+    match attrsync::ads::sources(&s.ads) {
+        Ok(_) => panic!("accepted {pairs:?}"),
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[test]
+fn missing_or_wrong_keys_are_named() {
+    let google = [
+        ("ATTRSYNC__ADS__GOOGLE__ENABLED", "true"),
+        ("ATTRSYNC__ADS__GOOGLE__ACCOUNTS", "123"),
+        ("ATTRSYNC__ADS__GOOGLE__CLIENT_ID", "id"),
+        ("ATTRSYNC__ADS__GOOGLE__CLIENT_SECRET", "s"),
+        ("ATTRSYNC__ADS__GOOGLE__REFRESH_TOKEN", "r"),
+    ];
+    assert!(
+        err_of(&google).contains("ads.google.developer_token"),
+        "{}",
+        err_of(&google)
+    );
+    let mut bad_zone = google.to_vec();
+    bad_zone.push(("ATTRSYNC__ADS__GOOGLE__DEVELOPER_TOKEN", "d"));
+    bad_zone.push(("ATTRSYNC__ADS__GOOGLE__TIME_ZONE", "Mars/Olympus"));
+    let e = err_of(&bad_zone);
+    assert!(
+        e.contains("ads.google.time_zone") && e.contains("Mars/Olympus"),
+        "{e}"
+    );
+    let e = err_of(&[("ATTRSYNC__ADS__META__ENABLED", "true")]);
+    assert!(e.contains("ads.meta.accounts"), "{e}");
+    let e = err_of(&[
+        ("ATTRSYNC__ADS__X__ENABLED", "true"),
+        ("ATTRSYNC__ADS__X__ACCOUNTS", "abc"),
+        ("ATTRSYNC__ADS__X__CONSUMER_KEY", "k"),
+    ]);
+    assert!(e.contains("ads.x.consumer_secret"), "{e}");
+}
+
+#[test]
+fn check_reaches_each_account_and_start_up_refuses_bad_ads_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let events =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/events.ndjson.gz");
+    let events = events.display().to_string();
+    let (code, out, err) = run_bin(
+        dir.path(),
+        &["check"],
+        &[("ATTRSYNC__SOURCE__PATH", &events)],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("ads:file") && out.contains("campaign-day rows"),
+        "{out}"
+    );
+    let env = [
+        ("ATTRSYNC__ADS__TIKTOK__ENABLED", "true"),
+        ("ATTRSYNC__ADS__TIKTOK__ACCOUNTS", "42"),
+    ];
+    let (code, out, _) = run_bin(dir.path(), &["check"], &env);
+    assert_ne!(code, 0);
+    assert!(out.contains("ads.tiktok.access_token"), "{out}");
+    let (code, _, err) = run_bin(dir.path(), &["run", "--once"], &env);
+    assert_ne!(code, 0);
+    assert!(err.contains("ads.tiktok.access_token"), "{err}");
+}
