@@ -82,7 +82,11 @@ pub struct AdPlatformSettings {
     #[serde(default)]
     pub consumer_secret: Option<Secret>,
     #[serde(default)]
+    pub consumer_secret_file: Option<PathBuf>,
+    #[serde(default)]
     pub access_token_secret: Option<Secret>,
+    #[serde(default)]
+    pub access_token_secret_file: Option<PathBuf>,
     /// Platform conversion action types counted as conversions (Meta `actions`).
     #[serde(default)]
     pub conversion_actions: Vec<String>,
@@ -107,8 +111,8 @@ impl AdPlatformSettings {
             "refresh_token" => (&self.refresh_token, &self.refresh_token_file),
             "access_token" => (&self.access_token, &self.access_token_file),
             "developer_token" => (&self.developer_token, &self.developer_token_file),
-            "consumer_secret" => (&self.consumer_secret, &None),
-            "access_token_secret" => (&self.access_token_secret, &None),
+            "consumer_secret" => (&self.consumer_secret, &self.consumer_secret_file),
+            "access_token_secret" => (&self.access_token_secret, &self.access_token_secret_file),
             other => unreachable!("no secret {other}"),
         };
         super::secret::resolve(inline, file, name)
