@@ -351,3 +351,23 @@ pub fn gap_after(stats: &Stats, status: u16) -> Option<Duration> {
         .map(|w| w[1].0.duration_since(w[0].0))
         .min()
 }
+
+/// A bare 429 with `Retry-After` in whole seconds.
+pub fn retry_after(d: Duration) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let secs = d.as_secs().max(1).to_string();
+    (
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        [("retry-after", secs)],
+        "",
+    )
+        .into_response()
+}
+
+/// The true day behind a pulled row.
+pub fn truth_of<'a>(truth: &'a [Day], r: &attrsync::domain::ad_metric::AdMetricRow) -> &'a Day {
+    truth
+        .iter()
+        .find(|t| t.campaign_id == r.campaign_id && t.date == r.date)
+        .expect("a pulled row has a true day")
+}

@@ -176,10 +176,7 @@ async fn streamed_rows_keep_exact_micros_and_account_days() {
     );
     assert!(rows.iter().all(|r| r.currency.as_str() == "EUR"));
     let r = rows.iter().find(|r| r.platform_conversions > 0.0).unwrap();
-    let t = truth
-        .iter()
-        .find(|t| t.campaign_id == r.campaign_id && t.date == r.date)
-        .unwrap();
+    let t = fake::truth_of(&truth, r);
     assert_eq!(r.platform_conversion_value_micros, Some(t.value_micros));
     assert_eq!(r.campaign_name.as_deref(), Some(t.name.as_str()));
     assert_eq!(

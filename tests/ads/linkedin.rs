@@ -55,23 +55,8 @@ async fn api(
     let c = &f.common;
     let (status, resp) = 'answer: {
         let _g = match c.enter() {
-            Gate::Fault(Fault::Throttle(d), _) => {
-                break 'answer (
-                    429,
-                    (
-                        StatusCode::TOO_MANY_REQUESTS,
-                        [("retry-after", d.as_secs().to_string())],
-                        "",
-                    )
-                        .into_response(),
-                )
-            }
-            Gate::OverLimit(_) => {
-                break 'answer (
-                    429,
-                    (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "1")], "").into_response(),
-                )
-            }
+            Gate::Fault(Fault::Throttle(d), _) => break 'answer (429, fake::retry_after(d)),
+            Gate::OverLimit(_) => break 'answer (429, fake::retry_after(Duration::from_secs(1))),
             Gate::Fault(_, _) => {
                 break 'answer (503, StatusCode::SERVICE_UNAVAILABLE.into_response())
             }

@@ -314,10 +314,7 @@ async fn report_runs_are_polled_and_every_page_read_with_exact_spend() {
         "Not Started, Running ×2, Completed"
     );
     let r = rows.iter().find(|r| r.platform_conversions > 0.0).unwrap();
-    let t = truth
-        .iter()
-        .find(|t| t.campaign_id == r.campaign_id && t.date == r.date)
-        .unwrap();
+    let t = fake::truth_of(&truth, r);
     assert_eq!(
         r.platform_conversions as i64, t.conversions,
         "only the configured action types count, not link clicks"

@@ -281,10 +281,7 @@ async fn reports_are_submitted_polled_downloaded_and_unzipped() {
         "three Pending polls, then Success"
     );
     let r = rows.iter().find(|r| r.platform_conversions > 0.0).unwrap();
-    let t = truth
-        .iter()
-        .find(|t| t.campaign_id == r.campaign_id && t.date == r.date)
-        .unwrap();
+    let t = fake::truth_of(&truth, r);
     assert_eq!(
         r.platform_conversion_value_micros,
         Some(t.value_micros / 10_000 * 10_000)

@@ -36,16 +36,16 @@ impl RedditAds {
         Self { account }
     }
 
-    /// `next_url` must stay on the API host: the bearer token goes with it.
-    fn same_host(&self, url: &str) -> Result<(), AdError> {
-        if url.starts_with(&format!("{}/", self.account.base())) {
-            Ok(())
-        } else {
-            Err(AdError::permanent(format!(
+    /// The next page's URL, which must stay on the API host: the bearer token goes with it.
+    fn next(&self, p: Option<models::Pagination>) -> Result<Option<String>, AdError> {
+        match p.and_then(|p| p.next_url).filter(|u| !u.is_empty()) {
+            None => Ok(None),
+            Some(url) if url.starts_with(&format!("{}/", self.account.base())) => Ok(Some(url)),
+            Some(_) => Err(AdError::permanent(format!(
                 "{}: pagination.next_url leaves {}; refusing to follow it",
                 self.account.api.name,
                 self.account.base()
-            )))
+            ))),
         }
     }
 
@@ -85,15 +85,8 @@ impl RedditAds {
         loop {
             let page: Envelope<Vec<Campaign>> = self.call("campaigns", &url, None).await?;
             names.extend(page.data.into_iter().map(|c| (c.id, c.name)));
-            match page
-                .pagination
-                .and_then(|p| p.next_url)
-                .filter(|u| !u.is_empty())
-            {
-                Some(next) => {
-                    self.same_host(&next)?;
-                    url = next;
-                }
+            match self.next(page.pagination)? {
+                Some(next) => url = next,
                 None => return Ok(names),
             }
         }
@@ -138,15 +131,8 @@ impl RedditAds {
                 d.campaign_name = names.get(&d.campaign_id).cloned().flatten();
                 out.push(a.row(d, cur));
             }
-            match page
-                .pagination
-                .and_then(|p| p.next_url)
-                .filter(|u| !u.is_empty())
-            {
-                Some(next) => {
-                    self.same_host(&next)?;
-                    url = next;
-                }
+            match self.next(page.pagination)? {
+                Some(next) => url = next,
                 None => return Ok(out),
             }
         }
