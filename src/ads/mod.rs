@@ -87,6 +87,11 @@ impl Account {
         self.settings.base_url.trim_end_matches('/')
     }
 
+    /// `<base>/<api_version>/<path>`.
+    pub fn versioned(&self, path: &str) -> String {
+        format!("{}/{}/{path}", self.base(), self.settings.api_version)
+    }
+
     /// A domain row from a parsed campaign-day of this account.
     pub fn row(&self, d: CampaignDay, currency: crate::domain::money::Currency) -> AdMetricRow {
         AdMetricRow {

@@ -95,12 +95,7 @@ impl MetaAds {
     }
 
     fn url(&self, path: &str) -> String {
-        format!(
-            "{}/{}/{}",
-            self.account.base(),
-            self.account.settings.api_version,
-            path
-        )
+        self.account.versioned(path)
     }
 
     async fn get<T: serde::de::DeserializeOwned>(

@@ -60,12 +60,7 @@ impl XAds {
     }
 
     fn url(&self, path: &str) -> String {
-        format!(
-            "{}/{}/{}",
-            self.account.base(),
-            self.account.settings.api_version,
-            path
-        )
+        self.account.versioned(path)
     }
 
     /// A signed request; query parameters are part of the signature.
