@@ -70,3 +70,36 @@ fn check_reaches_each_account_and_start_up_refuses_bad_ads_config() {
     assert_ne!(code, 0);
     assert!(err.contains("ads.tiktok.access_token"), "{err}");
 }
+
+#[test]
+fn windows_end_today_in_each_accounts_zone() {
+    use attrsync::ads::AdSource;
+    use attrsync::domain::time::Timestamp;
+    let mut s = crate::support::settings(&[
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
+        ("ATTRSYNC__ADS__TIKTOK__ENABLED", "true"),
+        ("ATTRSYNC__ADS__TIKTOK__ACCOUNTS", "east,west"),
+        ("ATTRSYNC__ADS__TIKTOK__ACCESS_TOKEN", "t"),
+        ("ATTRSYNC__ADS__TIKTOK__RESTATEMENT_DAYS", "3"),
+    ]);
+    // Kiritimati is UTC+14 and Baker Island UTC−12: for 22 hours of every UTC day their
+    // dates differ by one or two days.
+    s.ads
+        .tiktok
+        .time_zones
+        .insert("east".into(), "Etc/GMT-14".into());
+    s.ads
+        .tiktok
+        .time_zones
+        .insert("west".into(), "Etc/GMT+12".into());
+    let sources = attrsync::ads::sources(&s.ads).unwrap();
+    let hour = 3_600_000_000;
+    let now = Timestamp::now();
+    let (east, west) = (
+        now.add_micros(14 * hour).date(),
+        now.add_micros(-12 * hour).date(),
+    );
+    let windows: Vec<_> = sources.iter().map(|x| x.window().unwrap()).collect();
+    assert_eq!(windows[0], (east.add_days(-3), east));
+    assert_eq!(windows[1], (west.add_days(-3), west));
+}

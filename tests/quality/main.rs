@@ -6,3 +6,4 @@ mod support;
 
 mod measures;
 mod reconcile;
+mod spend;
