@@ -130,7 +130,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                 ));
             }
         };
-        tracing::info!(rows = rows.len(), from = %from, to = %to, secs = t.elapsed().as_secs_f64(), "ad metrics pulled");
+        let days = window.map_or("the whole file".to_string(), |(f, t)| format!("{f}..{t}"));
+        tracing::info!(rows = rows.len(), %days, secs = t.elapsed().as_secs_f64(), "ad metrics pulled");
         // A snapshot (a file) that has not changed since the last run is not written again.
         let position = match window {
             Some((_, to)) => to.to_string(),

@@ -222,7 +222,9 @@ impl Sink for LocalSink {
                 SinkError::Permanent(anyhow::anyhow!("campaign_performance panicked: {e}"))
             })?
             .map_err(|e| SinkError::Transient(e.context("cannot rebuild campaign_performance")))?;
-        tracing::info!(rows = n, file = %self.dir.join(performance::FILE).display(), "campaign_performance rebuilt");
+        if n > 0 {
+            tracing::info!(rows = n, file = %self.dir.join(performance::FILE).display(), "campaign_performance rebuilt");
+        }
         Ok(())
     }
 

@@ -1,10 +1,11 @@
 //! The local sink's `campaign_performance.ndjson`: what BigQuery's `campaign_performance` view
-//! computes, from the committed files. Latest row per key (ads: newest `pulled_at`; credits:
-//! newest `loaded_at`), spend per platform, campaign and day joined with the credits every
+//! computes, from the committed files, rebuilt after every cycle that has ad metrics. Latest
+//! rows as the views keep them (ads: the newest run of a key; credits: the newest run of a
+//! conversion and model), spend per platform, campaign and day joined with the credits every
 //! model gave touchpoints of that campaign on that (conversion) day; a credit names its
 //! campaign by id, else by name matched to the ad platform's campaign names.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -31,12 +32,11 @@ struct AdRow {
     clicks: i64,
     #[serde(default)]
     platform_conversions: f64,
-    pulled_at: String,
 }
 
 #[derive(Debug, Deserialize)]
 struct CreditRow {
-    row_key: String,
+    conversion_id: String,
     converted_at: String,
     model: String,
     #[serde(default)]
@@ -48,43 +48,58 @@ struct CreditRow {
     credit: f64,
     #[serde(default)]
     credited_value_micros: Option<i64>,
-    loaded_at: String,
 }
 
-/// Reads every committed rows file of `table`, keeping the row with the greatest `order` per key.
-fn latest<T: for<'de> Deserialize<'de>>(
+fn hash(parts: &[&str]) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(7).hash_one(parts)
+}
+
+/// Streams the committed rows of `table`, newest run first, passing on only the rows of groups
+/// (`group`: a row key, or a conversion and model) that no newer run wrote: the rows the
+/// `_latest` views keep. Memory holds one hash per group, not the rows. Returns the files read.
+fn newest_first<T: for<'de> Deserialize<'de>>(
     dir: &Path,
     table: &str,
-    key: impl Fn(&T) -> (&str, &str),
-) -> anyhow::Result<Vec<T>> {
-    let mut best: HashMap<String, (String, T)> = HashMap::new();
+    group: impl Fn(&T) -> u64,
+    mut each: impl FnMut(T),
+) -> anyhow::Result<usize> {
     let d = dir.join(table);
     let entries = match fs::read_dir(&d) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(e).with_context(|| format!("cannot list {}", d.display())),
     };
+    let mut files: Vec<(u64, std::path::PathBuf)> = Vec::new();
     for e in entries {
         let p = e?.path();
-        if p.extension().is_none_or(|x| x != "ndjson") {
-            continue;
+        let run = p
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<u64>().ok());
+        if let (Some(run), true) = (run, p.extension().is_some_and(|x| x == "ndjson")) {
+            files.push((run, p));
         }
-        let f = fs::File::open(&p).with_context(|| format!("cannot open {}", p.display()))?;
+    }
+    files.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut seen: HashSet<u64> = HashSet::new();
+    for (_, p) in &files {
+        let mut this: HashSet<u64> = HashSet::new();
+        let f = fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
         for (i, line) in BufReader::new(f).lines().enumerate() {
             let line = line.with_context(|| format!("cannot read {}", p.display()))?;
             let row: T = serde_json::from_str(&line)
                 .with_context(|| format!("{} line {}", p.display(), i + 1))?;
-            let (k, order) = key(&row);
-            let (k, order) = (k.to_string(), order.to_string());
-            match best.get(&k) {
-                Some((o, _)) if *o >= order => {}
-                _ => {
-                    best.insert(k, (order, row));
-                }
+            let g = group(&row);
+            if seen.contains(&g) {
+                continue;
             }
+            this.insert(g);
+            each(row);
         }
+        seen.extend(this);
     }
-    Ok(best.into_values().map(|(_, r)| r).collect())
+    Ok(files.len())
 }
 
 /// (platform, campaign_id, date, model).
@@ -100,56 +115,66 @@ struct Spend {
     platform_conversions: f64,
 }
 
-/// Rebuilds the file; returns how many rows it holds.
+/// Rebuilds the file when there are ad metrics; returns how many rows it holds.
 pub fn rebuild(dir: &Path) -> anyhow::Result<usize> {
-    let ads: Vec<AdRow> = latest(dir, "ad_metrics", |r: &AdRow| (&r.row_key, &r.pulled_at))?;
-    let credits: Vec<CreditRow> = latest(dir, "attribution_credits", |r: &CreditRow| {
-        (&r.row_key, &r.loaded_at)
-    })?;
     // (platform, campaign_id, date) → spend, across accounts.
     let mut spend: BTreeMap<(String, String, String), Spend> = BTreeMap::new();
     let mut by_name: HashMap<(String, String), String> = HashMap::new();
-    for a in ads {
-        if let Some(n) = &a.campaign_name {
-            by_name.insert(
-                (a.platform.clone(), n.to_lowercase()),
-                a.campaign_id.clone(),
-            );
-        }
-        let s = spend
-            .entry((a.platform, a.campaign_id, a.date))
-            .or_default();
-        s.name = s.name.take().or(a.campaign_name);
-        s.currency = a.currency;
-        s.spend += a.spend_micros;
-        s.impressions += a.impressions;
-        s.clicks += a.clicks;
-        s.platform_conversions += a.platform_conversions;
+    let ad_files = newest_first(
+        dir,
+        "ad_metrics",
+        |r: &AdRow| hash(&[&r.row_key]),
+        |a: AdRow| {
+            if let Some(n) = &a.campaign_name {
+                by_name.insert(
+                    (a.platform.clone(), n.to_lowercase()),
+                    a.campaign_id.clone(),
+                );
+            }
+            let s = spend
+                .entry((a.platform, a.campaign_id, a.date))
+                .or_default();
+            s.name = s.name.take().or(a.campaign_name);
+            s.currency = a.currency;
+            s.spend += a.spend_micros;
+            s.impressions += a.impressions;
+            s.clicks += a.clicks;
+            s.platform_conversions += a.platform_conversions;
+        },
+    )?;
+    if ad_files == 0 {
+        return Ok(0);
     }
     // (platform, campaign_id, date, model) → (conversions, value, a campaign name).
     let mut credited: BTreeMap<CreditKey, (f64, i64, Option<String>)> = BTreeMap::new();
     let mut models = BTreeSet::new();
-    for c in credits {
-        models.insert(c.model.clone());
-        let Some(p) = c.platform else { continue };
-        let id = c.campaign_id.clone().or_else(|| {
-            c.campaign
-                .as_ref()
-                .and_then(|n| by_name.get(&(p.clone(), n.to_lowercase())).cloned())
-        });
-        let Some(id) = id.or_else(|| c.campaign.clone()) else {
-            continue;
-        };
-        let date = c.converted_at.get(..10).unwrap_or_default().to_string();
-        let e = credited
-            .entry((p, id, date, c.model))
-            .or_insert((0.0, 0, None));
-        e.0 += c.credit;
-        e.1 += c.credited_value_micros.unwrap_or(0);
-        if e.2.is_none() {
-            e.2 = c.campaign;
-        }
-    }
+    // A conversion re-attributed by a newer run replaces all its older credits of that model.
+    newest_first(
+        dir,
+        "attribution_credits",
+        |c: &CreditRow| hash(&[&c.conversion_id, &c.model]),
+        |c: CreditRow| {
+            models.insert(c.model.clone());
+            let Some(p) = c.platform else { return };
+            let id = c.campaign_id.clone().or_else(|| {
+                c.campaign
+                    .as_ref()
+                    .and_then(|n| by_name.get(&(p.clone(), n.to_lowercase())).cloned())
+            });
+            let Some(id) = id.or_else(|| c.campaign.clone()) else {
+                return;
+            };
+            let date = c.converted_at.get(..10).unwrap_or_default().to_string();
+            let e = credited
+                .entry((p, id, date, c.model))
+                .or_insert((0.0, 0, None));
+            e.0 += c.credit;
+            e.1 += c.credited_value_micros.unwrap_or(0);
+            if e.2.is_none() {
+                e.2 = c.campaign;
+            }
+        },
+    )?;
     let tmp = dir.join(format!("{FILE}.partial"));
     let mut out = std::io::BufWriter::new(
         fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?,
