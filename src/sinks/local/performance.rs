@@ -81,7 +81,7 @@ fn newest_first<T: for<'de> Deserialize<'de>>(
             files.push((run, p));
         }
     }
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     let mut seen: HashSet<u64> = HashSet::new();
     for (_, p) in &files {
         let mut this: HashSet<u64> = HashSet::new();
