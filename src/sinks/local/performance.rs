@@ -219,3 +219,82 @@ pub fn rebuild(dir: &Path) -> anyhow::Result<usize> {
     fs::rename(&tmp, dir.join(FILE)).context("cannot replace campaign_performance.ndjson")?;
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, table: &str, run: u32, lines: &[serde_json::Value]) {
+        let d = dir.join(table);
+        fs::create_dir_all(&d).unwrap();
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        fs::write(d.join(format!("{run}.ndjson")), text).unwrap();
+    }
+
+    fn ad(spend: i64) -> serde_json::Value {
+        serde_json::json!({"row_key": "google_ads:1:111:2024-06-01", "platform": "google_ads", "campaign_id": "111",
+            "campaign_name": "Brand", "date": "2024-06-01", "currency": "USD", "spend_micros": spend, "pulled_at": "x"})
+    }
+
+    fn credit(
+        conversion: &str,
+        touch: &str,
+        credit: f64,
+        campaign: serde_json::Value,
+    ) -> serde_json::Value {
+        serde_json::json!({"row_key": format!("{conversion}:linear:{touch}"), "conversion_id": conversion,
+            "converted_at": "2024-06-01T10:00:00Z", "model": "linear", "platform": "google_ads",
+            "campaign": campaign, "credit": credit, "credited_value_micros": (credit * 10e6) as i64})
+    }
+
+    #[test]
+    fn newest_pulls_and_newest_attributions_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "ad_metrics", 2, &[ad(5_000_000)]);
+        write(d, "ad_metrics", 10, &[ad(7_000_000)]);
+        // Run 3 credits conversion c1 half to a Brand touch; run 11 re-attributes it wholly to
+        // another Brand touch, so run 3's credit must not count.
+        write(
+            d,
+            "attribution_credits",
+            3,
+            &[
+                credit("c1", "t1", 0.5, "Brand".into()),
+                credit("c2", "t9", 1.0, "brand".into()),
+            ],
+        );
+        write(
+            d,
+            "attribution_credits",
+            11,
+            &[credit("c1", "t2", 1.0, "Brand".into())],
+        );
+        assert_eq!(rebuild(d).unwrap(), 1);
+        let row: serde_json::Value =
+            serde_json::from_str(fs::read_to_string(d.join(FILE)).unwrap().trim()).unwrap();
+        assert_eq!(row["spend_micros"], 7_000_000, "the newest pull");
+        assert_eq!(
+            row["campaign_id"], "111",
+            "credits matched by name, case-insensitively"
+        );
+        assert_eq!(
+            row["attributed_conversions"], 2.0,
+            "c1 once (run 11) and c2"
+        );
+        assert_eq!(row["cpa_micros"], 3_500_000.0);
+    }
+
+    #[test]
+    fn nothing_is_built_without_ad_metrics() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "attribution_credits",
+            1,
+            &[credit("c1", "t1", 1.0, "Brand".into())],
+        );
+        assert_eq!(rebuild(dir.path()).unwrap(), 0);
+        assert!(!dir.path().join(FILE).exists());
+    }
+}
