@@ -10,13 +10,7 @@ use serde_json::{json, Value};
 use crate::support::bqemu::{Emulator, PROJECT};
 use crate::support::process::Proc;
 use crate::support::proxy::Proxy;
-
-fn sample() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/sample/events.ndjson.gz")
-        .display()
-        .to_string()
-}
+use crate::support::sample_events as sample;
 
 /// Runs one cycle in-process into `dataset`; returns the summary's rows per table.
 async fn run_into(

@@ -1,21 +1,8 @@
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
 
+use crate::support::sample_ads;
+use crate::support::sample_events as sample;
 use crate::support::{read_table, run_bin};
-
-fn sample() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/sample/events.ndjson.gz")
-        .display()
-        .to_string()
-}
-
-fn sample_ads() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/sample/ad_metrics.ndjson")
-        .display()
-        .to_string()
-}
 
 #[test]
 fn run_once_twice_writes_each_row_once_and_status_lists_both() {

@@ -8,6 +8,7 @@ use attrsync::sinks::local::LocalSink;
 use attrsync::sinks::{EncodedRow, Sink, SinkError, Table};
 use attrsync::store::{RunStore, Trigger};
 
+use crate::support::sample_events as sample;
 use crate::support::{read_table, run_bin};
 
 /// A sink that silently loses the first conversion row it is given.
@@ -37,13 +38,6 @@ impl Sink for Dropping {
     async fn discard(&self, run: RunId) -> Result<(), SinkError> {
         self.inner.discard(run).await
     }
-}
-
-fn sample() -> String {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/sample/events.ndjson.gz")
-        .display()
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

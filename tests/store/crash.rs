@@ -1,5 +1,4 @@
 use std::collections::HashSet;
-use std::path::Path;
 use std::time::Duration;
 
 use sqlx::Row;
@@ -7,13 +6,7 @@ use sqlx::Row;
 use crate::support::pg::TestDb;
 use crate::support::process::Proc;
 use crate::support::read_table;
-
-fn sample() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/sample/events.ndjson.gz")
-        .display()
-        .to_string()
-}
+use crate::support::sample_events as sample;
 
 #[tokio::test]
 async fn two_runners_started_together_exactly_one_runs() {

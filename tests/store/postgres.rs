@@ -1,19 +1,12 @@
 use std::collections::HashSet;
 use std::io::Write;
-use std::path::Path;
 
 use sqlx::Row;
 
 use crate::support::events::*;
 use crate::support::pg::TestDb;
+use crate::support::sample_events as sample;
 use crate::support::{read_table, run_bin};
-
-fn sample() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("data/sample/events.ndjson.gz")
-        .display()
-        .to_string()
-}
 
 #[tokio::test]
 async fn migrate_from_empty_creates_typed_tables_and_is_idempotent() {

@@ -49,9 +49,23 @@ pub fn read_table(out: &Path, table: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// The bundled sample ad metrics, by absolute path (binaries run in temporary directories).
-pub fn sample_ads() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/ad_metrics.ndjson")
+/// A bundled sample file by absolute path (binaries and tests run in temporary directories).
+fn bundled(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/sample")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The bundled sample events.
+pub fn sample_events() -> String {
+    bundled("events.ndjson.gz")
+}
+
+/// The bundled sample ad metrics.
+pub fn sample_ads() -> String {
+    bundled("ad_metrics.ndjson")
 }
 
 /// The compiled `attrsync` binary.
