@@ -171,3 +171,19 @@ pub async fn run(p: &PhPipeline) -> Result<RunSummary, RunError> {
         Outcome::LeaseHeld { holder, .. } => panic!("lease held by {holder}"),
     }
 }
+
+/// A default fake serving `events`, a scratch directory, and a pipeline reading from it.
+pub struct Served {
+    pub fake: FakePostHog,
+    pub dir: tempfile::TempDir,
+    pub p: PhPipeline,
+}
+
+/// Starts a default fake with `events` and a pipeline over it with `extra` settings.
+pub async fn served(events: Vec<Event>, extra: &[(&str, &str)]) -> Served {
+    let opts = Options::default();
+    let fake = FakePostHog::start(opts.clone(), events).await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(&fake, &opts, dir.path(), extra).await;
+    Served { fake, dir, p }
+}

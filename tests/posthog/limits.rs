@@ -2,7 +2,7 @@ use std::time::{Duration, Instant};
 
 use attrsync::domain::time::Timestamp;
 
-use crate::fixture::{fixture, pipeline, run};
+use crate::fixture::{fixture, pipeline, run, served, Served};
 use crate::support::fake_posthog::{FakePostHog, Fault, Options};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -120,13 +120,10 @@ async fn an_invalid_key_fails_at_once_with_a_clear_message() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_gateway_timeouts_and_slow_responses_are_retried() {
     let f = fixture(40, Timestamp::now().add_micros(-60_000_000), 3600, 8);
-    let opts = Options::default();
-    let fake = FakePostHog::start(opts.clone(), f.events.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(
-        &fake,
-        &opts,
-        dir.path(),
+    let Served {
+        fake, p, dir: _dir, ..
+    } = served(
+        f.events.clone(),
         &[("ATTRSYNC__POSTHOG__RATE_LIMIT__CONCURRENCY", "1")],
     )
     .await;
@@ -146,13 +143,10 @@ async fn server_errors_gateway_timeouts_and_slow_responses_are_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_that_does_not_parse_fails_the_run_naming_query_and_page() {
     let f = fixture(40, Timestamp::now().add_micros(-60_000_000), 3600, 9);
-    let opts = Options::default();
-    let fake = FakePostHog::start(opts.clone(), f.events.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(
-        &fake,
-        &opts,
-        dir.path(),
+    let Served {
+        fake, p, dir: _dir, ..
+    } = served(
+        f.events.clone(),
         &[("ATTRSYNC__POSTHOG__RATE_LIMIT__CONCURRENCY", "1")],
     )
     .await;

@@ -4,7 +4,7 @@ use attrsync::domain::time::{Timestamp, MICROS_PER_DAY};
 use attrsync::store::RunStore;
 use serde_json::json;
 
-use crate::fixture::{fixture, pipeline, run, wanted, Lcg};
+use crate::fixture::{fixture, pipeline, run, served, wanted, Lcg, Served};
 use crate::support::fake_posthog::{Event, FakePostHog, Fault, Options};
 use crate::support::read_table;
 
@@ -53,13 +53,8 @@ async fn every_event_is_read_exactly_once_across_pages_that_split_equal_timestam
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_mid_stream_fails_the_run_and_the_rerun_resumes_from_the_committed_cursor() {
     let f = fixture(200, Timestamp::now().add_micros(-60_000_000), 6 * 3600, 2);
-    let opts = Options::default();
-    let fake = FakePostHog::start(opts.clone(), f.events.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(
-        &fake,
-        &opts,
-        dir.path(),
+    let Served { fake, dir, p } = served(
+        f.events.clone(),
         &[("ATTRSYNC__POSTHOG__RATE_LIMIT__CONCURRENCY", "1")],
     )
     .await;
@@ -110,16 +105,8 @@ async fn a_failure_mid_stream_fails_the_run_and_the_rerun_resumes_from_the_commi
 async fn late_events_in_the_overlap_are_written_once_and_nothing_else_again() {
     let now = Timestamp::now();
     let f = fixture(50, now.add_micros(-3_600_000_000), 3 * 3600, 3);
-    let opts = Options::default();
-    let fake = FakePostHog::start(opts.clone(), f.events.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(
-        &fake,
-        &opts,
-        dir.path(),
-        &[("ATTRSYNC__POSTHOG__OVERLAP", "30m")],
-    )
-    .await;
+    let Served { fake, dir, p } =
+        served(f.events.clone(), &[("ATTRSYNC__POSTHOG__OVERLAP", "30m")]).await;
     run(&p).await.unwrap();
     // An event that happened 5 minutes ago reaches PostHog only now.
     let mut r = Lcg(99);
