@@ -19,7 +19,7 @@ use crate::domain::ids::RunId;
 use crate::domain::time::{Date, Timestamp};
 use crate::sinks::{Sink, SinkError, Table};
 use crate::sources::Source;
-use crate::store::{Claim, Finish, RunStatus, RunStore, Trigger};
+use crate::store::{Finish, RunStatus, RunStore, Trigger};
 
 /// Ad accounts pulled at once (each platform has its own limiter).
 const PARALLEL_ACCOUNTS: usize = 4;
@@ -60,26 +60,28 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let started = Instant::now();
         let job = source.job();
         let result = async {
-            let (run, lease, abandoned) = match self.store.claim(&job, trigger, &self.meta).await? {
-                Claim::Held { holder } => {
-                    tracing::info!(%job, %holder, "lease held by another runner; skipping this run");
-                    return Ok(Outcome::LeaseHeld { job: job.clone(), holder });
-                }
-                Claim::Acquired { run, lease, abandoned } => (run, lease, abandoned),
+            let (run, lease) = match self.take_lease(&job, trigger).await? {
+                Ok(claimed) => claimed,
+                Err(held) => return Ok(held),
             };
-            for a in &abandoned {
-                tracing::warn!(abandoned_run = a.0, "found a run left running by a dead process; marked abandoned");
-                if let Err(e) = self.sink.discard(*a).await {
-                    tracing::warn!(abandoned_run = a.0, error = %e, "could not discard the abandoned run's rows");
-                }
-            }
             let span = tracing::info_span!("run", run_id = run.0, %job);
-            match self.ad_cycle(source, run, &job, started).instrument(span).await {
-                Err((cause, transient, partial)) => Err(self.fail(run, lease, &job, cause, transient, &partial).await),
+            match self
+                .ad_cycle(source, run, &job, started)
+                .instrument(span)
+                .await
+            {
+                Err((cause, transient, partial)) => Err(self
+                    .fail(run, lease, &job, cause, transient, &partial)
+                    .await),
                 Ok((summary, window, position)) => {
                     let counts = summary.counts();
                     let cursors = vec![(job.clone(), ADS_PARTITION.to_string(), position)];
-                    let span = window.map(|(f, t)| (Some(Timestamp::start_of(f)), Some(Timestamp::start_of(t.add_days(1)))));
+                    let span = window.map(|(f, t)| {
+                        (
+                            Some(Timestamp::start_of(f)),
+                            Some(Timestamp::start_of(t.add_days(1))),
+                        )
+                    });
                     let fin = Finish {
                         status: RunStatus::Succeeded,
                         counts: &counts,
@@ -87,12 +89,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                         window: span.unwrap_or((None, None)),
                         cursors: &cursors,
                     };
-                    self.store.finish(lease, run, fin).await.map_err(|e| RunError {
-                        run: Some(run),
-                        transient: e.is_transient(),
-                        unrecorded: true,
-                        cause: anyhow::Error::new(e).context("the run could not be committed"),
-                    })?;
+                    self.commit(lease, run, fin).await?;
                     Ok(Outcome::Completed(Box::new(summary)))
                 }
             }

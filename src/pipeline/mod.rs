@@ -152,25 +152,67 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         self.current.lock().expect("current run lock").take()
     }
 
-    async fn claim_and_run(&self, spec: &RunSpec) -> Result<Outcome, RunError> {
-        let job = spec.job.clone();
-        let (run, lease, abandoned) = match self.store.claim(&job, spec.trigger, &self.meta).await?
-        {
+    /// Takes `job`'s lease and opens a run (`Err(outcome)` when another runner holds it);
+    /// what runs left by dead processes wrote is discarded from the sink.
+    async fn take_lease(
+        &self,
+        job: &str,
+        trigger: Trigger,
+    ) -> Result<Result<(RunId, crate::store::Lease), Outcome>, RunError> {
+        match self.store.claim(job, trigger, &self.meta).await? {
             Claim::Held { holder } => {
                 tracing::info!(%job, %holder, "lease held by another runner; skipping this run");
-                return Ok(Outcome::LeaseHeld { job, holder });
+                Ok(Err(Outcome::LeaseHeld {
+                    job: job.to_string(),
+                    holder,
+                }))
             }
             Claim::Acquired {
                 run,
                 lease,
                 abandoned,
-            } => (run, lease, abandoned),
+            } => {
+                for a in &abandoned {
+                    tracing::warn!(
+                        abandoned_run = a.0,
+                        "found a run left running by a dead process; marked abandoned"
+                    );
+                    if let Err(e) = self.sink.discard(*a).await {
+                        tracing::warn!(abandoned_run = a.0, error = %e, "could not discard the abandoned run's rows");
+                    }
+                }
+                Ok(Ok((run, lease)))
+            }
+        }
+    }
+
+    /// Records a run as succeeded with its cursors. If the store refuses, the sink has the rows
+    /// but the run stays unrecorded until [`Pipeline::settle`].
+    async fn commit(
+        &self,
+        lease: crate::store::Lease,
+        run: RunId,
+        fin: Finish<'_>,
+    ) -> Result<(), RunError> {
+        self.store.finish(lease, run, fin).await.map_err(|e| {
+            tracing::error!(error = %e, "the sink has the rows, but the run could not be committed");
+            RunError {
+                run: Some(run),
+                transient: e.is_transient(),
+                unrecorded: true,
+                cause: anyhow::Error::new(e).context("the run could not be committed"),
+            }
+        })
+    }
+
+    async fn claim_and_run(&self, spec: &RunSpec) -> Result<Outcome, RunError> {
+        let (run, lease) = match self.take_lease(&spec.job, spec.trigger).await? {
+            Ok(claimed) => claimed,
+            Err(held) => return Ok(held),
         };
         *self.current.lock().expect("current run lock") = Some(run);
-        let span = tracing::info_span!("run", run_id = run.0, %job);
-        self.claimed(spec, run, lease, abandoned)
-            .instrument(span)
-            .await
+        let span = tracing::info_span!("run", run_id = run.0, job = %spec.job);
+        self.claimed(spec, run, lease).instrument(span).await
     }
 
     async fn claimed(
@@ -178,18 +220,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         spec: &RunSpec,
         run: RunId,
         lease: crate::store::Lease,
-        abandoned: Vec<RunId>,
     ) -> Result<Outcome, RunError> {
         let job = &spec.job;
-        for a in &abandoned {
-            tracing::warn!(
-                abandoned_run = a.0,
-                "found a run left running by a dead process; marked abandoned"
-            );
-            if let Err(e) = self.sink.discard(*a).await {
-                tracing::warn!(abandoned_run = a.0, error = %e, "could not discard the abandoned run's rows");
-            }
-        }
         let started = Instant::now();
         let source_job = self.source.job();
         let (horizon, until) = match spec.window {
@@ -246,15 +278,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                     window: (horizon.from, summary.window_end),
                     cursors: &cursors,
                 };
-                self.store.finish(lease, run, fin).await.map_err(|e| {
-                    tracing::error!(error = %e, "the sink has the rows, but the run could not be committed");
-                    RunError {
-                        run: Some(run),
-                        transient: e.is_transient(),
-                        unrecorded: true,
-                        cause: anyhow::Error::new(e).context("the run could not be committed"),
-                    }
-                })?;
+                self.commit(lease, run, fin).await?;
                 self.prune().await;
                 Ok(Outcome::Completed(Box::new(summary)))
             }
