@@ -47,6 +47,9 @@ impl AdError {
     }
 }
 
+/// Every day there is: what a snapshot source (a file) is asked for.
+pub const EVERY_DAY: (Date, Date) = (Date::from_days(i32::MIN / 4), Date::from_days(i32::MAX / 4));
+
 /// A source of campaign-day rows for one account.
 pub trait AdSource {
     /// `ads:<platform>:<account>`: the lease and run job.

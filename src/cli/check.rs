@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use super::Context;
 use crate::config::{SinkKind, SourceKind};
-use crate::domain::time::Date;
 use crate::store::RunStore;
 
 /// One check's result.
@@ -154,7 +153,7 @@ async fn ad_lines(ctx: &Context) -> Vec<Line> {
         let (from, to) = src
             .window()
             .map(|(_, t)| (t, t))
-            .unwrap_or((Date::from_days(i32::MIN / 4), Date::from_days(i32::MAX / 4)));
+            .unwrap_or(crate::ads::EVERY_DAY);
         let pulled =
             tokio::time::timeout(std::time::Duration::from_secs(120), src.fetch(from, to)).await;
         out.push(match pulled {

@@ -113,8 +113,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             ..Default::default()
         };
         let window = source.window();
-        let (from, to) =
-            window.unwrap_or((Date::from_days(i32::MIN / 4), Date::from_days(i32::MAX / 4)));
+        let (from, to) = window.unwrap_or(crate::ads::EVERY_DAY);
         let t = Instant::now();
         let rows: Vec<AdMetricRow> = match source.fetch(from, to).await {
             Ok(r) => r,
