@@ -6,6 +6,9 @@
 #[path = "../tests/support/fake_posthog.rs"]
 #[allow(dead_code)]
 mod fake_posthog;
+#[path = "../tests/support/hogql.rs"]
+#[allow(dead_code)]
+mod hogql;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -44,6 +47,7 @@ async fn main() {
                 uuid: format!("{:08x}-0000-7000-8000-{:012x}", i as u32 ^ 0x5a5a5a5a, i),
                 event: "$pageview".into(),
                 micros: end.micros() - (i as i64 * 6 * 3_600_000_000 / rows as i64),
+                created_at: end.micros() - (i as i64 * 6 * 3_600_000_000 / rows as i64),
                 distinct_id: format!("d{}", i / 9),
                 person_id: None,
                 properties: props.as_object().unwrap().clone(),
@@ -78,9 +82,15 @@ async fn main() {
     let (_, rules) = plan_from(&settings).expect("plan");
     let key = settings.posthog_api_key().unwrap().unwrap();
     let source = PostHogSource::new(&settings.posthog, key).expect("source");
-    let req = ReadRequest {
+    let since = attrsync::sources::horizon::Horizon {
         from: Some(end.add_micros(-7 * 3_600_000_000)),
-        until: None,
+        tail: Default::default(),
+    };
+    let req = ReadRequest {
+        cursor: Some(since.to_text()),
+        window: None,
+        now: Timestamp::now(),
+        max_future_micros: 3_600_000_000,
         lookback_micros: 0,
         training_micros: 0,
     };

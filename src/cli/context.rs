@@ -88,6 +88,7 @@ impl Context {
             meta: RunnerMeta::current(),
             training_micros: s.attribution.training_days as i64
                 * crate::domain::time::MICROS_PER_DAY,
+            max_future_micros: s.source.max_future.as_micros() as i64,
             keep_runs_days: s.run_store.keep_runs_days,
             quality: s.quality.clone(),
             current: Default::default(),

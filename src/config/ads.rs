@@ -87,7 +87,8 @@ pub struct AdPlatformSettings {
     pub access_token_secret: Option<Secret>,
     #[serde(default)]
     pub access_token_secret_file: Option<PathBuf>,
-    /// Platform conversion action types counted as conversions (Meta `actions`).
+    /// Meta `actions` types, in order of preference: the first present in a row is its platform
+    /// conversions (never a sum: one purchase is listed under several types).
     #[serde(default)]
     pub conversion_actions: Vec<String>,
     /// Longest a platform report may take (Meta, Microsoft, X async jobs).

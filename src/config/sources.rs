@@ -24,6 +24,9 @@ pub struct SourceSettings {
     pub kind: SourceKind,
     /// NDJSON export file (plain or `.gz`) for `kind = "file"`.
     pub path: PathBuf,
+    /// Events stamped later than now plus this are skipped as `future` (clock skew, bad data).
+    #[serde(with = "humantime_serde")]
+    pub max_future: Duration,
 }
 
 /// `[posthog]`.
@@ -40,9 +43,16 @@ pub struct PostHogSettings {
     #[serde(default)]
     pub api_key_file: Option<PathBuf>,
     pub page_size: u32,
-    /// Re-read this much before the cursor to catch late events.
+    /// Re-read this much ingestion time before the cursor, for rows ClickHouse showed late.
     #[serde(with = "humantime_serde")]
     pub overlap: Duration,
+    /// Read only events PostHog ingested at least this long ago (lets ingestion settle).
+    #[serde(with = "humantime_serde")]
+    pub settle: Duration,
+    /// How long after its timestamp an event may still arrive and be read: bounds the
+    /// timestamp of the incremental query, so ClickHouse prunes by its sort key.
+    #[serde(with = "humantime_serde")]
+    pub max_lateness: Duration,
     /// Per-request timeout.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,

@@ -18,6 +18,8 @@ pub struct Conversion {
     /// The PostHog event name.
     pub event: std::sync::Arc<str>,
     pub value: Option<Money>,
+    /// No earlier run credited it: the run credits it and writes its rows.
+    pub fresh: bool,
 }
 
 /// An attribution model.

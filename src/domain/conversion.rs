@@ -82,11 +82,17 @@ pub struct ConversionEvent {
     /// Index into [`ConversionRules::defs`].
     pub def: u16,
     pub value: Option<Money>,
+    /// Read in the run's new range (see [`crate::domain::extract::Extract`]).
+    pub fresh: bool,
 }
 
 impl ConversionRules {
     /// The conversion this event is, if any.
-    pub fn matches(&self, ev: &EventRef<'_>) -> Result<Option<ConversionEvent>, ConversionError> {
+    pub fn matches(
+        &self,
+        ev: &EventRef<'_>,
+        fresh: bool,
+    ) -> Result<Option<ConversionEvent>, ConversionError> {
         for (i, def) in self.defs.iter().enumerate() {
             if def.event != ev.event {
                 continue;
@@ -125,6 +131,7 @@ impl ConversionRules {
                 distinct_id: Box::from(ev.distinct_id.as_ref()),
                 def: i as u16,
                 value,
+                fresh,
             }));
         }
         Ok(None)

@@ -9,6 +9,23 @@ use super::time::Timestamp;
 /// Marker PostHog puts in place of a click id when `mask_personal_data_properties` is on.
 pub const MASKED: &str = "<masked>";
 
+/// The longest text a touchpoint field keeps, in bytes (cut at a character boundary): a 5 MB
+/// `utm_campaign` would otherwise be copied into every touchpoint and credit row, past
+/// BigQuery's 10 MB row limit. Cuts are counted in the run's quality record.
+pub const MAX_TEXT: usize = 2048;
+
+/// `text` cut to [`MAX_TEXT`] bytes, and whether it was cut.
+pub fn capped(text: &str) -> (&str, bool) {
+    if text.len() <= MAX_TEXT {
+        return (text, false);
+    }
+    let mut end = MAX_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (&text[..end], true)
+}
+
 /// One event as the sources hand it to the pipeline: parsed at the edge, valid by construction.
 #[derive(Debug, Clone)]
 pub struct EventRef<'a> {
@@ -79,24 +96,34 @@ impl<'a> RawProps<'a> {
             || self.utm_campaign.is_some()
     }
 
-    /// Copies what a touchpoint needs into owned storage.
-    pub fn signals(&self) -> Signals {
-        let own = |v: &Option<Cow<'_, str>>| v.as_deref().map(Box::from);
+    /// Copies what a touchpoint needs into owned storage, each text capped at [`MAX_TEXT`];
+    /// also returns how many fields were cut.
+    pub fn signals(&self) -> (Signals, u64) {
+        let mut cut = 0u64;
+        let mut own = |v: Option<&str>| {
+            v.map(|t| {
+                let (t, c) = capped(t);
+                cut += c as u64;
+                Box::from(t)
+            })
+        };
         let click = self.click_id().map(|(kind, v)| ClickId {
             kind,
             masked: v == MASKED,
         });
-        Signals {
-            current_url: own(&self.current_url),
-            referring_domain: self.referring_domain().map(|d| Box::from(d.as_ref())),
-            utm_source: own(&self.utm_source),
-            utm_medium: own(&self.utm_medium),
-            utm_campaign: own(&self.utm_campaign),
-            utm_content: own(&self.utm_content),
-            utm_term: own(&self.utm_term),
-            utm_id: own(&self.utm_id),
+        let referring_domain = self.referring_domain();
+        let signals = Signals {
+            current_url: own(self.current_url.as_deref()),
+            referring_domain: own(referring_domain.as_deref()),
+            utm_source: own(self.utm_source.as_deref()),
+            utm_medium: own(self.utm_medium.as_deref()),
+            utm_campaign: own(self.utm_campaign.as_deref()),
+            utm_content: own(self.utm_content.as_deref()),
+            utm_term: own(self.utm_term.as_deref()),
+            utm_id: own(self.utm_id.as_deref()),
             click,
-        }
+        };
+        (signals, cut)
     }
 
     /// Makes every borrowed field owned.
@@ -187,11 +214,29 @@ mod tests {
     }
 
     #[test]
+    fn huge_texts_are_capped_at_a_character_boundary_and_counted() {
+        let huge = format!("é{}", "x".repeat(5_000_000));
+        let p = RawProps {
+            utm_campaign: Some(huge.as_str().into()),
+            current_url: Some(format!("https://a.example/?q={huge}").into()),
+            utm_source: Some("google".into()),
+            ..Default::default()
+        };
+        let (s, cut) = p.signals();
+        assert_eq!(cut, 2);
+        let c = s.utm_campaign.unwrap();
+        assert!(c.len() <= MAX_TEXT && c.len() > MAX_TEXT - 4 && c.starts_with('é'));
+        assert_eq!(s.utm_source.as_deref(), Some("google"));
+        let odd = format!("{}é", "x".repeat(MAX_TEXT - 1));
+        assert_eq!(capped(&odd), (&odd[..MAX_TEXT - 1], true), "never splits a character");
+    }
+
+    #[test]
     fn first_click_id_by_priority_and_masking() {
         let mut p = RawProps::default();
         p.click_ids[ClickIdKind::Fbclid.index()] = Some("abc".into());
         p.click_ids[ClickIdKind::Gclid.index()] = Some(MASKED.into());
-        let s = p.signals();
+        let (s, _) = p.signals();
         assert_eq!(
             s.click,
             Some(ClickId {

@@ -24,6 +24,8 @@ pub struct SessionStart {
     pub distinct_id: Box<str>,
     pub session_id: Option<Box<str>>,
     pub signals: Signals,
+    /// Read in this run's new range, so no earlier run wrote it (see [`Extract`]).
+    pub fresh: bool,
 }
 
 impl SessionStart {
@@ -46,15 +48,18 @@ pub enum SkipReason {
     BadConversionValue,
     /// The event lies after the window the run covers (a backfill day's end).
     OutsideWindow,
+    /// The event is stamped further in the future than `source.max_future` allows.
+    Future,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 5] = [
+    pub const ALL: [SkipReason; 6] = [
         SkipReason::Malformed,
         SkipReason::Duplicate,
         SkipReason::NoPersonKey,
         SkipReason::BadConversionValue,
         SkipReason::OutsideWindow,
+        SkipReason::Future,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,23 +69,30 @@ impl SkipReason {
             SkipReason::NoPersonKey => "no_person_key",
             SkipReason::BadConversionValue => "bad_conversion_value",
             SkipReason::OutsideWindow => "outside_window",
+            SkipReason::Future => "future",
         }
     }
 }
 
 /// Counts of what was read.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReadCounts {
     /// Lines or rows seen, good or bad.
     pub read: u64,
     /// Events folded in (distinct, with a person key, inside the window).
     pub used: u64,
     /// Skipped, by reason (indexed like [`SkipReason::ALL`]).
-    pub skipped: [u64; 5],
+    pub skipped: [u64; 6],
     /// Click ids that arrived as `"<masked>"`.
     pub masked_click_ids: u64,
     /// Conversion events skipped because they had no distinct_id.
     pub conversions_without_person_key: u64,
+    /// Text fields cut to [`crate::domain::event::MAX_TEXT`] bytes.
+    pub truncated_fields: u64,
+    /// New events that arrived after the runs that covered their time (ingestion-time sources).
+    pub late_events: u64,
+    /// The largest gap between an event's timestamp and its arrival seen this run, in seconds.
+    pub max_lateness_secs: f64,
 }
 
 impl ReadCounts {
@@ -104,10 +116,23 @@ impl ReadCounts {
             *a += b;
         }
         self.masked_click_ids += o.masked_click_ids;
+        self.truncated_fields += o.truncated_fields;
+        self.late_events += o.late_events;
+        self.max_lateness_secs = self.max_lateness_secs.max(o.max_lateness_secs);
+    }
+
+    /// Notes one new event's lateness: `late` when it arrived after the runs covering its time.
+    pub fn note_arrival(&mut self, lateness_secs: f64, late: bool) {
+        if late {
+            self.late_events += 1;
+        }
+        self.max_lateness_secs = self.max_lateness_secs.max(lateness_secs);
     }
 }
 
-/// The reduced content of a stream of events.
+/// The reduced content of a stream of events. Session starts and conversions are `fresh` when
+/// the source read them in the run's new range (after the committed cursor, or inside a
+/// backfill window): those are the rows the run writes; the rest is history for journeys.
 #[derive(Debug, Default)]
 pub struct Extract {
     /// Earliest event of each session, by session id.
@@ -128,10 +153,19 @@ pub struct Extract {
     pub stitch_values: HashMap<Box<str>, Box<str>>,
     /// The largest (timestamp, uuid) read.
     pub max_position: Option<Position>,
-    /// The start of the time range the source read completely, when it chose one itself.
+    /// The earliest and latest timestamps of the fresh events.
+    pub fresh_span: Option<(Timestamp, Timestamp)>,
+    /// The start of the range the run covers (informational: `sync_runs.window_start`).
     pub read_from: Option<Timestamp>,
-    /// The exclusive end of the time range the source read completely, when it knows one.
+    /// The end of the range the run covers (informational: `sync_runs.window_end`).
     pub read_until: Option<Timestamp>,
+    /// The source's cursor after this run, committed once the sink acknowledged its rows
+    /// (`None`: nothing to commit, e.g. a backfill window).
+    pub next_cursor: Option<String>,
+    /// `next_cursor` as a person reads it (`byte 1234 of events.ndjson`).
+    pub cursor_label: Option<String>,
+    /// What the source wants the run to say (a file that changed, a cursor it could not use).
+    pub notes: Vec<String>,
     pub counts: ReadCounts,
 }
 
@@ -149,10 +183,12 @@ impl Extract {
         self.counts.read += 1;
     }
 
-    /// Folds one event in. Returns the conversion error when the event was skipped for it.
+    /// Folds one event in; `fresh` when it lies in the run's new range. Returns the conversion
+    /// error when the event was skipped for it.
     pub fn absorb(
         &mut self,
         ev: &EventRef<'_>,
+        fresh: bool,
         rules: &ExtractRules,
     ) -> Result<(), ConversionError> {
         if self.seen.contains(&ev.uuid) {
@@ -167,7 +203,7 @@ impl Extract {
             return Ok(());
         }
         let pos = (ev.timestamp, ev.uuid);
-        let conversion = match rules.conversions.matches(ev) {
+        let conversion = match rules.conversions.matches(ev, fresh) {
             Ok(c) => c,
             Err(e) => {
                 self.counts.skip(SkipReason::BadConversionValue);
@@ -183,6 +219,9 @@ impl Extract {
         }
         if self.max_position.is_none_or(|m| pos > m) {
             self.max_position = Some(pos);
+        }
+        if fresh {
+            self.widen_fresh(ev.timestamp, ev.timestamp);
         }
         let props = &ev.props;
         if let Some(p) = &ev.person_id {
@@ -224,19 +263,27 @@ impl Extract {
         match props.session_id.as_deref().filter(|s| !s.is_empty()) {
             Some(sid) => match self.sessions.get_mut(sid) {
                 Some(cur) if cur.position() <= pos => {}
-                Some(cur) => *cur = session_start(ev, Some(sid)),
+                Some(cur) => *cur = self.counts.start(ev, Some(sid), fresh),
                 None => {
-                    self.sessions
-                        .insert(Box::from(sid), session_start(ev, Some(sid)));
+                    let start = self.counts.start(ev, Some(sid), fresh);
+                    self.sessions.insert(Box::from(sid), start);
                 }
             },
             None => {
                 if props.has_campaign_signal() || props.referring_domain().is_some() {
-                    self.sessionless.push(session_start(ev, None));
+                    let start = self.counts.start(ev, None, fresh);
+                    self.sessionless.push(start);
                 }
             }
         }
         Ok(())
+    }
+
+    fn widen_fresh(&mut self, lo: Timestamp, hi: Timestamp) {
+        self.fresh_span = Some(match self.fresh_span {
+            None => (lo, hi),
+            Some((a, b)) => (a.min(lo), b.max(hi)),
+        });
     }
 
     fn link(&mut self, a: &str, b: &str) {
@@ -294,6 +341,9 @@ impl Extract {
                 self.max_position = Some(m);
             }
         }
+        if let Some((lo, hi)) = other.fresh_span {
+            self.widen_fresh(lo, hi);
+        }
     }
 
     /// Every touchpoint candidate: session starts then session-less signals.
@@ -302,12 +352,25 @@ impl Extract {
     }
 }
 
-fn session_start(ev: &EventRef<'_>, sid: Option<&str>) -> SessionStart {
-    SessionStart {
-        uuid: ev.uuid,
-        timestamp: ev.timestamp,
-        distinct_id: Box::from(ev.distinct_id.as_ref()),
-        session_id: sid.map(Box::from),
-        signals: ev.props.signals(),
+impl ReadCounts {
+    /// A session start from `ev`, its text fields capped (and the cuts counted).
+    fn start(&mut self, ev: &EventRef<'_>, sid: Option<&str>, fresh: bool) -> SessionStart {
+        let (signals, cut) = ev.props.signals();
+        let (session_id, cut_sid) = match sid {
+            Some(s) => {
+                let (v, c) = super::event::capped(s);
+                (Some(Box::from(v)), c)
+            }
+            None => (None, false),
+        };
+        self.truncated_fields += cut + cut_sid as u64;
+        SessionStart {
+            uuid: ev.uuid,
+            timestamp: ev.timestamp,
+            distinct_id: Box::from(ev.distinct_id.as_ref()),
+            session_id,
+            signals,
+            fresh,
+        }
     }
 }

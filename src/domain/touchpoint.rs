@@ -67,4 +67,6 @@ pub struct Touchpoint {
     pub click: Option<ClickId>,
     pub referring_domain: Option<Box<str>>,
     pub landing_url: Option<Box<str>>,
+    /// No earlier run wrote it: the run writes it (see [`crate::domain::extract::Extract`]).
+    pub fresh: bool,
 }

@@ -118,5 +118,6 @@ pub fn classify(
         click: s.click,
         referring_domain: referring.map(Box::from),
         landing_url: s.current_url.clone(),
+        fresh: start.fresh,
     }
 }

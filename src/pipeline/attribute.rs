@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::horizon::Horizon;
 use crate::domain::attribution::{Conversion, Credit, ModelKind};
 use crate::domain::extract::{Extract, SessionStart};
 use crate::domain::touchpoint::{Channel, Touchpoint, DIRECT};
@@ -54,32 +53,14 @@ pub struct Attributed {
 
 impl Attributed {
     /// Touchpoints no earlier run wrote.
-    pub fn new_touchpoints<'a>(
-        &'a self,
-        horizon: &'a Horizon,
-    ) -> impl Iterator<Item = &'a Touchpoint> + 'a {
-        self.journeys
-            .touchpoints()
-            .iter()
-            .filter(move |t| horizon.is_new(t.timestamp, t.uuid))
-    }
-
-    /// (timestamp, uuid) of every row this extract could write: touchpoints and conversions.
-    pub fn emittable(
-        &self,
-    ) -> impl Iterator<Item = (crate::domain::time::Timestamp, crate::domain::ids::Uuid)> + '_ {
-        let t = self
-            .journeys
-            .touchpoints()
-            .iter()
-            .map(|t| (t.timestamp, t.uuid));
-        t.chain(self.conversions.iter().map(|c| (c.timestamp, c.uuid)))
+    pub fn new_touchpoints(&self) -> impl Iterator<Item = &Touchpoint> + '_ {
+        self.journeys.touchpoints().iter().filter(|t| t.fresh)
     }
 }
 
 /// Resolves identities, classifies touchpoints, builds journeys and credits the conversions
-/// no earlier run wrote (see [`Horizon`]) under every model of the plan.
-pub fn attribute(ex: &Extract, plan: &Plan, horizon: &Horizon) -> Attributed {
+/// no earlier run wrote (the extract's fresh ones) under every model of the plan.
+pub fn attribute(ex: &Extract, plan: &Plan) -> Attributed {
     let identities = Identities::resolve(ex);
     let mut starts: Vec<&SessionStart> = ex.starts().collect();
     starts.par_sort_unstable_by_key(|s| s.uuid);
@@ -103,6 +84,7 @@ pub fn attribute(ex: &Extract, plan: &Plan, horizon: &Horizon) -> Attributed {
                 name,
                 event,
                 value: c.value,
+                fresh: c.fresh,
             }
         })
         .collect();
@@ -121,7 +103,7 @@ pub fn attribute(ex: &Extract, plan: &Plan, horizon: &Horizon) -> Attributed {
     let credited = conversions
         .par_iter()
         .enumerate()
-        .filter(|(_, c)| horizon.is_new(c.timestamp, c.uuid))
+        .filter(|(_, c)| c.fresh)
         .map_init(Vec::new, |scratch, (i, c)| {
             let window = journeys.window(c, plan.lookback_micros);
             let mut credits = Vec::with_capacity(plan.rule_models.len() * window.len().max(1));

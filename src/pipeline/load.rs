@@ -6,7 +6,6 @@ use rayon::prelude::*;
 
 use super::attribute::Attributed;
 use super::checksum::ChecksumBuilder;
-use super::horizon::Horizon;
 use super::rows::{self, RowMeta};
 use crate::domain::touchpoint::Touchpoint;
 use crate::sinks::{EncodedRow, Sink, SinkError, Table};
@@ -51,10 +50,9 @@ pub async fn load<K: Sink>(
     sink: &K,
     meta: RowMeta,
     att: &Attributed,
-    horizon: &Horizon,
 ) -> Result<BTreeMap<String, Loaded>, SinkError> {
     let mut written = BTreeMap::new();
-    let touches: Vec<&Touchpoint> = att.new_touchpoints(horizon).collect();
+    let touches: Vec<&Touchpoint> = att.new_touchpoints().collect();
     write_chunks(
         sink,
         meta,

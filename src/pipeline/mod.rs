@@ -5,7 +5,6 @@ pub mod attribute;
 pub mod campaigns;
 pub mod checksum;
 pub mod failpoint;
-pub mod horizon;
 pub mod json;
 pub mod load;
 pub mod quality;
@@ -25,7 +24,6 @@ use crate::sinks::{Sink, SinkError};
 use crate::sources::{ParseRules, ReadRequest, Source, SourceError};
 use crate::store::{Claim, Finish, RunStatus, RunStore, RunnerMeta, StoreError, Trigger};
 use attribute::{attribute, Plan};
-use horizon::Horizon;
 use rows::RowMeta;
 pub use summary::RunSummary;
 
@@ -41,6 +39,8 @@ pub struct Pipeline<S, K, R> {
     pub plan: Arc<Plan>,
     pub meta: RunnerMeta,
     pub training_micros: i64,
+    /// How far past now an event may be stamped before it is skipped as `future`.
+    pub max_future_micros: i64,
     pub keep_runs_days: u32,
     pub quality: crate::config::QualitySettings,
     /// The run in progress, so a cancelled cycle can still be settled.
@@ -224,58 +224,41 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let job = &spec.job;
         let started = Instant::now();
         let source_job = self.source.job();
-        let (horizon, until) = match spec.window {
-            Some((from, until)) => (
-                Horizon {
-                    from: Some(from),
-                    tail: Default::default(),
-                },
-                Some(until),
-            ),
-            None => {
-                let stored = self
-                    .store
-                    .cursor(&source_job, EVENTS_PARTITION)
-                    .await
-                    .map_err(anyhow::Error::new)
-                    .and_then(|c| {
-                        c.as_deref()
-                            .map(Horizon::parse)
-                            .transpose()
-                            .map(Option::unwrap_or_default)
-                    });
-                match stored {
-                    Ok(h) => (h, None),
-                    Err(e) => {
-                        return Err(self
-                            .fail(run, lease, job, e, true, &RunSummary::default())
-                            .await)
-                    }
+        let cursor = match spec.window {
+            Some(_) => None,
+            None => match self.store.cursor(&source_job, EVENTS_PARTITION).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let e = anyhow::Error::new(e).context("reading the events cursor");
+                    return Err(self
+                        .fail(run, lease, job, e, true, &RunSummary::default())
+                        .await);
                 }
-            }
+            },
         };
-        match self.cycle(run, job, &horizon, until, started).await {
-            Ok((summary, next)) => {
+        let req = ReadRequest {
+            cursor,
+            window: spec.window,
+            now: Timestamp::now(),
+            max_future_micros: self.max_future_micros,
+            lookback_micros: self.plan.lookback_micros,
+            training_micros: self.training_micros,
+        };
+        match self.cycle(run, job, &req, started).await {
+            Ok((summary, next, window)) => {
                 failpoint::hit(failpoint::BEFORE_COMMIT).await;
                 let counts = summary.counts();
                 let cursors: Vec<(String, String, String)> = match &spec.progress {
                     Some(p) => vec![p.clone()],
                     None => next
-                        .as_ref()
-                        .map(|h| {
-                            vec![(
-                                source_job.clone(),
-                                EVENTS_PARTITION.to_string(),
-                                h.to_text(),
-                            )]
-                        })
+                        .map(|c| vec![(source_job.clone(), EVENTS_PARTITION.to_string(), c)])
                         .unwrap_or_default(),
                 };
                 let fin = Finish {
                     status: RunStatus::Succeeded,
                     counts: &counts,
                     error: None,
-                    window: (horizon.from, summary.window_end),
+                    window,
                     cursors: &cursors,
                 };
                 self.commit(lease, run, fin).await?;
@@ -369,32 +352,38 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         }
     }
 
+    /// Extract, attribute, load. On success: the summary, the source's next cursor and the
+    /// window the run covered.
+    #[allow(clippy::type_complexity)]
     async fn cycle(
         &self,
         run: RunId,
         job: &str,
-        horizon: &Horizon,
-        until: Option<Timestamp>,
+        req: &ReadRequest,
         started: Instant,
-    ) -> Result<(RunSummary, Option<Horizon>), (CycleError, RunSummary)> {
+    ) -> Result<
+        (
+            RunSummary,
+            Option<String>,
+            (Option<Timestamp>, Option<Timestamp>),
+        ),
+        (CycleError, RunSummary),
+    > {
         let mut summary = RunSummary {
             run_id: Some(run),
             job: job.to_string(),
             ..Default::default()
         };
-        let req = ReadRequest {
-            from: horizon.from,
-            until,
-            lookback_micros: self.plan.lookback_micros,
-            training_micros: self.training_micros,
-        };
         let t = Instant::now();
-        let extract = match self.source.extract(&req, &self.parse).await {
+        let mut extract = match self.source.extract(req, &self.parse).await {
             Ok(e) => e,
             Err(e) => return Err((CycleError::Source(e), summary)),
         };
         summary.read = extract.counts.clone();
         failpoint::hit(failpoint::AFTER_EXTRACT).await;
+        for n in &extract.notes {
+            tracing::warn!(note = %n, "source");
+        }
         tracing::info!(
             events = extract.counts.read,
             skipped = extract.counts.skipped_total(),
@@ -405,10 +394,15 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         );
         let t = Instant::now();
         let plan = Arc::clone(&self.plan);
-        let end = extract.read_until.or(extract.max_position.map(|p| p.0));
-        let horizon = &horizon.or_start(extract.read_from);
-        let h = horizon.clone();
-        let att = match tokio::task::spawn_blocking(move || attribute(&extract, &plan, &h)).await {
+        let next = extract.next_cursor.take();
+        let notes = std::mem::take(&mut extract.notes);
+        let cursor_label = extract.cursor_label.take();
+        let span = extract.fresh_span;
+        let window = (
+            extract.read_from.or(span.map(|s| s.0)),
+            extract.read_until.or(span.map(|s| s.1)),
+        );
+        let att = match tokio::task::spawn_blocking(move || attribute(&extract, &plan)).await {
             Ok(a) => a,
             Err(e) => {
                 return Err((
@@ -419,7 +413,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         };
         summary.persons = att.identities.persons() as u64;
         summary.conversions = att.credited.len() as u64;
-        summary.touchpoints = att.new_touchpoints(horizon).count() as u64;
+        summary.touchpoints = att.new_touchpoints().count() as u64;
         let mut by_model: BTreeMap<String, u64> = BTreeMap::new();
         for (_, _, credits) in &att.credited {
             for c in credits {
@@ -427,7 +421,9 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             }
         }
         summary.credits_by_model = by_model;
-        let mut quality = quality::Quality::assess(&summary.read, &att, horizon, &self.quality);
+        let mut quality = quality::Quality::assess(&summary.read, &att, &self.quality);
+        quality.notes = notes;
+        quality.evaluate(&self.quality);
         if quality.failed() {
             let reasons = quality.reasons.join("; ");
             summary.quality = Some(quality);
@@ -447,7 +443,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         };
         let written = async {
             self.sink.prepare().await?;
-            let w = load::load(&self.sink, meta, &att, horizon).await?;
+            let w = load::load(&self.sink, meta, &att).await?;
             self.sink.commit(run).await?;
             Ok::<_, SinkError>(w)
         }
@@ -485,12 +481,10 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             secs = t.elapsed().as_secs_f64(),
             "loaded and acknowledged"
         );
-        let overlap = self.source.overlap_micros();
-        let next = end.map(|end| horizon.advance(end, overlap, att.emittable()));
-        summary.window_end = end;
-        summary.cursor = next.as_ref().and_then(|h| h.from).map(|f| f.to_string());
+        summary.window_end = window.1;
+        summary.cursor = cursor_label;
         summary.duration = started.elapsed();
-        Ok((summary, next))
+        Ok((summary, next, window))
     }
 }
 

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use super::attribute::Attributed;
 use super::checksum::Checksum;
-use super::horizon::Horizon;
 use crate::config::{OnLowScore, QualitySettings};
 use crate::domain::extract::{ReadCounts, SkipReason};
 use crate::domain::touchpoint::UNASSIGNED;
@@ -27,6 +26,16 @@ pub struct Reconciliation {
     pub score: f64,
     /// Per table: rows produced and rows the sink acknowledged.
     pub rows: BTreeMap<String, RowCounts>,
+    /// New events that arrived later than the source's overlap after their timestamp (PostHog:
+    /// `created_at` − `timestamp` > `posthog.overlap`); an event-time cursor would miss them.
+    #[serde(default)]
+    pub late_events: u64,
+    /// The largest `created_at` − `timestamp` among the new events, in seconds.
+    #[serde(default)]
+    pub max_lateness_secs: f64,
+    /// Text fields cut to 2,048 bytes (see `domain::event::MAX_TEXT`).
+    #[serde(default)]
+    pub truncated_fields: u64,
 }
 
 /// Rows of one table.
@@ -77,6 +86,10 @@ pub struct Quality {
     /// Ad runs: how much of the spend the tracked traffic explains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend: Option<super::campaigns::SpendCoverage>,
+    /// What the source or the run wants said (a file that changed, a zone that differs); each
+    /// is also a warning.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 fn share(n: u64, d: u64) -> f64 {
@@ -92,7 +105,6 @@ impl Quality {
     pub fn assess(
         counts: &ReadCounts,
         att: &Attributed,
-        horizon: &Horizon,
         q: &QualitySettings,
     ) -> Self {
         let skipped: BTreeMap<String, u64> = SkipReason::ALL
@@ -109,6 +121,9 @@ impl Quality {
                 counts.read - counts.skipped(SkipReason::OutsideWindow),
             ),
             rows: BTreeMap::new(),
+            late_events: counts.late_events,
+            max_lateness_secs: counts.max_lateness_secs,
+            truncated_fields: counts.truncated_fields,
         };
         let parsed = counts.read - counts.skipped(SkipReason::Malformed);
         let persons = att.identities.persons() as u64;
@@ -133,7 +148,7 @@ impl Quality {
             })
             .count() as u64;
         let (mut touches, mut assigned) = (0u64, 0u64);
-        for t in att.new_touchpoints(horizon) {
+        for t in att.new_touchpoints() {
             touches += 1;
             if t.channel.as_str() != UNASSIGNED {
                 assigned += 1;
@@ -202,6 +217,27 @@ impl Quality {
             }
         };
         let mut warnings = std::mem::take(&mut self.warnings);
+        warnings.extend(self.notes.iter().cloned());
+        if r.events_read == 0 {
+            warnings.push(
+                "the run read no events: check source.path (or the PostHog project) if events were expected"
+                    .into(),
+            );
+        }
+        if r.truncated_fields > 0 {
+            warnings.push(format!(
+                "{} text fields longer than {} bytes were cut (utm_*, URLs, session ids)",
+                r.truncated_fields,
+                crate::domain::event::MAX_TEXT
+            ));
+        }
+        if r.late_events > 0 {
+            tracing::info!(
+                late_events = r.late_events,
+                max_lateness_secs = r.max_lateness_secs,
+                "late events arrived"
+            );
+        }
         low(
             "events with a person key",
             self.identity.events_with_person_key,

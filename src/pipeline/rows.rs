@@ -181,6 +181,7 @@ mod tests {
             name: Arc::from("purchase"),
             event: Arc::from("purchase"),
             value: Some(Money::new(1_000_000, Currency::parse("USD").unwrap())),
+            fresh: true,
         };
         let touch = Touchpoint {
             uuid: Uuid(2),
@@ -198,6 +199,7 @@ mod tests {
             click: None,
             referring_domain: None,
             landing_url: None,
+            fresh: true,
         };
         let credit = Credit {
             model: ModelKind::Linear,

@@ -2,6 +2,7 @@
 //! pipeline decides what is new and moves the cursor after the sink acknowledged.
 
 pub mod file;
+pub mod horizon;
 pub mod posthog;
 pub mod wire;
 
@@ -12,15 +13,27 @@ use crate::domain::time::Timestamp;
 /// What a run asks of a source.
 #[derive(Debug, Clone)]
 pub struct ReadRequest {
-    /// Read events at or after this instant (the committed horizon); `None` = the source's
-    /// own start (all of a file; `posthog.initial_days` for PostHog).
-    pub from: Option<Timestamp>,
-    /// Events at or after this instant are left for a later run (backfill end), if set.
-    pub until: Option<Timestamp>,
+    /// The source's committed cursor (its own format); `None` on a first run. Ignored when
+    /// `window` is set.
+    pub cursor: Option<String>,
+    /// A fixed event-time window `[from, until)` (a backfill day): its events are the new ones,
+    /// and nothing after `until` is used.
+    pub window: Option<(Timestamp, Timestamp)>,
+    /// The run's clock.
+    pub now: Timestamp,
+    /// Events stamped after `now + max_future_micros` are skipped as `future`.
+    pub max_future_micros: i64,
     /// How far before a new conversion its journey reaches.
     pub lookback_micros: i64,
     /// Extra history to read for training data-driven models.
     pub training_micros: i64,
+}
+
+impl ReadRequest {
+    /// The latest timestamp an event may carry.
+    pub fn latest_allowed(&self) -> Timestamp {
+        self.now.add_micros(self.max_future_micros.max(0))
+    }
 }
 
 /// What the parser needs to keep from each event.
@@ -52,12 +65,8 @@ pub trait Source {
     /// The job name runs and leases use (`file:events.ndjson`, `posthog:12345`).
     fn job(&self) -> String;
 
-    /// How far before the last window end the next run re-reads, to catch late events.
-    fn overlap_micros(&self) -> i64 {
-        0
-    }
-
-    /// Reads and reduces the events the request covers.
+    /// Reads and reduces the events the request covers, marking the new ones fresh and
+    /// proposing the cursor to commit after them (the pipeline commits it, never the source).
     fn extract(
         &self,
         req: &ReadRequest,
@@ -77,13 +86,6 @@ impl Source for AnySource {
         match self {
             AnySource::File(s) => s.job(),
             AnySource::PostHog(s) => s.job(),
-        }
-    }
-
-    fn overlap_micros(&self) -> i64 {
-        match self {
-            AnySource::File(s) => s.overlap_micros(),
-            AnySource::PostHog(s) => s.overlap_micros(),
         }
     }
 

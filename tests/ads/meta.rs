@@ -19,7 +19,32 @@ use crate::fake::{self, Common, Fault, Gate};
 
 const TOKEN: &str = "meta-system-user-token-SENSITIVE";
 const ACCOUNT: &str = "555000111";
-const PURCHASE: &str = "offsite_conversion.fb_pixel_purchase";
+/// Meta lists one purchase under several action types at once: the pixel's own type, the
+/// `purchase` standard event, and `omni_purchase`, which aggregates web, app and on-site
+/// purchases (Marketing API, Ads Action Stats reference; the Insights API "actions" docs).
+/// Each carries the same count here, as they do for a web-only advertiser.
+const PURCHASE_TYPES: [&str; 4] = [
+    "offsite_conversion.fb_pixel_purchase",
+    "purchase",
+    "omni_purchase",
+    "onsite_web_purchase",
+];
+
+fn actions(d: &fake::Day) -> Value {
+    let mut a = vec![json!({"action_type": "link_click", "value": d.clicks.to_string()})];
+    if d.conversions > 0 {
+        a.extend(PURCHASE_TYPES.map(|t| json!({"action_type": t, "value": d.conversions.to_string()})));
+    }
+    Value::Array(a)
+}
+
+fn action_values(d: &fake::Day) -> Value {
+    if d.conversions == 0 {
+        return json!([]);
+    }
+    let v = format!("{}.{:02}", d.value_micros / 1_000_000, d.value_micros % 1_000_000 / 10_000);
+    Value::Array(PURCHASE_TYPES.map(|t| json!({"action_type": t, "value": v})).to_vec())
+}
 
 struct Run {
     since: Date,
@@ -202,8 +227,7 @@ async fn handle(
                         json!({"campaign_id": d.campaign_id, "campaign_name": d.name, "date_start": d.date.to_string(), "date_stop": d.date.to_string(),
                                "account_currency": "USD", "spend": format!("{}.{:02}", d.spend_micros / 1_000_000, d.spend_micros % 1_000_000 / 10_000),
                                "impressions": d.impressions.to_string(), "clicks": d.clicks.to_string(),
-                               "actions": [{"action_type": "link_click", "value": d.clicks.to_string()}, {"action_type": PURCHASE, "value": d.conversions.to_string()}],
-                               "action_values": [{"action_type": PURCHASE, "value": format!("{:.2}", d.value_micros as f64 / 1e6)}]})
+                               "actions": actions(d), "action_values": action_values(d)})
                     })
                     .collect();
                 let end = start + page.len();
@@ -313,13 +337,18 @@ async fn report_runs_are_polled_and_every_page_read_with_exact_spend() {
         4,
         "Not Started, Running ×2, Completed"
     );
-    let r = rows.iter().find(|r| r.platform_conversions > 0.0).unwrap();
-    let t = fake::truth_of(&truth, r);
-    assert_eq!(
-        r.platform_conversions as i64, t.conversions,
-        "only the configured action types count, not link clicks"
-    );
-    assert_eq!(r.platform_conversion_value_micros, Some(t.value_micros));
+    // Every row: the purchase counted once, though four action types report it.
+    for r in &rows {
+        let t = fake::truth_of(&truth, r);
+        assert_eq!(
+            (r.platform_conversions, r.platform_conversion_value_micros.unwrap_or(0)),
+            (t.conversions as f64, t.value_micros),
+            "{} {}",
+            r.campaign_id,
+            r.date
+        );
+    }
+    assert!(rows.iter().any(|r| r.platform_conversions > 0.0));
     assert_eq!(
         src.window().map(|(a, b)| b.days() - a.days()),
         Some(28),

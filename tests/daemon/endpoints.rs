@@ -24,6 +24,7 @@ async fn metrics_expose_runs_rows_http_and_limiter_series_with_real_values() {
             uuid: format!("0190f3a2-0000-7000-8000-{i:012}"),
             event: if i % 10 == 9 { "purchase".into() } else { "$pageview".into() },
             micros: now.micros() - 3_600_000_000 + i * 1_000_000,
+            created_at: now.micros() - 3_600_000_000 + i * 1_000_000,
             distinct_id: format!("d{}", i / 10),
             person_id: None,
             properties: serde_json::json!({"$session_id": format!("s{}", i / 10), "utm_source": "google", "utm_medium": "cpc", "revenue": 5})

@@ -20,7 +20,8 @@ fn channel_of(props: serde_json::Value) -> (String, Option<Platform>, String, St
         timestamp: Timestamp::from_micros(0),
         distinct_id: "d".into(),
         session_id: None,
-        signals: ev.props.signals(),
+        signals: ev.props.signals().0,
+        fresh: true,
     };
     let t = classify(
         &start,

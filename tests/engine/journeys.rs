@@ -18,14 +18,14 @@ fn run(lines: &[String], env: &[(&str, &str)]) -> Attributed {
     let s = settings(&env);
     let (plan, parse) = plan_from(&s).unwrap();
     let text = lines.join("\n");
-    let (ex, errors) = read_stream(
+    let (ex, errors, _) = read_stream(
         Box::new(std::io::Cursor::new(text.into_bytes())),
         &parse,
         &ReadOptions::default(),
     )
     .unwrap();
     assert!(errors.is_empty(), "{errors:?}");
-    attribute(&ex, &plan, &Default::default())
+    attribute(&ex, &plan)
 }
 
 /// model → [(touchpoint uuid or "direct", credit)] for the single credited conversion.

@@ -64,7 +64,7 @@ fn a_fixture_with_known_flaws_records_exactly_the_expected_counts_and_shares() {
     );
     assert_eq!(
         r["skipped"],
-        json!({"malformed": 2, "duplicate": 3, "no_person_key": 2, "bad_conversion_value": 0, "outside_window": 0})
+        json!({"malformed": 2, "duplicate": 3, "no_person_key": 2, "bad_conversion_value": 0, "outside_window": 0, "future": 0})
     );
     assert_eq!(r["balanced"], true);
     assert!(close(r["score"].as_f64().unwrap(), 12.0 / 19.0));

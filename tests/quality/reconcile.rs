@@ -62,6 +62,7 @@ async fn a_sink_that_drops_a_row_fails_reconciliation_and_keeps_the_cursor() {
         plan: Arc::clone(&base.plan),
         meta: base.meta,
         training_micros: base.training_micros,
+        max_future_micros: base.max_future_micros,
         keep_runs_days: base.keep_runs_days,
         quality: base.quality,
         current: Default::default(),

@@ -1,7 +1,9 @@
-//! An in-process fake of PostHog's query endpoint, real HTTP on a local port. It serves the
-//! queries attrsync sends (recognised by their `name`) from a fixture of events, with PostHog's
-//! behaviour: positional rows, keyset order by (timestamp, uuid) with ClickHouse's uuid order,
-//! sliding-window rate limits with 429 + Retry-After, a concurrency cap, and faults on demand.
+//! An in-process fake of PostHog's query endpoint, real HTTP on a local port. It runs the
+//! HogQL attrsync sends over a fixture of events, evaluating the query's own WHERE, ORDER BY
+//! and LIMIT (see `hogql.rs`), with PostHog's behaviour (posthog.com docs/api/queries.mdx and
+//! docs/api/index.mdx): positional rows, ClickHouse's uuid order, `created_at` as the server's
+//! ingestion time beside the client's `timestamp`, sliding-window rate limits with 429 +
+//! Retry-After, a concurrency cap, and faults on demand.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -21,10 +23,32 @@ use serde_json::{json, Map, Value};
 pub struct Event {
     pub uuid: String,
     pub event: String,
+    /// The client's timestamp.
     pub micros: i64,
+    /// When PostHog ingested it (`created_at`): at `micros` unless the event arrived late.
+    pub created_at: i64,
     pub distinct_id: String,
     pub person_id: Option<String>,
     pub properties: Map<String, Value>,
+}
+
+impl super::hogql::Row for Event {
+    fn column(&self, name: &str) -> Result<super::hogql::V, String> {
+        use super::hogql::V;
+        Ok(match name {
+            "uuid" => V::Uuid(super::hogql::uuid_key(&self.uuid).ok_or("bad uuid")?),
+            "event" => V::Str(self.event.clone()),
+            "timestamp" => V::Time(self.micros),
+            "created_at" => V::Time(self.created_at),
+            "distinct_id" => V::Str(self.distinct_id.clone()),
+            "person_id" => self.person_id.clone().map_or(V::Null, V::Str),
+            other => return Err(format!("Unknown field: {other}")),
+        })
+    }
+
+    fn properties(&self) -> &Map<String, Value> {
+        &self.properties
+    }
 }
 
 /// Behaviour knobs.
@@ -98,8 +122,7 @@ pub struct FakePostHog {
 }
 
 impl FakePostHog {
-    pub async fn start(opts: Options, mut events: Vec<Event>) -> Self {
-        events.sort_by_key(|e| (e.micros, ch_uuid_key(&e.uuid)));
+    pub async fn start(opts: Options, events: Vec<Event>) -> Self {
         let inner = Arc::new(Inner {
             opts,
             events: Mutex::new(events),
@@ -140,9 +163,7 @@ impl FakePostHog {
     }
 
     pub fn add_events(&self, more: Vec<Event>) {
-        let mut e = self.inner.events.lock().unwrap();
-        e.extend(more);
-        e.sort_by_key(|e| (e.micros, ch_uuid_key(&e.uuid)));
+        self.inner.events.lock().unwrap().extend(more);
     }
 }
 
@@ -314,19 +335,6 @@ async fn query(
     }
 }
 
-/// ClickHouse compares UUIDs by their second 64-bit half first.
-fn ch_uuid_key(u: &str) -> (u64, u64) {
-    let hex: String = u.chars().filter(|c| *c != '-').collect();
-    let v = u128::from_str_radix(&hex, 16).unwrap_or(0);
-    (v as u64, (v >> 64) as u64)
-}
-
-fn parse_ch_time(s: &str) -> Result<i64, String> {
-    attrsync::domain::time::Timestamp::parse(s)
-        .map(|t| t.micros())
-        .map_err(|e| e.to_string())
-}
-
 /// PostHog's datetime text: microseconds, or none on whole seconds.
 fn ts_text(micros: i64) -> String {
     let t = attrsync::domain::time::Timestamp::from_micros(micros).to_string();
@@ -337,23 +345,8 @@ fn ts_text(micros: i64) -> String {
     }
 }
 
-const SIGNALS: [&str; 13] = [
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "gclid",
-    "gbraid",
-    "wbraid",
-    "dclid",
-    "fbclid",
-    "msclkid",
-    "li_fat_id",
-    "ttclid",
-    "twclid",
-    "rdt_cid",
-];
-
 fn answer(inner: &Inner, name: &str, req: &Value) -> Result<Value, String> {
+    use super::hogql::{holds, parse_select, Row, V};
     let text = req["query"]["query"]
         .as_str()
         .ok_or("no query text")?
@@ -378,97 +371,68 @@ fn answer(inner: &Inner, name: &str, req: &Value) -> Result<Value, String> {
         st.query_texts.push(text.clone());
         st.values.push(values.clone());
     }
-    if name == "attrsync_check" {
+    let q = parse_select(&text)?;
+    if q.columns == ["1"] {
         return Ok(
             json!({"columns": ["1"], "types": ["UInt8"], "results": [[1]], "hasMore": null}),
         );
     }
-    let from = parse_ch_time(values["from"].as_str().ok_or("missing {from}")?)?;
-    let to = parse_ch_time(values["to"].as_str().ok_or("missing {to}")?)?;
-    let wanted: Vec<String> = values["events"]
-        .as_array()
-        .ok_or("missing {events}")?
-        .iter()
-        .filter_map(|e| e.as_str().map(String::from))
-        .collect();
     let events = inner.events.lock().unwrap();
-    let matches = |e: &Event| {
-        wanted.contains(&e.event)
-            || SIGNALS
-                .iter()
-                .any(|s| e.properties.get(*s).is_some_and(|v| !v.is_null()))
-            || e.properties
-                .get("$referring_domain")
-                .and_then(Value::as_str)
-                .is_some_and(|d| d != "$direct")
-    };
-    // Events are kept sorted by (timestamp, ClickHouse uuid order): a window is a range.
-    let lo = events.partition_point(|e| e.micros < from);
-    let hi = events.partition_point(|e| e.micros < to);
-    if name == "attrsync_count" {
-        let n = events[lo..hi].iter().filter(|e| matches(e)).count();
+    let mut rows: Vec<&Event> = Vec::new();
+    for e in events.iter() {
+        if match &q.filter {
+            Some(f) => holds(f, e, &values)?,
+            None => true,
+        } {
+            rows.push(e);
+        }
+    }
+    if q.columns == ["count()"] {
         return Ok(
-            json!({"columns": ["count()"], "types": ["UInt64"], "results": [[n]], "hasMore": null}),
+            json!({"columns": ["count()"], "types": ["UInt64"], "results": [[rows.len()]], "hasMore": null}),
         );
     }
-    if name != "attrsync_events" && name != "attrsync_journeys" {
-        return Err(format!("unknown query name {name}"));
+    let key = |e: &Event, col: &str| -> Result<V, String> { e.column(col) };
+    let mut err = None;
+    rows.sort_by(|a, b| {
+        for (col, asc) in &q.order {
+            let (x, y) = match (key(a, col), key(b, col)) {
+                (Ok(x), Ok(y)) => (x, y),
+                (Err(e), _) | (_, Err(e)) => {
+                    err = Some(e);
+                    return std::cmp::Ordering::Equal;
+                }
+            };
+            let o = match (x, y) {
+                (V::Time(x), V::Time(y)) => x.cmp(&y),
+                (V::Uuid(x), V::Uuid(y)) => x.cmp(&y),
+                (V::Str(x), V::Str(y)) => x.cmp(&y),
+                _ => std::cmp::Ordering::Equal,
+            };
+            let o = if *asc { o } else { o.reverse() };
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        std::cmp::Ordering::Equal
+    });
+    if let Some(e) = err {
+        return Err(e);
     }
-    if !text.contains("ORDER BY timestamp ASC, uuid ASC LIMIT ") {
-        return Err("pages must be ordered by (timestamp, uuid) with a LIMIT".into());
+    if let Some(n) = q.limit {
+        rows.truncate(n);
     }
-    let limit: usize = text
-        .rsplit("LIMIT ")
-        .next()
-        .and_then(|l| l.trim().parse().ok())
-        .ok_or("bad LIMIT")?;
-    let select = text
-        .strip_prefix("SELECT ")
-        .and_then(|t| t.split(" FROM events").next())
-        .ok_or("bad SELECT")?;
-    let columns: Vec<String> = select.split(", ").map(String::from).collect();
-    let after = match (
-        values.get("after_ts").and_then(Value::as_str),
-        values.get("after_uuid").and_then(Value::as_str),
-    ) {
-        (Some(t), Some(u)) => Some((parse_ch_time(t)?, ch_uuid_key(u))),
-        _ => None,
-    };
-    let ids = |k: &str| -> Vec<String> {
-        values[k]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let (person_ids, distinct_ids) = (ids("person_ids"), ids("distinct_ids"));
-    let start = match after {
-        Some(a) => lo.max(events.partition_point(|e| (e.micros, ch_uuid_key(&e.uuid)) <= a)),
-        None => lo,
-    };
-    let rows: Vec<&Event> = events[start..hi.max(start)]
-        .iter()
-        .filter(|e| matches(e))
-        .filter(|e| {
-            name == "attrsync_events"
-                || e.person_id.as_ref().is_some_and(|p| person_ids.contains(p))
-                || distinct_ids.contains(&e.distinct_id)
-        })
-        .take(limit)
-        .collect();
     let results: Vec<Value> = rows
         .iter()
         .map(|e| {
             Value::Array(
-                columns
+                q.columns
                     .iter()
                     .map(|c| match c.as_str() {
                         "uuid" => json!(e.uuid),
                         "event" => json!(e.event),
                         "timestamp" => json!(ts_text(e.micros)),
+                        "created_at" => json!(ts_text(e.created_at)),
                         "distinct_id" => json!(e.distinct_id),
                         "person_id" => json!(e.person_id),
                         p => {
@@ -487,6 +451,6 @@ fn answer(inner: &Inner, name: &str, req: &Value) -> Result<Value, String> {
         }
     }
     Ok(
-        json!({"columns": columns, "types": [], "results": results, "hasMore": null, "is_cached": false}),
+        json!({"columns": q.columns, "types": [], "results": results, "hasMore": null, "is_cached": false}),
     )
 }

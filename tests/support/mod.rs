@@ -4,6 +4,7 @@
 pub mod bqemu;
 pub mod events;
 pub mod fake_posthog;
+pub mod hogql;
 pub mod pg;
 pub mod process;
 pub mod proxy;

@@ -75,21 +75,33 @@ pub struct ActionStat {
 }
 
 impl Insight {
-    /// The domain day, counting the `actions` (and their `action_values`) whose type is one
-    /// of `conversion_actions`.
+    /// The domain day. `conversion_actions` is an ordered preference: Meta lists one purchase
+    /// under several types at once (`omni_purchase` aggregates `purchase`,
+    /// `offsite_conversion.fb_pixel_purchase`, `onsite_web_purchase`, …), so the first listed
+    /// type present in the row is its count, and the same type's `action_values` entry its
+    /// value; types are never summed.
     pub fn into_day(self, conversion_actions: &[String]) -> Result<CampaignDay, AdError> {
-        let counted = |a: &&ActionStat| conversion_actions.iter().any(|t| t == &a.action_type);
-        let conversions = self
-            .actions
-            .iter()
-            .filter(counted)
-            .map(|a| decimal(&a.value))
-            .sum();
-        let mut value = None;
-        for a in self.action_values.iter().filter(counted) {
-            let v = value_micros(Some(&a.value), "action_values.value")?.unwrap_or(0);
-            value = Some(value.unwrap_or(0) + v);
-        }
+        let chosen = |list: &[ActionStat]| -> Option<usize> {
+            conversion_actions
+                .iter()
+                .find_map(|t| list.iter().position(|a| &a.action_type == t))
+        };
+        let conversions = chosen(&self.actions)
+            .map(|i| decimal(&self.actions[i].value))
+            .unwrap_or(0.0);
+        // The value of the type that gave the count; without a counted action, the first
+        // preferred type that has a value.
+        let value_at = match chosen(&self.actions) {
+            Some(i) => {
+                let t = &self.actions[i].action_type;
+                self.action_values.iter().position(|v| &v.action_type == t)
+            }
+            None => chosen(&self.action_values),
+        };
+        let value = match value_at {
+            Some(i) => value_micros(Some(&self.action_values[i].value), "action_values.value")?,
+            None => None,
+        };
         Ok(CampaignDay {
             date: day(&self.date_start, "date_start")?,
             currency: match &self.account_currency {
@@ -194,6 +206,29 @@ mod tests {
         assert_eq!(d.conversions, 2.0);
         assert_eq!(d.value_micros, Some(59_980_000));
         assert_eq!(d.date.to_string(), "2024-02-29");
+    }
+
+    #[test]
+    fn one_purchase_reported_under_three_types_counts_once_by_preference() {
+        let i = |json: &str| -> Insight { serde_json::from_str(json).unwrap() };
+        let row = r#"{"campaign_id":"1","date_start":"2024-03-01","account_currency":"EUR","spend":"10",
+            "actions":[{"action_type":"offsite_conversion.fb_pixel_purchase","value":"3"},{"action_type":"purchase","value":"3"},
+                       {"action_type":"omni_purchase","value":"4"},{"action_type":"onsite_web_purchase","value":"3"}],
+            "action_values":[{"action_type":"offsite_conversion.fb_pixel_purchase","value":"30.00"},{"action_type":"purchase","value":"30.00"},
+                             {"action_type":"omni_purchase","value":"41.50"}]}"#;
+        let order: Vec<String> = ["omni_purchase", "purchase", "offsite_conversion.fb_pixel_purchase"]
+            .map(String::from)
+            .to_vec();
+        let d = i(row).into_day(&order).unwrap();
+        assert_eq!((d.conversions, d.value_micros), (4.0, Some(41_500_000)));
+        let pixel_first = vec!["offsite_conversion.fb_pixel_purchase".to_string(), "purchase".into()];
+        let d = i(row).into_day(&pixel_first).unwrap();
+        assert_eq!((d.conversions, d.value_micros), (3.0, Some(30_000_000)), "never 6");
+        // Only a lower-preference type present: it counts.
+        let only = r#"{"campaign_id":"1","date_start":"2024-03-01","actions":[{"action_type":"purchase","value":"2"}],
+            "action_values":[{"action_type":"purchase","value":"9.99"}]}"#;
+        let d = i(only).into_day(&order).unwrap();
+        assert_eq!((d.conversions, d.value_micros), (2.0, Some(9_990_000)));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Block-parallel NDJSON reading: one thread reads (and gunzips) blocks that end on a newline,
-//! worker threads parse and reduce them into partial extracts, merged at the end.
+//! worker threads parse and reduce them into partial extracts, merged at the end. Each line
+//! knows its byte offset, so lines after a committed offset are the new ones.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -10,9 +10,43 @@ use std::sync::{mpsc, Arc, Mutex};
 use anyhow::Context;
 
 use crate::domain::extract::{Extract, SkipReason};
+use crate::domain::ids::Uuid;
 use crate::domain::time::Timestamp;
+use crate::sources::horizon::Horizon;
 use crate::sources::wire::parse_line;
 use crate::sources::ParseRules;
+
+/// Which lines are new (fresh) this run.
+#[derive(Debug, Clone, Default)]
+pub enum Fresh {
+    /// Every line (a first run, or a new file).
+    #[default]
+    All,
+    /// Lines starting at or after this byte offset.
+    FromOffset(u64),
+    /// Events with `from <= timestamp < until`; later ones are skipped as `outside_window`.
+    Window(Timestamp, Timestamp),
+    /// Events a pre-offset cursor on event time had not written yet (upgrade path).
+    Horizon(Horizon),
+}
+
+impl Fresh {
+    fn of(&self, offset: u64, ts: Timestamp, uuid: Uuid) -> bool {
+        match self {
+            Fresh::All => true,
+            Fresh::FromOffset(o) => offset >= *o,
+            Fresh::Window(from, _) => ts >= *from,
+            Fresh::Horizon(h) => h.is_new(ts, uuid),
+        }
+    }
+
+    fn until(&self) -> Option<Timestamp> {
+        match self {
+            Fresh::Window(_, until) => Some(*until),
+            _ => None,
+        }
+    }
+}
 
 /// Tuning for [`read_path`].
 #[derive(Debug, Clone)]
@@ -21,8 +55,9 @@ pub struct ReadOptions {
     pub block_bytes: usize,
     /// Lines whose error is logged individually; later ones are only counted.
     pub log_first_errors: usize,
-    /// Ignore events at or after this instant (they belong to a later run).
-    pub until: Option<Timestamp>,
+    pub fresh: Fresh,
+    /// Events stamped after this are skipped as `future`.
+    pub latest: Option<Timestamp>,
 }
 
 impl Default for ReadOptions {
@@ -31,9 +66,22 @@ impl Default for ReadOptions {
             threads: 2,
             block_bytes: 4 << 20,
             log_first_errors: 20,
-            until: None,
+            fresh: Fresh::All,
+            latest: None,
         }
     }
+}
+
+/// How far a read got.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadEnd {
+    /// Bytes of the (decompressed) stream read.
+    pub bytes: u64,
+    /// Bytes of a last line without a newline that did not parse (perhaps still being
+    /// written): not counted, and left for the next run.
+    pub pending: u64,
+    /// The stream's first [`super::cursor::HEAD_BYTES`] bytes, which identify the file.
+    pub head: Vec<u8>,
 }
 
 /// A skipped line, for logs and tests.
@@ -45,30 +93,21 @@ pub struct LineError {
 
 struct Block {
     first_line: u64,
+    /// Byte offset of the block's first byte in the stream.
+    first_offset: u64,
+    /// The block ends the stream with a line that has no newline.
+    unterminated: bool,
     bytes: Vec<u8>,
 }
 
 /// Reads a whole file into an [`Extract`]. I/O errors fail; bad lines are counted and skipped.
-pub fn read_path(path: &Path, rules: &ParseRules, opts: &ReadOptions) -> anyhow::Result<Extract> {
-    let file =
-        File::open(path).with_context(|| format!("cannot open event file {}", path.display()))?;
-    let mut head = [0u8; 2];
-    let mut peek = BufReader::with_capacity(1 << 20, file);
-    let n = {
-        use std::io::BufRead;
-        let buf = peek
-            .fill_buf()
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let n = buf.len().min(2);
-        head[..n].copy_from_slice(&buf[..n]);
-        n
-    };
-    let reader: Box<dyn Read + Send> = if n == 2 && head == [0x1f, 0x8b] {
-        Box::new(flate2::read::MultiGzDecoder::new(peek))
-    } else {
-        Box::new(peek)
-    };
-    let (extract, errors) =
+pub fn read_path(
+    path: &Path,
+    rules: &ParseRules,
+    opts: &ReadOptions,
+) -> anyhow::Result<(Extract, ReadEnd)> {
+    let reader = super::cursor::open(path)?;
+    let (extract, errors, end) =
         read_stream(reader, rules, opts).with_context(|| format!("reading {}", path.display()))?;
     let skipped = extract.counts.skipped(SkipReason::Malformed);
     if skipped > errors.len() as u64 {
@@ -80,15 +119,16 @@ pub fn read_path(path: &Path, rules: &ParseRules, opts: &ReadOptions) -> anyhow:
             errors.len()
         );
     }
-    Ok(extract)
+    Ok((extract, end))
 }
 
-/// Reads NDJSON from any reader; returns the extract and the first logged line errors.
+/// Reads NDJSON from any reader; returns the extract, the first logged line errors and how far
+/// the read got.
 pub fn read_stream(
     mut input: Box<dyn Read + Send>,
     rules: &ParseRules,
     opts: &ReadOptions,
-) -> anyhow::Result<(Extract, Vec<LineError>)> {
+) -> anyhow::Result<(Extract, Vec<LineError>, ReadEnd)> {
     let threads = opts.threads.max(1);
     let (tx, rx) = mpsc::sync_channel::<Block>(threads * 2);
     let rx = Arc::new(Mutex::new(rx));
@@ -96,14 +136,17 @@ pub fn read_stream(
     let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
     let logged = Arc::new(Mutex::new(Vec::new()));
     let error_budget = AtomicU64::new(opts.log_first_errors as u64);
+    let pending = AtomicU64::new(0);
     let mut partials: Vec<Extract> = Vec::new();
-    let read_result: anyhow::Result<()> = std::thread::scope(|scope| {
+    let mut head = Vec::new();
+    let read_result: anyhow::Result<u64> = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for _ in 0..threads {
             let rx = Arc::clone(&rx);
             let spare = spare_tx.clone();
             let logged = Arc::clone(&logged);
             let error_budget = &error_budget;
+            let pending = &pending;
             handles.push(scope.spawn(move || {
                 let mut ex = Extract::default();
                 loop {
@@ -111,20 +154,27 @@ pub fn read_stream(
                         Ok(b) => b,
                         Err(_) => break,
                     };
-                    parse_block(&block, rules, opts, &mut ex, &logged, error_budget);
+                    let ctx = LineCtx {
+                        rules,
+                        opts,
+                        logged: &logged,
+                        budget: error_budget,
+                        pending,
+                    };
+                    parse_block(&block, &ctx, &mut ex);
                     let _ = spare.send(block.bytes);
                 }
                 ex
             }));
         }
-        let res = produce_blocks(&mut input, opts.block_bytes, &tx, &spare_rx);
+        let res = produce_blocks(&mut input, opts.block_bytes, &tx, &spare_rx, &mut head);
         drop(tx);
         for h in handles {
             partials.push(h.join().expect("parser thread panicked"));
         }
         res
     });
-    read_result?;
+    let bytes = read_result?;
     let mut iter = partials.into_iter();
     let mut total = iter.next().unwrap_or_default();
     for p in iter {
@@ -132,17 +182,25 @@ pub fn read_stream(
     }
     let mut errors = std::mem::take(&mut *logged.lock().expect("log lock"));
     errors.sort_by_key(|e| e.line);
-    Ok((total, errors))
+    let end = ReadEnd {
+        bytes,
+        pending: pending.load(Ordering::Relaxed),
+        head,
+    };
+    Ok((total, errors, end))
 }
 
+/// Reads the stream into blocks; returns the number of bytes read.
 fn produce_blocks(
     input: &mut Box<dyn Read + Send>,
     block_bytes: usize,
     tx: &mpsc::SyncSender<Block>,
     spare: &mpsc::Receiver<Vec<u8>>,
-) -> anyhow::Result<()> {
+    head: &mut Vec<u8>,
+) -> anyhow::Result<u64> {
     let mut carry: Vec<u8> = Vec::new();
     let mut line_no: u64 = 1;
+    let mut offset: u64 = 0;
     loop {
         let mut buf = match spare.try_recv() {
             Ok(mut b) => {
@@ -166,7 +224,7 @@ fn produce_blocks(
         buf.truncate(filled);
         let eof = filled < start + block_bytes;
         if buf.is_empty() {
-            return Ok(());
+            return Ok(offset);
         }
         if !eof {
             match buf.iter().rposition(|&b| b == b'\n') {
@@ -181,44 +239,77 @@ fn produce_blocks(
         let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
         let first_line = line_no;
         line_no += lines;
+        let first_offset = offset;
+        offset += buf.len() as u64;
+        if head.len() < super::cursor::HEAD_BYTES {
+            let take = (super::cursor::HEAD_BYTES - head.len()).min(buf.len());
+            head.extend_from_slice(&buf[..take]);
+        }
+        let unterminated = eof && buf.last() != Some(&b'\n');
         if tx
             .send(Block {
                 first_line,
+                first_offset,
+                unterminated,
                 bytes: buf,
             })
             .is_err()
         {
-            return Ok(());
+            return Ok(offset);
         }
         if eof {
-            return Ok(());
+            return Ok(offset);
         }
     }
 }
 
-fn parse_block(
-    block: &Block,
-    rules: &ParseRules,
-    opts: &ReadOptions,
-    ex: &mut Extract,
-    logged: &Mutex<Vec<LineError>>,
-    budget: &AtomicU64,
-) {
-    for (this_line, raw) in (block.first_line..).zip(block.bytes.split(|&b| b == b'\n')) {
+/// What every line of a block is checked against.
+struct LineCtx<'a> {
+    rules: &'a ParseRules,
+    opts: &'a ReadOptions,
+    logged: &'a Mutex<Vec<LineError>>,
+    budget: &'a AtomicU64,
+    /// Bytes of an unterminated last line that did not parse.
+    pending: &'a AtomicU64,
+}
+
+fn parse_block(block: &Block, ctx: &LineCtx<'_>, ex: &mut Extract) {
+    let until = ctx.opts.fresh.until();
+    let mut offset = block.first_offset;
+    let mut lines = block.bytes.split(|&b| b == b'\n').peekable();
+    let mut this_line = block.first_line;
+    while let Some(raw) = lines.next() {
+        let line_offset = offset;
+        offset += raw.len() as u64 + 1;
+        let last_unterminated = block.unterminated && lines.peek().is_none();
+        let line_no = this_line;
+        this_line += 1;
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
+        let parsed = parse_line(line, &ctx.rules.slots);
+        if last_unterminated && parsed.is_err() {
+            // Perhaps a line still being appended: leave it for the next run.
+            ctx.pending.store(raw.len() as u64, Ordering::Relaxed);
+            continue;
+        }
         ex.count_read();
-        let reason = match parse_line(line, &rules.slots) {
+        let reason = match parsed {
             Ok(ev) => {
-                if opts.until.is_some_and(|u| ev.timestamp >= u) {
+                if until.is_some_and(|u| ev.timestamp >= u) {
                     ex.counts.skip(SkipReason::OutsideWindow);
                     continue;
                 }
-                match ex.absorb(&ev, &rules.extract) {
-                    Ok(()) => continue,
-                    Err(e) => format!("event {}: {e}", ev.uuid),
+                if ctx.opts.latest.is_some_and(|l| ev.timestamp > l) {
+                    ex.counts.skip(SkipReason::Future);
+                    format!("event {} is stamped {}, in the future", ev.uuid, ev.timestamp)
+                } else {
+                    let fresh = ctx.opts.fresh.of(line_offset, ev.timestamp, ev.uuid);
+                    match ex.absorb(&ev, fresh, &ctx.rules.extract) {
+                        Ok(()) => continue,
+                        Err(e) => format!("event {}: {e}", ev.uuid),
+                    }
                 }
             }
             Err(e) => {
@@ -226,13 +317,14 @@ fn parse_block(
                 e.to_string()
             }
         };
-        if budget
+        if ctx
+            .budget
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| b.checked_sub(1))
             .is_ok()
         {
-            tracing::warn!(line = this_line, %reason, "skipped a bad event line");
-            logged.lock().expect("log lock").push(LineError {
-                line: this_line,
+            tracing::warn!(line = line_no, %reason, "skipped a bad event line");
+            ctx.logged.lock().expect("log lock").push(LineError {
+                line: line_no,
                 reason,
             });
         }
@@ -245,6 +337,11 @@ mod tests {
     use crate::domain::extract::SkipReason;
 
     fn read(text: &str, opts: ReadOptions) -> (Extract, Vec<LineError>) {
+        let (ex, errors, _) = read_end(text, opts);
+        (ex, errors)
+    }
+
+    fn read_end(text: &str, opts: ReadOptions) -> (Extract, Vec<LineError>, ReadEnd) {
         let rules = ParseRules::default();
         read_stream(
             Box::new(std::io::Cursor::new(text.as_bytes().to_vec())),
@@ -289,6 +386,53 @@ mod tests {
         // Each session's start is its earliest event whatever block it was parsed in.
         let s0 = &ex.sessions["s0"];
         assert_eq!(s0.distinct_id.as_ref(), "d7");
+    }
+
+    #[test]
+    fn lines_after_the_offset_are_fresh_across_blocks() {
+        let mut text = String::new();
+        let mut offsets = Vec::new();
+        for i in 1..=40u32 {
+            offsets.push(text.len() as u64);
+            text.push_str(&line(i, &format!("s{i}")));
+            text.push('\n');
+        }
+        let cut = offsets[25];
+        let opts = ReadOptions {
+            threads: 3,
+            block_bytes: 500,
+            fresh: Fresh::FromOffset(cut),
+            ..Default::default()
+        };
+        let (ex, _, end) = read_end(&text, opts);
+        assert_eq!((end.bytes, end.pending), (text.len() as u64, 0));
+        assert_eq!(end.head, text.as_bytes());
+        let fresh: Vec<bool> = (1..=40u32)
+            .map(|i| ex.sessions[format!("s{i}").as_str()].fresh)
+            .collect();
+        assert!(fresh[..25].iter().all(|f| !f) && fresh[25..].iter().all(|f| *f));
+    }
+
+    #[test]
+    fn an_unterminated_last_line_that_does_not_parse_is_left_for_later() {
+        let text = format!("{}\n{{\"uuid\":\"0000", line(1, "a"));
+        let (ex, errors, end) = read_end(&text, ReadOptions::default());
+        assert!(errors.is_empty());
+        assert_eq!(ex.counts.read, 1);
+        assert_eq!(end.bytes - end.pending, line(1, "a").len() as u64 + 1);
+    }
+
+    #[test]
+    fn future_events_are_skipped_and_counted() {
+        let text = format!("{}\n{}\n", line(1, "a"), line(2, "b"));
+        let opts = ReadOptions {
+            latest: Some(Timestamp::parse("2024-01-01T00:00:01Z").unwrap()),
+            ..Default::default()
+        };
+        let (ex, errors, _) = read_end(&text, opts);
+        assert_eq!(ex.counts.skipped(SkipReason::Future), 1);
+        assert_eq!(ex.sessions.len(), 1);
+        assert!(errors[0].reason.contains("future"), "{errors:?}");
     }
 
     #[test]

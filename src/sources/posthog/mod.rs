@@ -1,28 +1,34 @@
-//! PostHog's query API as an event source: the window since the horizon is counted, cut into
-//! time slices read concurrently (each paged by (timestamp, uuid) keyset), then the converting
-//! persons' earlier touches are fetched over the lookback window, batched by person.
+//! PostHog's query API as an event source, read incrementally by ingestion time: each run
+//! takes the events PostHog ingested (`created_at`) since the committed horizon, up to now minus
+//! a settle delay, stamped no earlier than `max_lateness` before it (so ClickHouse still prunes
+//! by its timestamp sort key). Late events (a phone that was offline) arrive in the run that
+//! sees them ingested. The window is counted, cut into slices read concurrently (each paged by
+//! (created_at, uuid) keyset), then the converting persons' earlier touches are fetched over
+//! the lookback window, batched by person. A backfill day reads by event time instead.
 
 mod client;
 mod models;
 mod query;
 mod rows;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context;
 use serde_json::json;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use super::horizon::Horizon;
 use super::{ParseRules, ReadRequest, Source, SourceError};
 use crate::config::PostHogSettings;
 use crate::domain::extract::{Extract, SkipReason};
+use crate::domain::ids::Uuid;
 use crate::domain::time::{Timestamp, MICROS_PER_DAY};
 use crate::http::{build_client, Limits, RateLimiter, RetryPolicy};
 pub use client::{PostHogClient, PostHogError};
 use models::QueryResponse;
-pub use query::Queries;
+pub use query::{Queries, ScanKind};
 
 /// The PostHog source.
 #[derive(Debug, Clone)]
@@ -36,6 +42,8 @@ struct Inner {
     project: String,
     page_size: u32,
     overlap_micros: i64,
+    settle_micros: i64,
+    max_lateness_micros: i64,
     initial_days: u32,
     persons_per_query: usize,
     concurrency: usize,
@@ -51,7 +59,7 @@ impl PostHogSource {
         let project = s
             .project_id
             .clone()
-            .context("posthog.project_id is required")?;
+            .ok_or_else(|| anyhow::anyhow!("posthog.project_id is required"))?;
         let limits = Limits {
             per_minute: s.rate_limit.per_minute,
             per_hour: s.rate_limit.per_hour,
@@ -72,6 +80,8 @@ impl PostHogSource {
                 project,
                 page_size: s.page_size,
                 overlap_micros: s.overlap.as_micros() as i64,
+                settle_micros: s.settle.as_micros() as i64,
+                max_lateness_micros: s.max_lateness.as_micros() as i64,
                 initial_days: s.initial_days,
                 persons_per_query: s.persons_per_query.max(1) as usize,
                 concurrency: s.rate_limit.concurrency.max(1) as usize,
@@ -110,9 +120,32 @@ fn err(e: PostHogError) -> SourceError {
 #[derive(Debug, Clone)]
 struct Scan {
     label: String,
+    kind: ScanKind,
     name: &'static str,
     values: serde_json::Value,
-    persons: bool,
+}
+
+/// How a scan's rows become fresh or history, and what it notes for the next cursor.
+#[derive(Debug, Clone)]
+struct Marking {
+    /// Rows of this scan are new unless written before (`tail`); history otherwise.
+    fresh: bool,
+    /// Uuids an earlier run already wrote.
+    tail: Arc<BTreeSet<Uuid>>,
+    /// Rows ingested at or after this go into the next cursor's tail.
+    next_from: Option<Timestamp>,
+    /// Events stamped after this are skipped as `future`.
+    latest: Timestamp,
+    /// Arrivals later than this after their timestamp count as late.
+    late_after_micros: i64,
+}
+
+/// What a scan read.
+#[derive(Debug, Default)]
+struct Scanned {
+    ex: Extract,
+    /// Uuids of rows ingested at or after `next_from`.
+    tail: Vec<Uuid>,
 }
 
 impl Inner {
@@ -120,19 +153,18 @@ impl Inner {
     async fn read_scan(
         &self,
         scan: Scan,
+        mark: Arc<Marking>,
         q: Arc<Queries>,
         rules: Arc<ParseRules>,
-    ) -> Result<Extract, SourceError> {
-        let mut ex = Extract::default();
+    ) -> Result<Scanned, SourceError> {
+        let mut out = Scanned::default();
+        let ex = &mut out.ex;
         let mut after: Option<(String, String)> = None;
         let mut page = 0u64;
+        let key_index = scan.kind.key_index();
         loop {
             page += 1;
-            let text = if scan.persons {
-                q.journeys_page(after.is_some(), self.page_size)
-            } else {
-                q.events_page(after.is_some(), self.page_size)
-            };
+            let text = q.page(scan.kind, after.is_some(), self.page_size);
             let mut values = scan.values.clone();
             if let Some((ts, uuid)) = &after {
                 values["after_ts"] = json!(ts);
@@ -175,14 +207,30 @@ impl Inner {
             let mut last: Option<(String, String)> = None;
             for row in resp.results {
                 ex.count_read();
-                let (uuid, ts) = (
+                let (uuid, key) = (
                     row.first().and_then(|s| s.0.clone()),
-                    row.get(2).and_then(|s| s.0.clone()),
+                    row.get(key_index).and_then(|s| s.0.clone()),
                 );
                 match rows::to_event(row, q.width()) {
-                    Ok(ev) => {
-                        if let Err(e) = ex.absorb(&ev, &rules.extract) {
-                            tracing::warn!(event = %ev.uuid, error = %e, "skipped a conversion with a bad value");
+                    Ok((ev, created_at)) => {
+                        if ev.timestamp > mark.latest {
+                            ex.counts.skip(SkipReason::Future);
+                            tracing::warn!(event = %ev.uuid, timestamp = %ev.timestamp, "skipped an event stamped in the future");
+                        } else {
+                            let fresh = mark.fresh && !mark.tail.contains(&ev.uuid);
+                            if mark.next_from.is_some_and(|f| created_at >= f) {
+                                out.tail.push(ev.uuid);
+                            }
+                            if fresh {
+                                let lateness = created_at.micros() - ev.timestamp.micros();
+                                ex.counts.note_arrival(
+                                    lateness.max(0) as f64 / 1e6,
+                                    lateness > mark.late_after_micros,
+                                );
+                            }
+                            if let Err(e) = ex.absorb(&ev, fresh, &rules.extract) {
+                                tracing::warn!(event = %ev.uuid, error = %e, "skipped a conversion with a bad value");
+                            }
                         }
                     }
                     Err(e) => {
@@ -190,8 +238,8 @@ impl Inner {
                         tracing::warn!(query = scan.name, page, error = %e, "skipped a malformed row");
                     }
                 }
-                if let (Some(uuid), Some(ts)) = (uuid, ts) {
-                    last = Some((server_time(&ts), uuid.into_owned()));
+                if let (Some(uuid), Some(k)) = (uuid, key) {
+                    last = Some((server_time(&k), uuid.into_owned()));
                 }
             }
             tracing::info!(
@@ -203,86 +251,26 @@ impl Inner {
                 "read PostHog page"
             );
             if n < self.page_size as usize {
-                return Ok(ex);
+                return Ok(out);
             }
             match last {
                 Some(l) => after = Some(l),
-                None => return Ok(ex),
+                None => return Ok(out),
             }
         }
     }
-}
 
-/// The server's timestamp text as a DateTime64 value (keeps its precision; accepts ISO forms).
-fn server_time(t: &str) -> String {
-    match Timestamp::parse(t) {
-        Ok(ts) => query::ch_time(ts),
-        Err(_) => t.to_string(),
-    }
-}
-
-async fn run_scans(
-    inner: &Arc<Inner>,
-    scans: Vec<Scan>,
-    q: &Arc<Queries>,
-    rules: &Arc<ParseRules>,
-) -> Result<Extract, SourceError> {
-    let mut set = JoinSet::new();
-    let mut pending = scans.into_iter();
-    let mut total = Extract::default();
-    for _ in 0..inner.concurrency {
-        if let Some(s) = pending.next() {
-            let (i, q, r) = (Arc::clone(inner), Arc::clone(q), Arc::clone(rules));
-            set.spawn(async move { i.read_scan(s, q, r).await }.in_current_span());
-        }
-    }
-    while let Some(done) = set.join_next().await {
-        let ex = done.map_err(|e| {
-            SourceError::Permanent(anyhow::anyhow!("PostHog reader task failed: {e}"))
-        })??;
-        total.merge(ex);
-        if let Some(s) = pending.next() {
-            let (i, q, r) = (Arc::clone(inner), Arc::clone(q), Arc::clone(rules));
-            set.spawn(async move { i.read_scan(s, q, r).await }.in_current_span());
-        }
-    }
-    Ok(total)
-}
-
-impl Source for PostHogSource {
-    fn job(&self) -> String {
-        format!("posthog:{}", self.inner.project)
-    }
-
-    fn overlap_micros(&self) -> i64 {
-        self.inner.overlap_micros
-    }
-
-    async fn extract(&self, req: &ReadRequest, rules: &ParseRules) -> Result<Extract, SourceError> {
-        let inner = &self.inner;
-        let to = req.until.unwrap_or_else(Timestamp::now);
-        let from = req
-            .from
-            .unwrap_or_else(|| to.add_micros(-(inner.initial_days as i64) * MICROS_PER_DAY));
-        let conversion_events: Vec<String> = rules
-            .extract
-            .conversions
-            .defs
-            .iter()
-            .map(|d| d.event.clone())
-            .collect();
-        let q = Arc::new(Queries::new(
-            &conversion_events,
-            &inner.touch_events,
-            &rules.slots,
-        ));
-        let rules = Arc::new(rules.clone());
-        let base =
-            json!({"from": query::ch_time(from), "to": query::ch_time(to), "events": q.events});
-
-        let body = inner
+    /// Counts the rows of `kind` in `base`'s range and cuts it into slices of `key` time.
+    async fn slices(
+        &self,
+        kind: ScanKind,
+        q: &Queries,
+        base: &serde_json::Value,
+        (from, to): (Timestamp, Timestamp),
+    ) -> Result<Vec<Scan>, SourceError> {
+        let body = self
             .client
-            .query(query::COUNT, &q.count(), &base, 1)
+            .query(query::COUNT, &q.count(kind), base, 1)
             .await
             .map_err(err)?;
         let resp: QueryResponse<'_> = serde_json::from_slice(&body).map_err(|e| {
@@ -300,13 +288,13 @@ impl Source for PostHogSource {
             .and_then(|c| c.0.as_deref())
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
-        let pages = count.div_ceil(inner.page_size as u64).max(1);
+        let pages = count.div_ceil(self.page_size as u64).max(1);
         // Enough slices to keep every concurrency slot busy, few enough that the partial last
         // page of each costs little quota.
-        let slices = pages.min(inner.concurrency as u64 * 2).max(1);
-        tracing::info!(from = %from, to = %to, rows = count, pages, slices, "PostHog window counted");
+        let slices = pages.min(self.concurrency as u64 * 2).max(1);
+        tracing::info!(key = kind.key(), from = %from, to = %to, rows = count, pages, slices, "PostHog window counted");
         let span = (to.micros() - from.micros()).max(1);
-        let scans: Vec<Scan> = (0..slices)
+        Ok((0..slices)
             .map(|k| {
                 let a = from.add_micros(span * k as i64 / slices as i64);
                 let b = if k + 1 == slices {
@@ -319,19 +307,132 @@ impl Source for PostHogSource {
                 v["to"] = json!(query::ch_time(b));
                 Scan {
                     label: format!("slice {}/{slices}", k + 1),
+                    kind,
                     name: query::EVENTS,
                     values: v,
-                    persons: false,
                 }
             })
-            .collect();
-        let mut ex = run_scans(&self.inner, scans, &q, &rules).await?;
+            .collect())
+    }
+}
 
-        // Journeys of the persons who converted: their touches before the window.
-        let mut persons: Vec<(String, bool)> = ex
+/// The server's timestamp text as a DateTime64 value (keeps its precision; accepts ISO forms).
+fn server_time(t: &str) -> String {
+    match Timestamp::parse(t) {
+        Ok(ts) => query::ch_time(ts),
+        Err(_) => t.to_string(),
+    }
+}
+
+async fn run_scans(
+    inner: &Arc<Inner>,
+    scans: Vec<Scan>,
+    mark: &Arc<Marking>,
+    q: &Arc<Queries>,
+    rules: &Arc<ParseRules>,
+) -> Result<Scanned, SourceError> {
+    let mut set = JoinSet::new();
+    let mut pending = scans.into_iter();
+    let mut total = Scanned::default();
+    let spawn = |set: &mut JoinSet<_>, s: Scan| {
+        let (i, m, q, r) = (
+            Arc::clone(inner),
+            Arc::clone(mark),
+            Arc::clone(q),
+            Arc::clone(rules),
+        );
+        set.spawn(async move { i.read_scan(s, m, q, r).await }.in_current_span());
+    };
+    for _ in 0..inner.concurrency {
+        if let Some(s) = pending.next() {
+            spawn(&mut set, s);
+        }
+    }
+    while let Some(done) = set.join_next().await {
+        let got = done.map_err(|e| {
+            SourceError::Permanent(anyhow::anyhow!("PostHog reader task failed: {e}"))
+        })??;
+        total.ex.merge(got.ex);
+        total.tail.extend(got.tail);
+        if let Some(s) = pending.next() {
+            spawn(&mut set, s);
+        }
+    }
+    Ok(total)
+}
+
+impl Source for PostHogSource {
+    fn job(&self) -> String {
+        format!("posthog:{}", self.inner.project)
+    }
+
+    async fn extract(&self, req: &ReadRequest, rules: &ParseRules) -> Result<Extract, SourceError> {
+        let inner = &self.inner;
+        let latest = req.latest_allowed();
+        let conversion_events: Vec<String> = rules
+            .extract
             .conversions
+            .defs
             .iter()
-            .filter(|c| c.timestamp >= from)
+            .map(|d| d.event.clone())
+            .collect();
+        let q = Arc::new(Queries::new(
+            &conversion_events,
+            &inner.touch_events,
+            &rules.slots,
+        ));
+        let rules = Arc::new(rules.clone());
+        let base = json!({"events": q.events});
+
+        // The new events: a backfill day by event time, else by ingestion time.
+        let (scans, mark, horizon, range) = match req.window {
+            Some((from, to)) => {
+                let mut b = base.clone();
+                b["from"] = json!(query::ch_time(from));
+                b["to"] = json!(query::ch_time(to));
+                let scans = inner.slices(ScanKind::Stamped, &q, &b, (from, to)).await?;
+                let mark = Marking {
+                    fresh: true,
+                    tail: Arc::default(),
+                    next_from: None,
+                    latest,
+                    late_after_micros: i64::MAX,
+                };
+                (scans, mark, None, (from, to))
+            }
+            None => {
+                let stored = match &req.cursor {
+                    Some(text) => Horizon::parse(text).map_err(SourceError::Permanent)?,
+                    None => Horizon::default(),
+                };
+                let to = req.now.add_micros(-inner.settle_micros);
+                let from = stored.from.unwrap_or_else(|| {
+                    to.add_micros(-(inner.initial_days as i64) * MICROS_PER_DAY)
+                });
+                let to = to.max(from);
+                let next_from = to.add_micros(-inner.overlap_micros).max(from);
+                let mut b = base.clone();
+                b["from"] = json!(query::ch_time(from));
+                b["to"] = json!(query::ch_time(to));
+                b["min_ts"] = json!(query::ch_time(from.add_micros(-inner.max_lateness_micros)));
+                let scans = inner.slices(ScanKind::Ingested, &q, &b, (from, to)).await?;
+                let mark = Marking {
+                    fresh: true,
+                    tail: Arc::new(stored.tail.clone()),
+                    next_from: Some(next_from),
+                    latest,
+                    late_after_micros: inner.overlap_micros,
+                };
+                (scans, mark, Some(next_from), (from, to))
+            }
+        };
+        let mark = Arc::new(mark);
+        let Scanned { mut ex, tail } = run_scans(&self.inner, scans, &mark, &q, &rules).await?;
+
+        // Journeys of the persons with new conversions: their touches before the window.
+        let new_conversions = ex.conversions.iter().filter(|c| c.fresh);
+        let mut persons: Vec<(String, bool)> = new_conversions
+            .clone()
             .map(|c| match ex.person_ids.get(&c.distinct_id) {
                 Some(p) => (p.to_string(), true),
                 None => (c.distinct_id.to_string(), false),
@@ -339,22 +440,28 @@ impl Source for PostHogSource {
             .collect();
         persons.sort();
         persons.dedup();
-        let earliest = ex
-            .conversions
-            .iter()
-            .filter(|c| c.timestamp >= from)
-            .map(|c| c.timestamp)
-            .min();
-        if let Some(first_conv) = earliest {
+        let span = new_conversions.fold(None, |acc: Option<(Timestamp, Timestamp)>, c| {
+            Some(acc.map_or((c.timestamp, c.timestamp), |(a, b)| {
+                (a.min(c.timestamp), b.max(c.timestamp))
+            }))
+        });
+        if let Some((first_conv, last_conv)) = span {
             let start = first_conv.add_micros(-req.lookback_micros - req.training_micros);
-            if start < from {
+            // Backfill: history before the day (the day itself was read whole). Incremental:
+            // what PostHog had ingested before this window, up to the last new conversion.
+            let (until, ingested_before) = match req.window {
+                Some((from, _)) => (from, latest.add_micros(1)),
+                None => (last_conv.add_micros(1), range.0),
+            };
+            if start < until {
                 let scans: Vec<Scan> = persons
                     .chunks(inner.persons_per_query)
                     .enumerate()
                     .map(|(i, batch)| {
                         let mut v = base.clone();
                         v["from"] = json!(query::ch_time(start));
-                        v["to"] = json!(query::ch_time(from));
+                        v["to"] = json!(query::ch_time(until));
+                        v["ingested_before"] = json!(query::ch_time(ingested_before));
                         v["person_ids"] = json!(batch
                             .iter()
                             .filter(|p| p.1)
@@ -367,24 +474,40 @@ impl Source for PostHogSource {
                             .collect::<Vec<_>>());
                         Scan {
                             label: format!("journeys batch {}", i + 1),
+                            kind: ScanKind::Journeys,
                             name: query::JOURNEYS,
                             values: v,
-                            persons: true,
                         }
                     })
                     .collect();
                 tracing::info!(persons = persons.len(), batches = scans.len(), since = %start, "reading journeys of converting persons");
-                let history = run_scans(&self.inner, scans, &q, &rules).await?;
-                ex.merge(history);
+                let history_mark = Arc::new(Marking {
+                    fresh: false,
+                    tail: Arc::default(),
+                    next_from: None,
+                    latest,
+                    late_after_micros: i64::MAX,
+                });
+                let history = run_scans(&self.inner, scans, &history_mark, &q, &rules).await?;
+                ex.merge(history.ex);
             }
         }
-        ex.read_from = Some(from);
-        ex.read_until = Some(to);
+        ex.read_from = Some(range.0);
+        ex.read_until = Some(range.1);
+        if let Some(next_from) = horizon {
+            let next = Horizon {
+                from: Some(next_from),
+                tail: tail.into_iter().collect(),
+            };
+            ex.cursor_label = Some(format!("ingested through {}", range.1));
+            ex.next_cursor = Some(next.to_text());
+        }
         let stats = inner.client.limiter.stats();
         tracing::info!(
             requests = stats.acquired,
             rate_limit_wait_secs = stats.waited.as_secs_f64(),
             retries_left = inner.client.retry.budget.left(),
+            late_events = ex.counts.late_events,
             "PostHog extract done"
         );
         Ok(ex)

@@ -38,7 +38,14 @@ pub const PROPERTY_COLUMNS: [&str; 21] = [
 ];
 
 /// Columns before the properties.
-pub const FIXED: [&str; 5] = ["uuid", "event", "timestamp", "distinct_id", "person_id"];
+pub const FIXED: [&str; 6] = [
+    "uuid",
+    "event",
+    "timestamp",
+    "distinct_id",
+    "person_id",
+    "created_at",
+];
 
 /// `alias` is selected last of the known properties.
 pub const ALIAS: &str = "alias";
@@ -55,11 +62,61 @@ fn property(name: &str) -> String {
     }
 }
 
+/// Which rows a scan reads, and in which order it pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanKind {
+    /// Events PostHog ingested in `[{from}, {to})` (`created_at`), stamped at or after
+    /// `{min_ts}`; paged by (created_at, uuid). The incremental read.
+    Ingested,
+    /// Events stamped in `[{from}, {to})`; paged by (timestamp, uuid). A backfill day.
+    Stamped,
+    /// Events of `{person_ids}` / `{distinct_ids}` stamped in `[{from}, {to})` and ingested
+    /// before `{ingested_before}`; paged by (timestamp, uuid). Converting persons' history.
+    Journeys,
+}
+
+impl ScanKind {
+    /// The column pages are ordered and continued by.
+    pub fn key(self) -> &'static str {
+        match self {
+            ScanKind::Ingested => "created_at",
+            ScanKind::Stamped | ScanKind::Journeys => "timestamp",
+        }
+    }
+
+    /// The position of the key column in a row.
+    pub fn key_index(self) -> usize {
+        FIXED.iter().position(|c| *c == self.key()).expect("a fixed column")
+    }
+
+    fn range(self) -> String {
+        let t = |col: &str, op: &str, p: &str| format!("{col} {op} toDateTime64({{{p}}}, 6, 'UTC')");
+        match self {
+            ScanKind::Ingested => format!(
+                "{} AND {} AND {}",
+                t("created_at", ">=", "from"),
+                t("created_at", "<", "to"),
+                t("timestamp", ">=", "min_ts")
+            ),
+            ScanKind::Stamped => {
+                format!("{} AND {}", t("timestamp", ">=", "from"), t("timestamp", "<", "to"))
+            }
+            ScanKind::Journeys => format!(
+                "{} AND {} AND {} AND (person_id IN {{person_ids}} OR distinct_id IN {{distinct_ids}})",
+                t("timestamp", ">=", "from"),
+                t("timestamp", "<", "to"),
+                t("created_at", "<", "ingested_before")
+            ),
+        }
+    }
+}
+
 /// The fixed parts of the queries for one configuration.
 #[derive(Debug, Clone)]
 pub struct Queries {
     select: String,
-    filter: String,
+    /// Which events matter: the wanted names or any marketing signal.
+    signal: String,
     /// Names of the configured extra properties, in slot order.
     pub extras: Vec<String>,
     /// Event names that are always wanted (conversions, identity, touch events).
@@ -88,14 +145,9 @@ impl Queries {
             .map(|p| format!("{} IS NOT NULL", property(p)))
             .collect();
         signal.push("(properties.$referring_domain IS NOT NULL AND properties.$referring_domain != '$direct')".into());
-        let filter = format!(
-            "timestamp >= toDateTime64({{from}}, 6, 'UTC') AND timestamp < toDateTime64({{to}}, 6, 'UTC') \
-             AND (event IN {{events}} OR {})",
-            signal.join(" OR ")
-        );
         Self {
             select: cols.join(", "),
-            filter,
+            signal: format!("(event IN {{events}} OR {})", signal.join(" OR ")),
             extras,
             events,
         }
@@ -106,36 +158,34 @@ impl Queries {
         FIXED.len() + PROPERTY_COLUMNS.len() + 1 + self.extras.len()
     }
 
-    /// `SELECT count()` over a window.
-    pub fn count(&self) -> String {
-        format!("SELECT count() FROM events WHERE {}", self.filter)
+    fn filter(&self, kind: ScanKind) -> String {
+        format!("{} AND {}", kind.range(), self.signal)
     }
 
-    /// One keyset page of a window, ascending by (timestamp, uuid); `after` adds the compound
+    /// `SELECT count()` over a scan.
+    pub fn count(&self, kind: ScanKind) -> String {
+        format!("SELECT count() FROM events WHERE {}", self.filter(kind))
+    }
+
+    /// One keyset page of a scan, ascending by (key, uuid); `after` adds the compound
     /// predicate that continues after the last row of the previous page.
-    pub fn events_page(&self, after: bool, limit: u32) -> String {
+    pub fn page(&self, kind: ScanKind, after: bool, limit: u32) -> String {
+        let k = kind.key();
+        let cont = if after {
+            format!(
+                " AND ({k} > toDateTime64({{after_ts}}, 6, 'UTC') \
+                 OR ({k} = toDateTime64({{after_ts}}, 6, 'UTC') AND uuid > toUUID({{after_uuid}})))"
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "SELECT {} FROM events WHERE {}{} ORDER BY timestamp ASC, uuid ASC LIMIT {limit}",
+            "SELECT {} FROM events WHERE {}{cont} ORDER BY {k} ASC, uuid ASC LIMIT {limit}",
             self.select,
-            self.filter,
-            if after { AFTER } else { "" }
-        )
-    }
-
-    /// One keyset page of the journeys of a batch of persons.
-    pub fn journeys_page(&self, after: bool, limit: u32) -> String {
-        format!(
-            "SELECT {} FROM events WHERE {} AND (person_id IN {{person_ids}} OR distinct_id IN {{distinct_ids}}){} \
-             ORDER BY timestamp ASC, uuid ASC LIMIT {limit}",
-            self.select,
-            self.filter,
-            if after { AFTER } else { "" }
+            self.filter(kind)
         )
     }
 }
-
-const AFTER: &str = " AND (timestamp > toDateTime64({after_ts}, 6, 'UTC') \
-                     OR (timestamp = toDateTime64({after_ts}, 6, 'UTC') AND uuid > toUUID({after_uuid})))";
 
 /// A timestamp as a ClickHouse DateTime64 literal value: `2024-01-15 10:00:00.123000`.
 pub fn ch_time(t: Timestamp) -> String {
@@ -153,14 +203,18 @@ mod tests {
         slots.slot("revenue");
         slots.slot("plan type");
         let q = Queries::new(&["purchase".into()], &["$pageview".into()], &slots);
-        let page = q.events_page(true, 10_000);
+        let page = q.page(ScanKind::Ingested, true, 10_000);
         assert!(page.contains("{from}") && page.contains("{to}") && page.contains("{events}"));
+        assert!(page.contains("{min_ts}") && page.contains("created_at >= toDateTime64({from}"));
         assert!(page.contains("{after_ts}") && page.contains("{after_uuid}"));
-        assert!(page.contains("ORDER BY timestamp ASC, uuid ASC LIMIT 10000"));
+        assert!(page.contains("ORDER BY created_at ASC, uuid ASC LIMIT 10000"));
         assert!(page.contains("properties.revenue") && page.contains("properties.`plan type`"));
         assert!(!page.contains("purchase"), "event names travel in values");
-        assert_eq!(q.width(), 5 + 21 + 1 + 2);
-        assert!(!q.events_page(false, 10).contains("after_ts"));
+        assert_eq!(q.width(), 6 + 21 + 1 + 2);
+        assert!(!q.page(ScanKind::Stamped, false, 10).contains("after_ts"));
+        assert!(q
+            .page(ScanKind::Journeys, false, 10)
+            .contains("ORDER BY timestamp ASC, uuid ASC"));
         assert_eq!(
             q.events,
             [

@@ -1,10 +1,15 @@
 //! Positional query rows to events.
 
 use crate::domain::event::{EventRef, RawProps};
+use crate::domain::time::Timestamp;
 use crate::sources::wire::{Scalar, WireError, WireEvent};
 
-/// Converts one row of an events or journeys page (columns as [`super::query::Queries`] selects).
-pub fn to_event(row: Vec<Scalar<'_>>, width: usize) -> Result<EventRef<'_>, WireError> {
+/// Converts one row of a page (columns as [`super::query::Queries`] selects) into the event and
+/// its ingestion time (`created_at`).
+pub fn to_event(
+    row: Vec<Scalar<'_>>,
+    width: usize,
+) -> Result<(EventRef<'_>, Timestamp), WireError> {
     if row.len() != width {
         return Err(WireError::Json(format!(
             "row has {} columns, expected {width}",
@@ -14,6 +19,11 @@ pub fn to_event(row: Vec<Scalar<'_>>, width: usize) -> Result<EventRef<'_>, Wire
     let mut it = row.into_iter().map(|s| s.0);
     let mut next = || it.next().flatten();
     let (uuid, event, timestamp, distinct_id, person_id) = (next(), next(), next(), next(), next());
+    let created_at = next()
+        .ok_or_else(|| WireError::Json("created_at is missing".into()))
+        .and_then(|t| {
+            Timestamp::parse(&t).map_err(|e| WireError::Json(format!("created_at: {e}")))
+        })?;
     let mut p = RawProps {
         session_id: next(),
         current_url: next(),
@@ -38,14 +48,15 @@ pub fn to_event(row: Vec<Scalar<'_>>, width: usize) -> Result<EventRef<'_>, Wire
             p.extras.push((slot as u16, v));
         }
     }
-    EventRef::try_from(WireEvent {
+    let ev = EventRef::try_from(WireEvent {
         uuid,
         event,
         timestamp,
         distinct_id,
         person_id,
         properties: p,
-    })
+    })?;
+    Ok((ev, created_at))
 }
 
 #[cfg(test)]
@@ -61,15 +72,17 @@ mod tests {
             "\"2024-03-01T10:00:00.123000Z\"".into(),
             "\"anon\"".into(),
             "\"0190f3a2-0000-7000-8000-000000000001\"".into(),
+            "\"2024-03-01T12:00:00Z\"".into(),
             "\"s1\"".into(),
         ];
         json.extend(std::iter::repeat_n("null".to_string(), 20));
-        json[15] = "\"<masked>\"".into(); // gclid
+        json[16] = "\"<masked>\"".into(); // gclid
         json.push("null".into()); // alias
         json.push("49.9".into()); // extra slot 0
         let text = format!("[{}]", json.join(","));
         let row: Vec<Scalar<'_>> = serde_json::from_str(&text).unwrap();
-        let e = to_event(row, 28).unwrap();
+        let (e, created) = to_event(row, 29).unwrap();
+        assert_eq!(created.to_string(), "2024-03-01T12:00:00.000000Z");
         assert_eq!(e.event, "purchase");
         assert_eq!(
             e.person_id.as_deref(),
@@ -79,6 +92,6 @@ mod tests {
         assert_eq!(e.props.click_id().map(|c| c.0), Some(ClickIdKind::Gclid));
         assert_eq!(e.props.extra(0), Some("49.9"));
         let short: Vec<Scalar<'_>> = serde_json::from_str("[\"x\"]").unwrap();
-        assert!(to_event(short, 28).is_err());
+        assert!(to_event(short, 29).is_err());
     }
 }

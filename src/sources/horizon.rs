@@ -1,7 +1,8 @@
-//! The cursor of an event source: rows at or after `from` are new, unless their uuid is in
-//! `tail` (rows at or after `from` that an earlier run already wrote). Re-reading an overlap
-//! before the last window end catches late events without writing anything twice, and rows
-//! sharing a timestamp never depend on how a server orders uuids.
+//! A time cursor: rows at or after `from` are new, unless their uuid is in `tail` (rows at or
+//! after `from` that an earlier run already wrote). Re-reading an overlap before the last
+//! window end catches stragglers without writing anything twice, and rows sharing a time never
+//! depend on how a server orders uuids. PostHog's cursor is one on ingestion time; files used
+//! one on event time before they moved to byte offsets (read once, for the upgrade).
 
 use std::collections::BTreeSet;
 
