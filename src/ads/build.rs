@@ -33,8 +33,14 @@ fn account(
     oauth: Option<ClientAuth>,
 ) -> anyhow::Result<Account> {
     let http = build_client(s.timeout)?;
-    let zone = jiff::tz::TimeZone::get(s.zone_of(id))
-        .with_context(|| format!("ads.{key}.time_zone: unknown zone {}", s.zone_of(id)))?;
+    let zone = match s.zone_of(id) {
+        None => None,
+        Some(name) => Some((
+            name.to_string(),
+            jiff::tz::TimeZone::get(name)
+                .with_context(|| format!("ads.{key}.time_zone: unknown zone {name}"))?,
+        )),
+    };
     let oauth = match oauth {
         None => None,
         Some(auth) => {
@@ -58,19 +64,20 @@ fn account(
         concurrency: s.rate_limit.concurrency,
     };
     let name = format!("{platform}:{id}");
-    Ok(Account {
+    let api = Api {
+        limiter: Arc::new(RateLimiter::new(platform.as_str(), limits)),
+        name,
+        http,
+        retry: RetryPolicy::new(s.max_attempts, s.retry_budget),
+        oauth,
+    };
+    Ok(Account::new(
         platform,
-        id: id.to_string(),
+        id.to_string(),
         zone,
-        api: Api {
-            limiter: Arc::new(RateLimiter::new(platform.as_str(), limits)),
-            name,
-            http,
-            retry: RetryPolicy::new(s.max_attempts, s.retry_budget),
-            oauth,
-        },
-        settings: Arc::clone(s),
-    })
+        api,
+        Arc::clone(s),
+    ))
 }
 
 /// Builds every enabled source; a missing credential names its key.

@@ -85,6 +85,10 @@ impl AdSource for FileAds {
         "ads:file".into()
     }
 
+    async fn resolve(&self) -> Result<Option<super::Resolved>, AdError> {
+        Ok(None)
+    }
+
     fn window(&self) -> Option<(Date, Date)> {
         None
     }

@@ -1,6 +1,7 @@
 //! Ad platforms as sources of daily campaign metrics: one job per account, each run re-pulling
 //! `[today − restatement_days, today]` in the account's time zone.
 
+mod account;
 mod build;
 pub mod call;
 pub mod day;
@@ -15,14 +16,10 @@ pub mod tiktok;
 pub mod units;
 pub mod x;
 
-use std::sync::Arc;
-
-use crate::config::AdPlatformSettings;
 use crate::domain::ad_metric::AdMetricRow;
-use crate::domain::platform::Platform;
 use crate::domain::time::Date;
+pub use account::{Account, AccountInfo, Resolved};
 pub use build::sources;
-use call::Api;
 pub use day::CampaignDay;
 pub use units::{midnight_in, today_in, window};
 
@@ -54,8 +51,13 @@ pub const EVERY_DAY: (Date, Date) = (Date::from_days(i32::MIN / 4), Date::from_d
 pub trait AdSource {
     /// `ads:<platform>:<account>`: the lease and run job.
     fn job(&self) -> String;
-    /// The account days one run re-pulls: `[today − restatement_days, today]`, or for a file
-    /// everything in it (`None`).
+    /// Reads the account's time zone and currency from the platform, once per process (a file
+    /// has none: `None`). Call before [`AdSource::window`] and [`AdSource::fetch`].
+    fn resolve(
+        &self,
+    ) -> impl std::future::Future<Output = Result<Option<Resolved>, AdError>> + Send;
+    /// The account days one run re-pulls: `[today − restatement_days, today]` in the account's
+    /// zone, or for a file everything in it (`None`).
     fn window(&self) -> Option<(Date, Date)>;
     /// Campaign-day rows for `[from, to]` (account days, inclusive).
     fn fetch(
@@ -63,54 +65,6 @@ pub trait AdSource {
         from: Date,
         to: Date,
     ) -> impl std::future::Future<Output = Result<Vec<AdMetricRow>, AdError>> + Send;
-}
-
-/// What every platform client starts from.
-#[derive(Clone)]
-pub struct Account {
-    pub platform: Platform,
-    pub id: String,
-    pub zone: jiff::tz::TimeZone,
-    pub api: Api,
-    pub settings: Arc<AdPlatformSettings>,
-}
-
-impl Account {
-    pub fn job(&self) -> String {
-        format!("ads:{}:{}", self.platform, self.id)
-    }
-
-    /// `[today − restatement_days, today]` in the account's time zone.
-    pub fn window(&self) -> Option<(Date, Date)> {
-        Some(window(today_in(&self.zone), self.settings.restatement_days))
-    }
-
-    /// The API root without a trailing slash.
-    pub fn base(&self) -> &str {
-        self.settings.base_url.trim_end_matches('/')
-    }
-
-    /// `<base>/<api_version>/<path>`.
-    pub fn versioned(&self, path: &str) -> String {
-        format!("{}/{}/{path}", self.base(), self.settings.api_version)
-    }
-
-    /// A domain row from a parsed campaign-day of this account.
-    pub fn row(&self, d: CampaignDay, currency: crate::domain::money::Currency) -> AdMetricRow {
-        AdMetricRow {
-            platform: self.platform,
-            account_id: self.id.clone(),
-            campaign_id: d.campaign_id,
-            campaign_name: d.campaign_name,
-            date: d.date,
-            currency: d.currency.unwrap_or(currency),
-            spend_micros: d.spend_micros,
-            impressions: d.impressions,
-            clicks: d.clicks,
-            platform_conversions: d.conversions,
-            platform_conversion_value_micros: d.value_micros,
-        }
-    }
 }
 
 /// The configured ad sources, one per enabled account.
@@ -145,6 +99,9 @@ impl AdSource for AnyAdSource {
     fn job(&self) -> String {
         each!(self, s => s.job())
     }
+    async fn resolve(&self) -> Result<Option<Resolved>, AdError> {
+        each!(self, s => s.resolve().await)
+    }
     fn window(&self) -> Option<(Date, Date)> {
         each!(self, s => s.window())
     }
@@ -153,12 +110,18 @@ impl AdSource for AnyAdSource {
     }
 }
 
-/// Implements [`AdSource`] for a client with an `account` field and an inherent `pull`.
+/// Implements [`AdSource`] for a client with an `account` field and inherent `info` (the
+/// platform's account facts) and `pull`.
 macro_rules! account_source {
     ($t:ty) => {
         impl $crate::ads::AdSource for $t {
             fn job(&self) -> String {
                 self.account.job()
+            }
+            async fn resolve(
+                &self,
+            ) -> Result<Option<$crate::ads::Resolved>, $crate::ads::AdError> {
+                self.account.resolve(self.info()).await.map(Some)
             }
             fn window(&self) -> Option<($crate::domain::time::Date, $crate::domain::time::Date)> {
                 self.account.window()
@@ -168,6 +131,8 @@ macro_rules! account_source {
                 from: $crate::domain::time::Date,
                 to: $crate::domain::time::Date,
             ) -> Result<Vec<$crate::domain::ad_metric::AdMetricRow>, $crate::ads::AdError> {
+                // Rows need the account's currency; resolving is once per process.
+                self.account.resolve(self.info()).await?;
                 self.pull(from, to).await
             }
         }

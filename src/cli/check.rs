@@ -150,6 +150,17 @@ async fn ad_lines(ctx: &Context) -> Vec<Line> {
     let mut out = Vec::new();
     for src in &sources {
         let name = src.job();
+        let zone = match src.resolve().await {
+            Ok(r) => r,
+            Err(e) => {
+                out.push(Line {
+                    name,
+                    ok: false,
+                    detail: format!("{e:#}"),
+                });
+                continue;
+            }
+        };
         let (from, to) = src
             .window()
             .map(|(_, t)| (t, t))
@@ -161,13 +172,23 @@ async fn ad_lines(ctx: &Context) -> Vec<Line> {
                 name,
                 ok: true,
                 detail: format!(
-                    "reachable; {} campaign-day rows for {}",
+                    "reachable; {} campaign-day rows for {}{}",
                     rows.len(),
                     if from == to {
                         to.to_string()
                     } else {
                         "the file".into()
-                    }
+                    },
+                    zone.map_or(String::new(), |z| format!(
+                        " (account days in {}{}){}",
+                        z.zone_name,
+                        z.currency
+                            .map_or(String::new(), |c| format!(", {}", c.as_str())),
+                        z.notes
+                            .iter()
+                            .map(|n| format!("; warning: {n}"))
+                            .collect::<String>()
+                    ))
                 ),
             },
             Ok(Err(e)) => Line {

@@ -41,12 +41,17 @@ pub struct AdPlatformSettings {
     pub accounts: Vec<String>,
     /// Days re-pulled every run, because platforms restate recent numbers.
     pub restatement_days: u32,
-    /// IANA time zone the accounts report in (per-account overrides in `time_zones`).
-    pub time_zone: String,
+    /// IANA time zone of the accounts' days, overriding what the platform reports (per-account
+    /// overrides in `time_zones`). Unset: the platform's own zone for each account.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub time_zone: Option<String>,
     #[serde(default)]
     pub time_zones: BTreeMap<String, String>,
     /// API root; change only for proxies and tests.
     pub base_url: String,
+    /// Microsoft's Customer Management API root (account time zone and currency).
+    #[serde(default)]
+    pub customer_management_url: String,
     /// OAuth token endpoint (refresh-token grant), where the platform uses one.
     #[serde(default)]
     pub token_url: String,
@@ -119,12 +124,13 @@ impl AdPlatformSettings {
         super::secret::resolve(inline, file, name)
     }
 
-    /// The time zone of `account`.
-    pub fn zone_of(&self, account: &str) -> &str {
+    /// The configured time zone of `account`, if any.
+    pub fn zone_of(&self, account: &str) -> Option<&str> {
         self.time_zones
             .get(account)
+            .or(self.time_zone.as_ref())
             .map(String::as_str)
-            .unwrap_or(&self.time_zone)
+            .filter(|z| !z.trim().is_empty())
     }
 }
 

@@ -38,6 +38,19 @@ impl Platform {
         }
     }
 
+    /// The `[ads.<key>]` section of the platform (`google`, `meta`, …).
+    pub fn config_key(self) -> &'static str {
+        match self {
+            Platform::GoogleAds => "google",
+            Platform::Meta => "meta",
+            Platform::LinkedinAds => "linkedin",
+            Platform::MicrosoftAds => "microsoft",
+            Platform::RedditAds => "reddit",
+            Platform::XAds => "x",
+            Platform::TiktokAds => "tiktok",
+        }
+    }
+
     /// Parses the row/config name.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.as_str() == s)

@@ -112,9 +112,21 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             job: job.to_string(),
             ..Default::default()
         };
+        let t = Instant::now();
+        let resolved = match source.resolve().await {
+            Ok(r) => r,
+            Err(e) => {
+                let transient = e.is_transient();
+                return Err((
+                    anyhow::Error::new(e).context("reading the account's time zone and currency"),
+                    transient,
+                    summary,
+                ));
+            }
+        };
+        let notes = resolved.map(|r| r.notes).unwrap_or_default();
         let window = source.window();
         let (from, to) = window.unwrap_or(crate::ads::EVERY_DAY);
-        let t = Instant::now();
         let rows: Vec<AdMetricRow> = match source.fetch(from, to).await {
             Ok(r) => r,
             Err(e) => {
@@ -204,6 +216,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             },
             checksum.finish(),
             spend,
+            notes,
             &self.quality,
         );
         for w in &quality.warnings {

@@ -279,10 +279,13 @@ impl Quality {
         rows: RowCounts,
         checksum: Checksum,
         spend: Option<super::campaigns::SpendCoverage>,
+        notes: Vec<String>,
         q: &QualitySettings,
     ) -> Self {
         let mut out = Quality {
             spend,
+            warnings: notes.clone(),
+            notes,
             ..Default::default()
         };
         out.reconciliation.balanced = true;

@@ -79,8 +79,23 @@ pub struct Stats {
     pub max_in_flight: usize,
 }
 
+/// A fixed-offset zone whose date differs from UTC's right now (UTC+14 from 10:00 UTC, else
+/// UTC−11), with its offset in hours: an ad run that counted days in UTC instead of the zone the
+/// platform reports would ask for other days than the account's.
+pub fn account_zone() -> (&'static str, i64) {
+    let hour = (attrsync::domain::time::Timestamp::now().micros() / 3_600_000_000).rem_euclid(24);
+    if hour >= 10 {
+        ("Etc/GMT-14", 14)
+    } else {
+        ("Etc/GMT+11", -11)
+    }
+}
+
 /// State every platform fake holds.
 pub struct Common {
+    /// The account's time zone as the platform reports it (see [`account_zone`]).
+    pub zone: &'static str,
+    pub offset_hours: i64,
     pub truth: Mutex<Vec<Day>>,
     pub faults: Mutex<VecDeque<Fault>>,
     pub stats: Mutex<Stats>,
@@ -115,7 +130,18 @@ impl Drop for InFlight {
 
 impl Common {
     pub fn new(truth: Vec<Day>, limit: (usize, Duration)) -> Arc<Self> {
+        Self::new_in(truth, limit, account_zone())
+    }
+
+    /// A fake whose account is in `zone` (IANA name, and its UTC offset in hours now).
+    pub fn new_in(
+        truth: Vec<Day>,
+        limit: (usize, Duration),
+        (zone, offset_hours): (&'static str, i64),
+    ) -> Arc<Self> {
         Arc::new(Self {
+            zone,
+            offset_hours,
             truth: Mutex::new(truth),
             faults: Mutex::default(),
             stats: Mutex::default(),

@@ -86,6 +86,13 @@ async fn search_stream(
             f.login_seen.lock().unwrap().push(l.to_string());
         }
         let q: Value = serde_json::from_slice(&body).unwrap_or_default();
+        // The account's own settings: `customer.time_zone` and `customer.currency_code`
+        // (Google Ads API reference, Customer resource).
+        if q["query"].as_str().is_some_and(|t| t.trim_end().ends_with("FROM customer")) {
+            let body = json!([{"results": [{"customer": {"resourceName": format!("customers/{CUSTOMER}"), "timeZone": c.zone, "currencyCode": "EUR"}}],
+                               "fieldMask": "customer.timeZone,customer.currencyCode", "requestId": "tz"}]);
+            break 'answer (200, Json(body).into_response());
+        }
         let Some((from, to)) = q["query"].as_str().and_then(between) else {
             break 'answer (400, (StatusCode::BAD_REQUEST, "bad GAQL").into_response());
         };
@@ -147,7 +154,6 @@ fn settings(url: &str, extra: &[(&str, &str)]) -> attrsync::config::Settings {
         ("refresh_token", fake::REFRESH_TOKEN.into()),
         ("developer_token", DEV_TOKEN.into()),
         ("login_customer_id", "987-654-3210".into()),
-        ("time_zone", "Europe/Paris".into()),
     ];
     pairs.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     fake::settings("google", &pairs)

@@ -173,7 +173,9 @@ async fn token(State(f): State<Arc<Fake>>, headers: HeaderMap, body: String) -> 
 
 async fn start(truth: Vec<fake::Day>, listed: usize) -> (Arc<Fake>, String) {
     let f = Arc::new(Fake {
-        common: Common::new(truth, (50, Duration::from_secs(1))),
+        // LinkedIn's analytics days are UTC days for every account (reference: ad-platforms,
+        // "Data reportedly in UTC"); its adAccounts answer has a currency and no zone.
+        common: Common::new_in(truth, (50, Duration::from_secs(1)), ("UTC", 0)),
         listed,
         analytics_calls: Default::default(),
         capped: Default::default(),

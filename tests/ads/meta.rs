@@ -135,6 +135,19 @@ async fn handle(
             );
         }
         match (method, parts.as_slice()) {
+            // The account's own zone and currency (Marketing API, Ad Account reference:
+            // `GET act_{id}?fields=timezone_name,currency`).
+            ("GET", [_, act]) if act == &format!("act_{ACCOUNT}") => {
+                let fields = q.get("fields").cloned().unwrap_or_default();
+                let mut body = json!({"id": format!("act_{ACCOUNT}")});
+                if fields.contains("timezone_name") {
+                    body["timezone_name"] = json!(c.zone);
+                }
+                if fields.contains("currency") {
+                    body["currency"] = json!("USD");
+                }
+                (200, Json(body).into_response())
+            }
             ("POST", [_, act, insights])
                 if insights == "insights" && act == &format!("act_{ACCOUNT}") =>
             {
@@ -307,7 +320,6 @@ fn settings(url: &str, token: &str) -> attrsync::config::Settings {
             ("accounts", ACCOUNT.into()),
             ("base_url", url.into()),
             ("access_token", token.into()),
-            ("time_zone", "America/Los_Angeles".into()),
         ],
     )
 }

@@ -36,6 +36,55 @@ struct Fake {
     polls: Mutex<u32>,
 }
 
+/// The account's `TimeZone`, one of Microsoft's own values (Customer Management
+/// `TimeZoneType`), chosen so its date differs from UTC's now: (Microsoft name, IANA, offset).
+fn ms_zone() -> (&'static str, &'static str, i64) {
+    let hour = (attrsync::domain::time::Timestamp::now().micros() / 3_600_000_000).rem_euclid(24);
+    if hour >= 11 {
+        ("Nukualofa", "Pacific/Tongatapu", 13)
+    } else {
+        ("InternationalDateLineWest", "Etc/GMT+12", -12)
+    }
+}
+
+/// Customer Management `GetAccount` over REST (`POST …/CustomerManagement/v13/Account/Query`,
+/// body `{"AccountId": …}`, answer `{"Account": AdvertiserAccount}`).
+async fn get_account(
+    State(f): State<Arc<Fake>>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let c = &f.common;
+    let (status, resp) = 'answer: {
+        let _g = match c.enter() {
+            Gate::Serve(g) => g,
+            Gate::Fault(Fault::Throttle(_), _) | Gate::OverLimit(_) => {
+                break 'answer (400, fault(StatusCode::BAD_REQUEST, 117, "CallRateExceeded"))
+            }
+            Gate::Fault(_, _) => {
+                break 'answer (500, fault(StatusCode::INTERNAL_SERVER_ERROR, 0, "InternalError"))
+            }
+        };
+        if !c.authorized(&headers, "authorization") {
+            let body = json!({"Errors": [{"Code": 109, "ErrorCode": "AuthenticationTokenExpired", "Message": "The OAuth access token has expired."}], "TrackingId": "x", "Type": "AdApiFaultDetail"});
+            break 'answer (401, (StatusCode::UNAUTHORIZED, Json(body)).into_response());
+        }
+        if body["AccountId"] != json!(180012345)
+            || headers.get("developertoken").and_then(|v| v.to_str().ok()) != Some(DEV_TOKEN)
+        {
+            break 'answer (400, fault(StatusCode::BAD_REQUEST, 1102, "InvalidAccountId"));
+        }
+        (
+            200,
+            Json(json!({"Account": {"Id": 180012345, "Name": "Demo", "CurrencyCode": "USD", "TimeZone": ms_zone().0,
+                                    "AccountLifeCycleStatus": "Active", "ParentCustomerId": 250000777}}))
+            .into_response(),
+        )
+    };
+    c.record("/CustomerManagement/v13/Account/Query", status);
+    resp
+}
+
 fn fault(status: StatusCode, code: i64, name: &str) -> Response {
     let body = json!({"OperationErrors": [{"Code": code, "Details": null, "ErrorCode": name, "Message": format!("{name} occurred.")}], "BatchErrors": [], "TrackingId": "7d3f", "Type": "ApiFaultDetail"});
     (status, Json(body)).into_response()
@@ -221,7 +270,10 @@ async fn token(State(f): State<Arc<Fake>>, headers: HeaderMap, body: String) -> 
 
 async fn start(truth: Vec<fake::Day>, polls_to_finish: u32) -> (Arc<Fake>, String) {
     let f = Arc::new(Fake {
-        common: Common::new(truth, (50, Duration::from_secs(1))),
+        common: {
+            let (_, iana, offset) = ms_zone();
+            Common::new_in(truth, (50, Duration::from_secs(1)), (iana, offset))
+        },
         base: Default::default(),
         reports: Default::default(),
         polls_to_finish,
@@ -231,6 +283,7 @@ async fn start(truth: Vec<fake::Day>, polls_to_finish: u32) -> (Arc<Fake>, Strin
     let app = Router::new()
         .route("/token", post(token))
         .route("/Reporting/v13/GenerateReport/{op}", post(reporting))
+        .route("/CustomerManagement/v13/Account/Query", post(get_account))
         .route("/download/{file}", get(download))
         .with_state(Arc::clone(&f));
     let url = format!("http://{}", fake::serve(app).await);
@@ -242,6 +295,7 @@ fn settings(url: &str, extra: &[(&str, &str)]) -> attrsync::config::Settings {
     let mut pairs: Vec<(&str, String)> = vec![
         ("accounts", ACCOUNT.into()),
         ("base_url", url.into()),
+        ("customer_management_url", url.into()),
         ("token_url", format!("{url}/token")),
         ("client_id", fake::CLIENT_ID.into()),
         ("client_secret", fake::CLIENT_SECRET.into()),

@@ -17,9 +17,6 @@ use serde_json::{json, Value};
 use crate::fake::{self, Common, Fault, Gate};
 
 const ACCOUNT: &str = "a2_demo01";
-/// The account's zone in the test: UTC−5 all year.
-const ZONE: &str = "Etc/GMT+5";
-const OFFSET_HOURS: i64 = -5;
 const PAGE: usize = 50;
 
 struct Fake {
@@ -75,7 +72,7 @@ async fn api(
             .and_then(|t| t.parse().ok())
             .unwrap_or(0);
         match p.as_str() {
-            x if x == format!("ad_accounts/{ACCOUNT}") => (200, Json(json!({"data": {"id": ACCOUNT, "currency": "USD", "time_zone_id": "America/New_York"}})).into_response()),
+            x if x == format!("ad_accounts/{ACCOUNT}") => (200, Json(json!({"data": {"id": ACCOUNT, "currency": "USD", "time_zone_id": c.zone}})).into_response()),
             x if x == format!("ad_accounts/{ACCOUNT}/campaigns") => {
                 let mut ids: Vec<(String, String)> = truth.iter().map(|d| (d.campaign_id.clone(), d.name.clone())).collect();
                 ids.dedup();
@@ -91,13 +88,20 @@ async fn api(
                 if st.micros() % 3_600_000_000 != 0 || et.micros() % 3_600_000_000 != 0 {
                     break 'answer (400, err(StatusCode::BAD_REQUEST, "starts_at and ends_at must be whole hours"));
                 }
-                if d["time_zone_id"] != ZONE || d["breakdowns"] != json!(["CAMPAIGN_ID", "DATE"]) {
-                    break 'answer (400, err(StatusCode::BAD_REQUEST, "unexpected time zone or breakdowns"));
+                // The report's days are those of the zone the request names (any IANA zone).
+                let Some(zone) = d["time_zone_id"].as_str().and_then(|z| jiff::tz::TimeZone::get(z).ok()) else {
+                    break 'answer (400, err(StatusCode::BAD_REQUEST, "time_zone_id is not a time zone"));
+                };
+                if d["breakdowns"] != json!(["CAMPAIGN_ID", "DATE"]) {
+                    break 'answer (400, err(StatusCode::BAD_REQUEST, "unexpected breakdowns"));
                 }
                 f.starts.lock().unwrap().push(s.to_string());
                 *f.report_pages.lock().unwrap() += 1;
                 // Account days: shift UTC instants into the zone.
-                let day_of = |t: Timestamp| t.add_micros(OFFSET_HOURS * 3_600_000_000).date();
+                let day_of = |t: Timestamp| {
+                    let z = jiff::Timestamp::from_microsecond(t.micros()).unwrap().to_zoned(zone.clone()).date();
+                    Date::from_ymd(z.year() as i32, z.month() as u32, z.day() as u32).unwrap()
+                };
                 let (from, until) = (day_of(st), day_of(et));
                 let rows: Vec<Value> = truth
                     .iter()
@@ -147,7 +151,6 @@ fn settings(url: &str) -> attrsync::config::Settings {
             ("client_id", fake::CLIENT_ID.into()),
             ("client_secret", fake::CLIENT_SECRET.into()),
             ("refresh_token", fake::REFRESH_TOKEN.into()),
-            ("time_zone", ZONE.into()),
         ],
     )
 }
@@ -179,9 +182,13 @@ async fn reports_page_by_next_url_in_account_days_with_micro_currency() {
         5,
         "240 rows in pages of 50"
     );
+    // The account's midnight in the zone the platform reports, a whole hour in UTC.
+    let midnight = Timestamp::parse("2024-06-03T00:00:00Z")
+        .unwrap()
+        .add_micros(-f.common.offset_hours * 3_600_000_000);
     assert_eq!(
         f.starts.lock().unwrap()[0],
-        "2024-06-03T05:00:00Z",
+        midnight.to_rfc3339_seconds(),
         "the account's midnight, a whole hour"
     );
     assert!(

@@ -67,6 +67,7 @@ async fn restated_days_replace_earlier_pulls_on_every_platform() {
         let p = Context::new(settings).pipeline().await.unwrap();
         p.store.migrate().await.unwrap();
         let src = &p.ads[0];
+        src.resolve().await.unwrap();
         let (from, to) = src.window().unwrap();
         let in_window = |c: &Common| {
             c.truth
@@ -171,4 +172,63 @@ async fn a_refusing_platform_fails_its_run_with_the_cause_recorded() {
     );
     assert!(read_table(&dir.path().join("out"), "ad_metrics").is_empty());
     assert_eq!(p.store.cursor(&src.job(), "ads").await.unwrap(), None);
+}
+
+/// The account's today in `zone`.
+fn today_in(zone: &str) -> attrsync::domain::time::Date {
+    attrsync::ads::today_in(&jiff::tz::TimeZone::get(zone).unwrap())
+}
+
+#[tokio::test]
+async fn without_a_configured_zone_runs_pull_the_accounts_days_as_the_platform_reports_them() {
+    let today = Timestamp::now().date();
+    for platform in PLATFORMS {
+        let truth = fake::truth(2, today.add_days(-45), today.add_days(2), true);
+        let (common, settings) = setup(platform, truth).await;
+        assert!(settings.ads.google.time_zone.is_none() && settings.ads.meta.time_zone.is_none());
+        let key = platform.to_uppercase();
+        let mut cursors = Vec::new();
+        // No zone configured; the right zone configured; a wrong one (UTC) configured.
+        for zone in [None, Some(common.zone), Some("UTC")] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut s = settings.clone();
+            let section = match platform {
+                "google" => &mut s.ads.google,
+                "meta" => &mut s.ads.meta,
+                "linkedin" => &mut s.ads.linkedin,
+                "microsoft" => &mut s.ads.microsoft,
+                "reddit" => &mut s.ads.reddit,
+                "x" => &mut s.ads.x,
+                "tiktok" => &mut s.ads.tiktok,
+                other => panic!("no platform {other}"),
+            };
+            section.time_zone = zone.map(String::from);
+            s.sink.dir = dir.path().join("out");
+            s.run_store.url = format!("sqlite://{}", dir.path().join("runs.db").display());
+            let p = Context::new(s).pipeline().await.unwrap();
+            p.store.migrate().await.unwrap();
+            let src = &p.ads[0];
+            let notes = match p.run_ads(src, Trigger::Manual).await {
+                Ok(Outcome::Completed(summary)) => summary.quality.unwrap().warnings,
+                Ok(_) => panic!("lease"),
+                Err(e) => vec![format!("failed: {e}")],
+            };
+            cursors.push((p.store.cursor(&src.job(), "ads").await.unwrap(), notes));
+        }
+        let want = today_in(common.zone).to_string();
+        assert_eq!(cursors[0].0.as_deref(), Some(want.as_str()), "{platform} {key}: the platform's zone");
+        assert_eq!(cursors[0].0, cursors[1].0, "{platform}: as if the right zone were configured");
+        assert!(cursors[0].1.is_empty() && cursors[1].1.is_empty(), "{platform}: {cursors:?}");
+        if platform == "x" {
+            // X aligns DAY slots to the account's own midnight and refuses others.
+            assert!(cursors[2].1[0].contains("midnight"), "{:?}", cursors[2].1);
+        } else if common.zone != "UTC" {
+            assert_ne!(cursors[2].0, cursors[0].0, "{platform}: a wrong zone pulls other days");
+            assert!(
+                cursors[2].1.iter().any(|w| w.contains("time_zone is UTC") && w.contains(common.zone)),
+                "{platform}: a configured zone that differs is a warning: {:?}",
+                cursors[2].1
+            );
+        }
+    }
 }

@@ -61,7 +61,7 @@ async fn api(
                     q.get("advertiser_ids").map(String::as_str).unwrap_or("[]"),
                 )
                 .unwrap_or_default();
-                let list: Vec<Value> = ids.iter().filter(|i| *i == ADVERTISER).map(|i| json!({"advertiser_id": i, "currency": "EUR", "timezone": "Europe/Berlin"})).collect();
+                let list: Vec<Value> = ids.iter().filter(|i| *i == ADVERTISER).map(|i| json!({"advertiser_id": i, "currency": "EUR", "timezone": f.common.zone})).collect();
                 (
                     0,
                     Json(json!({"code": 0, "message": "OK", "data": {"list": list}}))
@@ -140,7 +140,6 @@ fn settings(url: &str, token: &str) -> attrsync::config::Settings {
             ("accounts", ADVERTISER.into()),
             ("base_url", url.into()),
             ("access_token", token.into()),
-            ("time_zone", "Europe/Berlin".into()),
         ],
     )
 }

@@ -24,9 +24,6 @@ const CONSUMER_KEY: &str = "ck-public";
 const CONSUMER_SECRET: &str = "cs-SENSITIVE";
 const TOKEN: &str = "at-1-SENSITIVE";
 const TOKEN_SECRET: &str = "ats-SENSITIVE";
-/// UTC+3 all year: the account's midnight is 21:00 UTC the day before.
-const ZONE: &str = "Etc/GMT-3";
-const OFFSET_HOURS: i64 = 3;
 
 struct Fake {
     common: Arc<Common>,
@@ -187,7 +184,7 @@ async fn api(
                 ) else {
                     return bad("start_time and end_time");
                 };
-                let local = |t: Timestamp| t.add_micros(OFFSET_HOURS * 3_600_000_000);
+                let local = |t: Timestamp| t.add_micros(f.common.offset_hours * 3_600_000_000);
                 if local(s).micros() % 86_400_000_000 != 0
                     || local(e).micros() % 86_400_000_000 != 0
                 {
@@ -205,6 +202,13 @@ async fn api(
                 ))
             };
         match (method.as_str(), p.as_str()) {
+            // The account itself (X Ads API, Accounts: `timezone`, the zone DAY slots follow).
+            ("GET", x) if x == format!("12/accounts/{ACCOUNT}") => (
+                200,
+                Json(json!({"request": {"params": {"account_id": ACCOUNT}},
+                            "data": {"id": ACCOUNT, "name": "Demo", "timezone": f.common.zone, "timezone_switch_at": "2020-01-01T08:00:00Z", "approval_status": "ACCEPTED"}}))
+                .into_response(),
+            ),
             ("GET", x) if x == format!("12/accounts/{ACCOUNT}/campaigns") => {
                 let start: usize = form.get("cursor").and_then(|c| c.parse().ok()).unwrap_or(0);
                 let mut ids: Vec<(String, String)> = truth
@@ -316,7 +320,6 @@ fn settings(url: &str, secret: &str) -> attrsync::config::Settings {
             ("consumer_secret", secret.into()),
             ("access_token", TOKEN.into()),
             ("access_token_secret", TOKEN_SECRET.into()),
-            ("time_zone", ZONE.into()),
         ],
     )
 }

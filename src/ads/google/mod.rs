@@ -6,11 +6,12 @@ pub mod models;
 use std::time::Duration;
 
 use crate::ads::call::{http_verdict, Reply, Verdict};
-use crate::ads::{account_source, Account, AdError, CampaignDay};
+use crate::ads::units::currency;
+use crate::ads::{account_source, Account, AccountInfo, AdError, CampaignDay};
 use crate::config::secret::Secret;
 use crate::domain::ad_metric::AdMetricRow;
 use crate::domain::time::Date;
-use models::{Status, StreamBatch};
+use models::{CustomerBatch, Status, StreamBatch};
 
 /// Longest quota wait a run sits out; longer (the daily operations quota) fails the run as
 /// transient so the next scheduled run tries again.
@@ -24,6 +25,9 @@ pub struct GoogleAds {
 }
 
 account_source!(GoogleAds);
+
+/// The account's own zone and currency (Google Ads API, `customer` resource).
+pub const CUSTOMER_QUERY: &str = "SELECT customer.time_zone, customer.currency_code FROM customer";
 
 /// The GAQL of one window. Dates are the account's days.
 pub fn query(from: Date, to: Date) -> String {
@@ -85,7 +89,8 @@ impl GoogleAds {
         }
     }
 
-    async fn pull(&self, from: Date, to: Date) -> Result<Vec<AdMetricRow>, AdError> {
+    /// Runs one GAQL query through `googleAds:searchStream`.
+    async fn stream(&self, what: &str, gaql: &str) -> Result<Reply, AdError> {
         let a = &self.account;
         let url = format!(
             "{}/{}/customers/{}/googleAds:searchStream",
@@ -93,12 +98,11 @@ impl GoogleAds {
             a.settings.api_version,
             a.id
         );
-        let body = serde_json::json!({ "query": query(from, to) });
+        let body = serde_json::json!({ "query": gaql });
         let login = a.settings.login_customer_id.clone();
-        let reply = a
-            .api
+        a.api
             .send(
-                "searchStream",
+                what,
                 |http, bearer| {
                     let mut rb = http
                         .post(&url)
@@ -112,7 +116,30 @@ impl GoogleAds {
                 },
                 |r| self.judge(r),
             )
-            .await?;
+            .await
+    }
+
+    async fn info(&self) -> Result<AccountInfo, AdError> {
+        let reply = self.stream("customer", CUSTOMER_QUERY).await?;
+        let batches: Vec<CustomerBatch> = reply.json("customer")?;
+        let c = batches
+            .into_iter()
+            .flat_map(|b| b.results)
+            .next()
+            .map(|r| r.customer)
+            .unwrap_or_default();
+        Ok(AccountInfo {
+            time_zone: c.time_zone,
+            currency: match c.currency_code {
+                Some(code) => Some(currency(&code, "customer.currencyCode")?),
+                None => None,
+            },
+        })
+    }
+
+    async fn pull(&self, from: Date, to: Date) -> Result<Vec<AdMetricRow>, AdError> {
+        let a = &self.account;
+        let reply = self.stream("searchStream", &query(from, to)).await?;
         let batches: Vec<StreamBatch> = reply.json("searchStream")?;
         let mut out = Vec::new();
         for row in batches.into_iter().flat_map(|b| b.results) {
@@ -122,13 +149,7 @@ impl GoogleAds {
                 }
                 t => t,
             })?;
-            let currency = day.currency.ok_or_else(|| {
-                AdError::permanent(format!(
-                    "{}: a row without customer.currencyCode",
-                    a.api.name
-                ))
-            })?;
-            out.push(a.row(day, currency));
+            out.push(a.row(day)?);
         }
         Ok(out)
     }

@@ -28,11 +28,27 @@ pub struct GoogleAdsRow {
     pub metrics: Metrics,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Customer {
     #[serde(default)]
     pub currency_code: Option<String>,
+    /// IANA zone of the account (`customer.time_zone`).
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+/// One batch of the stream of the `customer` query.
+#[derive(Debug, Deserialize)]
+pub struct CustomerBatch {
+    #[serde(default)]
+    pub results: Vec<CustomerRow>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CustomerRow {
+    #[serde(default)]
+    pub customer: Customer,
 }
 
 #[derive(Debug, Deserialize)]

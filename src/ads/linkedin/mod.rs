@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::ads::call::{http_verdict, Reply, Verdict};
 use crate::ads::units::{currency, days_between};
-use crate::ads::{account_source, Account, AdError, CampaignDay};
+use crate::ads::{account_source, Account, AccountInfo, AdError, CampaignDay};
 use crate::domain::ad_metric::AdMetricRow;
 use crate::domain::time::Date;
 use models::{AdAccount, Analytics, CampaignPage};
@@ -118,7 +118,9 @@ impl LinkedInAds {
         self.get("adAnalytics", &url).await
     }
 
-    async fn pull(&self, from: Date, to: Date) -> Result<Vec<AdMetricRow>, AdError> {
+    /// `GET /rest/adAccounts/{id}`: the currency. LinkedIn counts analytics days in UTC for
+    /// every account, so the zone is UTC.
+    async fn info(&self) -> Result<AccountInfo, AdError> {
         let a = &self.account;
         let acct: AdAccount = self
             .get(
@@ -126,7 +128,14 @@ impl LinkedInAds {
                 &format!("{}/rest/adAccounts/{}", a.base(), a.id),
             )
             .await?;
-        let cur = currency(&acct.currency, "adAccount.currency")?;
+        Ok(AccountInfo {
+            time_zone: Some("UTC".into()),
+            currency: Some(currency(&acct.currency, "adAccount.currency")?),
+        })
+    }
+
+    async fn pull(&self, from: Date, to: Date) -> Result<Vec<AdMetricRow>, AdError> {
+        let a = &self.account;
         let names = self.campaigns().await?;
         let per_slice = (ELEMENT_CAP / names.len().max(1)).max(1) as i32;
         let mut todo: Vec<(Date, Date)> = crate::ads::units::slices(from, to, per_slice);
@@ -151,7 +160,7 @@ impl LinkedInAds {
             for e in got.elements {
                 let mut d = CampaignDay::try_from(e)?;
                 d.campaign_name = names.get(&d.campaign_id).cloned().flatten();
-                out.push(a.row(d, cur));
+                out.push(a.row(d)?);
             }
         }
         Ok(out)

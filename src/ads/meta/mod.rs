@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use crate::ads::call::{http_verdict, Reply, Verdict};
 use crate::ads::poll::{until_ready, Polled};
-use crate::ads::{account_source, Account, AdError};
+use crate::ads::units::currency;
+use crate::ads::{account_source, Account, AccountInfo, AdError};
 use crate::config::secret::Secret;
 use crate::domain::ad_metric::AdMetricRow;
 use crate::domain::time::Date;
-use models::{AsyncJob, ErrorEnvelope, InsightsPage, ReportRun};
+use models::{AdAccount, AsyncJob, ErrorEnvelope, InsightsPage, ReportRun};
 
 const FIELDS: &str =
     "campaign_id,campaign_name,spend,impressions,clicks,actions,action_values,account_currency";
@@ -120,6 +121,21 @@ impl MetaAds {
         reply.json(what)
     }
 
+    /// `GET act_{id}?fields=timezone_name,currency` (Marketing API, Ad Account reference).
+    async fn info(&self) -> Result<AccountInfo, AdError> {
+        let url = self.url(&format!("act_{}", self.account.id));
+        let acct: AdAccount = self
+            .get("ad account", &url, &[("fields", "timezone_name,currency")])
+            .await?;
+        Ok(AccountInfo {
+            time_zone: acct.timezone_name,
+            currency: match acct.currency {
+                Some(c) => Some(currency(&c, "currency")?),
+                None => None,
+            },
+        })
+    }
+
     async fn pull(&self, from: Date, to: Date) -> Result<Vec<AdMetricRow>, AdError> {
         let a = &self.account;
         let range =
@@ -178,11 +194,7 @@ impl MetaAds {
             }
             let page: InsightsPage = self.get("report rows", &rows_url, &q).await?;
             for i in page.data {
-                let d = i.into_day(&s.conversion_actions)?;
-                let currency = d.currency.ok_or_else(|| {
-                    AdError::permanent(format!("{}: a row without account_currency", a.api.name))
-                })?;
-                out.push(a.row(d, currency));
+                out.push(a.row(i.into_day(&s.conversion_actions)?)?);
             }
             // Follow the cursor, not `paging.next`: that URL carries the access token.
             match page.paging {

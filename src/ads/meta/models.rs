@@ -15,6 +15,15 @@ pub struct ReportRun {
     pub report_run_id: String,
 }
 
+/// `GET act_{id}?fields=timezone_name,currency`.
+#[derive(Debug, Deserialize)]
+pub struct AdAccount {
+    #[serde(default)]
+    pub timezone_name: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+}
+
 /// `GET /{report_run_id}`.
 #[derive(Debug, Deserialize)]
 pub struct AsyncJob {

@@ -2,14 +2,16 @@
 //! polled until it succeeds (reports can take minutes), downloaded as a zipped CSV.
 
 pub mod models;
+pub mod zones;
 
 use crate::ads::call::{http_verdict, Reply, Verdict};
 use crate::ads::poll::{until_ready, Polled};
-use crate::ads::{account_source, Account, AdError};
+use crate::ads::units::currency;
+use crate::ads::{account_source, Account, AccountInfo, AdError};
 use crate::config::secret::Secret;
 use crate::domain::ad_metric::AdMetricRow;
 use crate::domain::time::Date;
-use models::{Fault, PollResponse, Submitted, COLUMNS};
+use models::{AccountEnvelope, Fault, PollResponse, Submitted, COLUMNS};
 
 /// One Microsoft Advertising account.
 #[derive(Clone)]
@@ -95,6 +97,40 @@ impl MicrosoftAds {
         reply.json(what)
     }
 
+    /// Customer Management `GetAccount` (REST `Account/Query`): the account's `TimeZone`
+    /// (Microsoft's own names, mapped to IANA) and `CurrencyCode`.
+    async fn info(&self) -> Result<AccountInfo, AdError> {
+        let a = &self.account;
+        let url = format!(
+            "{}/CustomerManagement/{}/Account/Query",
+            a.settings.customer_management_url.trim_end_matches('/'),
+            a.settings.api_version
+        );
+        let id: serde_json::Value =
+            a.id.parse::<i64>()
+                .map(Into::into)
+                .unwrap_or_else(|_| a.id.clone().into());
+        let got: AccountEnvelope = self
+            .post("GetAccount", &url, &serde_json::json!({ "AccountId": id }))
+            .await?;
+        let acct = got.account;
+        let time_zone = match acct.time_zone.as_deref().filter(|z| !z.is_empty()) {
+            None => None,
+            Some(z) => match zones::iana(z) {
+                Some(iana) => Some(iana.to_string()),
+                // Left to the override (or its absence) to decide: settle() names the key.
+                None => Some(z.to_string()),
+            },
+        };
+        Ok(AccountInfo {
+            time_zone,
+            currency: match acct.currency_code.as_deref().filter(|c| !c.is_empty()) {
+                Some(c) => Some(currency(c, "Account.CurrencyCode")?),
+                None => None,
+            },
+        })
+    }
+
     async fn pull(&self, from: Date, to: Date) -> Result<Vec<AdMetricRow>, AdError> {
         let a = &self.account;
         let account_id: serde_json::Value =
@@ -157,12 +193,6 @@ impl MicrosoftAds {
             }
             t => t,
         })?;
-        Ok(days
-            .into_iter()
-            .map(|d| {
-                let c = d.currency.expect("CSV rows carry CurrencyCode");
-                a.row(d, c)
-            })
-            .collect())
+        days.into_iter().map(|d| a.row(d)).collect()
     }
 }

@@ -96,6 +96,22 @@ pub struct CsvRow {
     pub currency_code: String,
 }
 
+/// `Account/Query` (GetAccount): `{"Account": {...}}`.
+#[derive(Debug, Deserialize)]
+pub struct AccountEnvelope {
+    #[serde(rename = "Account")]
+    pub account: AdvertiserAccount,
+}
+
+/// The parts of `AdvertiserAccount` attrsync reads.
+#[derive(Debug, Deserialize)]
+pub struct AdvertiserAccount {
+    #[serde(rename = "TimeZone", default)]
+    pub time_zone: Option<String>,
+    #[serde(rename = "CurrencyCode", default)]
+    pub currency_code: Option<String>,
+}
+
 /// Numbers may come with thousands separators.
 fn plain(s: &str) -> String {
     s.trim().replace(',', "")

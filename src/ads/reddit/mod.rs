@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::ads::call::{http_verdict, Reply, Verdict};
 use crate::ads::units::currency;
-use crate::ads::{account_source, midnight_in, Account, AdError, CampaignDay};
+use crate::ads::{account_source, midnight_in, Account, AccountInfo, AdError, CampaignDay};
 use crate::domain::ad_metric::AdMetricRow;
 use crate::domain::time::Date;
 use models::{AdAccount, Campaign, Envelope, Report};
@@ -92,7 +92,8 @@ impl RedditAds {
         }
     }
 
-    async fn pull(&self, from: Date, to: Date) -> Result<Vec<AdMetricRow>, AdError> {
+    /// `GET ad_accounts/{id}`: `currency` and `time_zone_id`.
+    async fn info(&self) -> Result<AccountInfo, AdError> {
         let a = &self.account;
         let acct: Envelope<AdAccount> = self
             .call(
@@ -106,16 +107,24 @@ impl RedditAds {
                 None,
             )
             .await?;
-        let cur = currency(&acct.data.currency, "ad_account.currency")?;
+        Ok(AccountInfo {
+            time_zone: acct.data.time_zone_id,
+            currency: Some(currency(&acct.data.currency, "ad_account.currency")?),
+        })
+    }
+
+    async fn pull(&self, from: Date, to: Date) -> Result<Vec<AdMetricRow>, AdError> {
+        let a = &self.account;
+        let zone = a.zone();
         let names = self.campaigns().await?;
         // Whole hours: the account's midnights, which are whole hours in UTC for every zone
         // Reddit accepts.
         let body = serde_json::json!({ "data": {
             "breakdowns": ["CAMPAIGN_ID", "DATE"],
             "fields": ["SPEND", "IMPRESSIONS", "CLICKS", "KEY_CONVERSION_TOTAL_COUNT"],
-            "starts_at": midnight_in(&a.zone, from).to_rfc3339_seconds(),
-            "ends_at": midnight_in(&a.zone, to.add_days(1)).to_rfc3339_seconds(),
-            "time_zone_id": a.settings.zone_of(&a.id),
+            "starts_at": midnight_in(&zone, from).to_rfc3339_seconds(),
+            "ends_at": midnight_in(&zone, to.add_days(1)).to_rfc3339_seconds(),
+            "time_zone_id": a.zone_name(),
         }});
         let mut url = format!(
             "{}/api/{}/ad_accounts/{}/reports",
@@ -129,7 +138,7 @@ impl RedditAds {
             for m in page.data.metrics {
                 let mut d = CampaignDay::try_from(m)?;
                 d.campaign_name = names.get(&d.campaign_id).cloned().flatten();
-                out.push(a.row(d, cur));
+                out.push(a.row(d)?);
             }
             match self.next(page.pagination)? {
                 Some(next) => url = next,

@@ -22,6 +22,8 @@ pub struct Pagination {
 #[derive(Debug, Deserialize)]
 pub struct AdAccount {
     pub currency: String,
+    #[serde(default)]
+    pub time_zone_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

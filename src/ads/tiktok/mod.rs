@@ -5,7 +5,7 @@ pub mod models;
 
 use crate::ads::call::{http_verdict, Reply, Verdict};
 use crate::ads::units::{currency, slices};
-use crate::ads::{account_source, Account, AdError, CampaignDay};
+use crate::ads::{account_source, Account, AccountInfo, AdError, CampaignDay};
 use crate::config::secret::Secret;
 use crate::domain::ad_metric::AdMetricRow;
 use crate::domain::time::Date;
@@ -81,7 +81,8 @@ impl TikTokAds {
         })
     }
 
-    async fn pull(&self, from: Date, to: Date) -> Result<Vec<AdMetricRow>, AdError> {
+    /// `advertiser/info/`: the advertiser's `currency` and `timezone`.
+    async fn info(&self) -> Result<AccountInfo, AdError> {
         let a = &self.account;
         let ids = serde_json::json!([a.id]).to_string();
         let info: List<Advertiser> = self
@@ -100,7 +101,14 @@ impl TikTokAds {
                 a.api.name
             ))
         })?;
-        let cur = currency(&adv.currency, "advertiser.currency")?;
+        Ok(AccountInfo {
+            time_zone: adv.timezone.clone(),
+            currency: Some(currency(&adv.currency, "advertiser.currency")?),
+        })
+    }
+
+    async fn pull(&self, from: Date, to: Date) -> Result<Vec<AdMetricRow>, AdError> {
+        let a = &self.account;
         let mut out = Vec::new();
         for (f, t) in slices(from, to, SLICE_DAYS) {
             let mut page = 1;
@@ -121,7 +129,7 @@ impl TikTokAds {
                 ];
                 let got: List<ReportRow> = self.get("report", "report/integrated/get/", &q).await?;
                 for r in got.list {
-                    out.push(a.row(CampaignDay::try_from(r)?, cur));
+                    out.push(a.row(CampaignDay::try_from(r)?)?);
                 }
                 match got.page_info {
                     Some(p) if p.page < p.total_page => page = p.page + 1,

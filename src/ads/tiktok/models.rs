@@ -42,6 +42,9 @@ pub struct PageInfo {
 #[derive(Debug, Deserialize)]
 pub struct Advertiser {
     pub currency: String,
+    /// IANA zone of the advertiser's report days.
+    #[serde(default)]
+    pub timezone: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,12 +11,12 @@ use std::time::Duration;
 use crate::ads::call::{http_verdict, Reply, Verdict};
 use crate::ads::poll::{until_ready, Polled};
 use crate::ads::units::{days_between, slices};
-use crate::ads::{account_source, midnight_in, Account, AdError, CampaignDay};
+use crate::ads::{account_source, midnight_in, Account, AccountInfo, AdError, CampaignDay};
 use crate::domain::ad_metric::AdMetricRow;
 use crate::domain::money::Currency;
 use crate::domain::time::Date;
 use crate::http::oauth1::OAuth1;
-use models::{CampaignPage, JobCreated, Jobs, Stats};
+use models::{AccountEnvelope, CampaignPage, JobCreated, Jobs, Stats};
 
 const PLACEMENTS: [&str; 2] = ["ALL_ON_TWITTER", "PUBLISHER_NETWORK"];
 const IDS_PER_CALL: usize = 20;
@@ -114,7 +114,7 @@ impl XAds {
     }
 
     fn params(&self, ids: &[&str], from: Date, to: Date, placement: &str) -> Vec<(String, String)> {
-        let z = &self.account.zone;
+        let z = &self.account.zone();
         [
             ("entity", "CAMPAIGN".to_string()),
             ("entity_ids", ids.join(",")),
@@ -214,6 +214,17 @@ impl XAds {
         .json("stats job download")
     }
 
+    /// `GET accounts/:account_id`: the account's `timezone` (DAY slots align to its
+    /// midnight). Currency is per campaign (funding instrument), read with the campaigns.
+    async fn info(&self) -> Result<AccountInfo, AdError> {
+        let url = self.url(&format!("accounts/{}", self.account.id));
+        let got: AccountEnvelope = self.call("account", "GET", &url, &[]).await?;
+        Ok(AccountInfo {
+            time_zone: got.data.timezone,
+            currency: None,
+        })
+    }
+
     async fn pull(&self, from: Date, to: Date) -> Result<Vec<AdMetricRow>, AdError> {
         let a = &self.account;
         let campaigns = self.campaigns().await?;
@@ -244,14 +255,8 @@ impl XAds {
         }
         let mut out = Vec::with_capacity(days.len());
         for mut d in days.into_values() {
-            let cur = d.currency.ok_or_else(|| {
-                AdError::permanent(format!(
-                    "{}: campaign {} has no currency",
-                    a.api.name, d.campaign_id
-                ))
-            })?;
             d.campaign_name = names.get(&d.campaign_id).cloned().flatten();
-            out.push(a.row(d, cur));
+            out.push(a.row(d)?);
         }
         Ok(out)
     }

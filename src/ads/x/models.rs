@@ -10,6 +10,21 @@ use crate::ads::{AdError, CampaignDay};
 use crate::domain::money::Currency;
 use crate::domain::time::Date;
 
+/// `{"data": {...}}` of `GET accounts/:account_id`.
+#[derive(Debug, Deserialize)]
+pub struct AccountEnvelope {
+    pub data: XAccount,
+}
+
+/// `GET accounts/:account_id` data.
+#[derive(Debug, Deserialize)]
+pub struct XAccount {
+    /// IANA zone (`America/Los_Angeles`).
+    #[serde(default)]
+    pub timezone: Option<String>,
+}
+
+/// A page of `GET accounts/:id/campaigns`.
 #[derive(Debug, Deserialize)]
 pub struct CampaignPage {
     #[serde(default)]
