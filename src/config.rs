@@ -6,6 +6,7 @@ mod attribution;
 mod lenient;
 mod ops;
 mod quality;
+mod reporting;
 pub mod secret;
 mod sinks;
 mod sources;
@@ -20,6 +21,7 @@ pub use ads::{AdFileSettings, AdPlatformSettings, AdsSettings};
 pub use attribution::{AttributionSettings, ConversionSettings, FilterValue, IdentitySettings};
 pub use ops::{LogFormat, LogSettings, ScheduleSettings, ServerSettings};
 pub use quality::{OnLowScore, QualitySettings, QualityWeights};
+pub use reporting::{FxSettings, FxSource, ReportingSettings};
 pub use sinks::{BigQuerySettings, SinkKind, SinkSettings};
 pub use sources::{PostHogSettings, RateLimitSettings, SourceKind, SourceSettings};
 pub use store::RunStoreSettings;
@@ -48,6 +50,9 @@ pub struct Settings {
     pub identity: IdentitySettings,
     pub quality: QualitySettings,
     pub ads: AdsSettings,
+    #[serde(default)]
+    pub reporting: ReportingSettings,
+    pub fx: FxSettings,
     pub schedule: ScheduleSettings,
     pub server: ServerSettings,
     pub log: LogSettings,
@@ -316,6 +321,20 @@ impl Settings {
                 "must start with sqlite: or postgres://".into(),
             );
         }
+        if let Some(c) = self.reporting.currency.as_deref() {
+            if crate::domain::money::Currency::parse(c).is_err() {
+                return bad(
+                    "reporting.currency",
+                    format!("'{c}' is not a three-letter currency code such as USD or EUR"),
+                );
+            }
+            if self.fx.source == FxSource::File && self.fx.path.as_os_str().is_empty() {
+                return bad(
+                    "fx.path",
+                    "required when fx.source = \"file\" (a CSV of date,currency,rate)".into(),
+                );
+            }
+        }
         if self.schedule.interval.is_zero() {
             return bad(
                 "schedule.interval",
@@ -332,6 +351,14 @@ impl Settings {
             &self.posthog.api_key_file,
             "posthog.api_key",
         )
+    }
+
+    /// The reporting currency, when one is configured.
+    pub fn reporting_currency(&self) -> Option<crate::domain::money::Currency> {
+        self.reporting
+            .currency
+            .as_deref()
+            .and_then(|c| crate::domain::money::Currency::parse(c).ok())
     }
 
     /// The lookback window in microseconds.

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod fx;
 pub mod generate;
 pub mod http;
 pub mod offline;

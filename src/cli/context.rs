@@ -68,9 +68,15 @@ impl Context {
     pub async fn sink(&self) -> anyhow::Result<AnySink> {
         let s = &self.settings;
         Ok(match s.sink.kind {
-            SinkKind::Local => AnySink::Local(LocalSink::new(s.sink.dir.clone())),
+            SinkKind::Local => AnySink::Local(
+                LocalSink::new(s.sink.dir.clone()).with_reporting(s.reporting_currency()),
+            ),
             SinkKind::Bigquery => {
-                AnySink::BigQuery(Box::new(BigQuerySink::connect(&s.bigquery).await?))
+                AnySink::BigQuery(Box::new(
+                    BigQuerySink::connect(&s.bigquery)
+                        .await?
+                        .with_reporting(s.reporting_currency()),
+                ))
             }
         })
     }
@@ -94,6 +100,10 @@ impl Context {
             current: Default::default(),
             ads: crate::ads::sources(&s.ads).context("[ads]")?,
             campaigns: Default::default(),
+            fx: match s.reporting_currency() {
+                Some(c) => Some(crate::pipeline::fx::FxJob::new(c, s.fx.clone())?),
+                None => None,
+            },
         })
     }
 }

@@ -37,11 +37,14 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
 
     /// One run of every ad account (a few at a time), then the derived outputs.
     pub async fn run_ad_jobs(&self, trigger: Trigger) -> Vec<(String, Result<Outcome, RunError>)> {
-        let out: Vec<(String, Result<Outcome, RunError>)> = stream::iter(self.ads.iter())
+        let mut out: Vec<(String, Result<Outcome, RunError>)> =
+            self.run_fx(trigger).await.into_iter().collect();
+        let ads: Vec<(String, Result<Outcome, RunError>)> = stream::iter(self.ads.iter())
             .map(|a| async move { (a.job(), self.run_ads(a, trigger).await) })
             .buffered(PARALLEL_ACCOUNTS)
             .collect()
             .await;
+        out.extend(ads);
         if let Err(e) = self.sink.refresh_derived().await {
             tracing::warn!(
                 error = format!("{e:#}"),
@@ -208,7 +211,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             .rows_by_table
             .insert(Table::AdMetrics.name().to_string(), acknowledged);
         let index = self.campaigns.lock().expect("campaign index lock").clone();
-        let spend = index.map(|i| SpendCoverage::measure(&rows, &i));
+        let rates = self.fx.as_ref().and_then(|f| f.current());
+        let spend = index.map(|i| SpendCoverage::measure(&rows, &i, rates.as_deref()));
         let quality = Quality::for_ads(
             RowCounts {
                 produced,

@@ -93,21 +93,62 @@ pub struct PlatformConversions {
     pub model: String,
 }
 
+/// An ad run's spend in the reporting currency.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportingSpend {
+    pub currency: String,
+    /// Spend converted at each row's day rate (rows without a rate left out).
+    pub spend_reporting_micros: i64,
+    pub matched_spend_reporting_micros: i64,
+    /// `currency on date` of rows that had no rate.
+    pub missing_rates: Vec<String>,
+}
+
 /// How much of an ad run's spend the tracked traffic explains.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SpendCoverage {
-    /// matched / total spend (micros summed across currencies; 1 when there was no spend).
+    /// matched / total spend (in the reporting currency when one is set and every row has a
+    /// rate; else micros summed across currencies; 1 when there was no spend).
     pub share: f64,
     pub spend_micros: i64,
     pub matched_spend_micros: i64,
     /// Campaigns with spend but no touchpoint (the first few).
     pub unmatched_campaigns: Vec<String>,
     pub platforms: BTreeMap<String, PlatformConversions>,
+    /// The same in the reporting currency, when `reporting.currency` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporting: Option<ReportingSpend>,
 }
 
 impl SpendCoverage {
-    pub fn measure(rows: &[AdMetricRow], index: &CampaignIndex) -> Self {
+    pub fn measure(
+        rows: &[AdMetricRow],
+        index: &CampaignIndex,
+        rates: Option<&crate::fx::Rates>,
+    ) -> Self {
         let mut s = SpendCoverage::default();
+        if let Some(fx) = rates {
+            let mut r = ReportingSpend {
+                currency: fx.reporting.as_str().to_string(),
+                ..Default::default()
+            };
+            let mut missing = std::collections::BTreeSet::new();
+            for row in rows {
+                match fx.convert(row.spend_micros, row.currency, row.date) {
+                    Some(v) => {
+                        r.spend_reporting_micros += v;
+                        if index.matches(row) {
+                            r.matched_spend_reporting_micros += v;
+                        }
+                    }
+                    None => {
+                        missing.insert(format!("{} on {}", row.currency, row.date));
+                    }
+                }
+            }
+            r.missing_rates = missing.into_iter().take(LIST_UNMATCHED).collect();
+            s.reporting = Some(r);
+        }
         let mut unmatched: BTreeMap<String, i64> = BTreeMap::new();
         let mut span: BTreeMap<Platform, (Date, Date, f64)> = BTreeMap::new();
         for r in rows {
@@ -124,10 +165,12 @@ impl SpendCoverage {
             e.1 = e.1.max(r.date);
             e.2 += r.platform_conversions;
         }
-        s.share = if s.spend_micros == 0 {
-            1.0
-        } else {
-            s.matched_spend_micros as f64 / s.spend_micros as f64
+        s.share = match &s.reporting {
+            Some(r) if r.missing_rates.is_empty() && r.spend_reporting_micros > 0 => {
+                r.matched_spend_reporting_micros as f64 / r.spend_reporting_micros as f64
+            }
+            _ if s.spend_micros == 0 => 1.0,
+            _ => s.matched_spend_micros as f64 / s.spend_micros as f64,
         };
         let mut by_spend: Vec<(String, i64)> = unmatched.into_iter().collect();
         by_spend.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

@@ -5,6 +5,7 @@ pub mod attribute;
 pub mod campaigns;
 pub mod checksum;
 pub mod failpoint;
+pub mod fx;
 pub mod json;
 pub mod load;
 pub mod quality;
@@ -49,6 +50,8 @@ pub struct Pipeline<S, K, R> {
     pub ads: Vec<crate::ads::AnyAdSource>,
     /// What the latest events run saw of campaigns (for spend coverage).
     pub campaigns: ads::SharedIndex,
+    /// The exchange-rate job, when `reporting.currency` is set.
+    pub fx: Option<fx::FxJob>,
 }
 
 /// How a cycle ended without error.

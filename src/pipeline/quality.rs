@@ -282,27 +282,10 @@ impl Quality {
         notes: Vec<String>,
         q: &QualitySettings,
     ) -> Self {
-        let mut out = Quality {
-            spend,
-            warnings: notes.clone(),
-            notes,
-            ..Default::default()
-        };
-        out.reconciliation.balanced = true;
-        out.reconciliation.score = 1.0;
-        out.reconciliation.rows.insert("ad_metrics".into(), rows);
-        out.checksums.insert("ad_metrics".into(), checksum);
-        out.identity.events_with_person_key = 1.0;
-        out.identity.conversions_with_person_key = 1.0;
-        out.coverage.conversions_with_non_direct_touch = 1.0;
-        out.coverage.touchpoints_assigned = 1.0;
-        if rows.produced != rows.acknowledged {
-            out.reasons.push(format!(
-                "ad_metrics: {} rows produced but {} acknowledged by the sink",
-                rows.produced, rows.acknowledged
-            ));
-        }
-        if let Some(s) = &out.spend {
+        let mut out = Self::for_ads_table(crate::sinks::Table::AdMetrics, rows, checksum);
+        out.warnings.extend(notes.iter().cloned());
+        out.notes = notes;
+        if let Some(s) = &spend {
             if s.share < q.coverage_warn_below {
                 out.warnings.push(format!(
                     "spend with a matching touchpoint is {:.1}% (below quality.coverage_warn_below); unmatched: {}",
@@ -310,18 +293,54 @@ impl Quality {
                     s.unmatched_campaigns.join(", ")
                 ));
             }
+            if let Some(r) = &s.reporting {
+                if !r.missing_rates.is_empty() {
+                    out.warnings.push(format!(
+                        "no exchange rate to {} for {}: their spend is left out of the {} sums (NULL, never 1.0)",
+                        r.currency,
+                        r.missing_rates.join(", "),
+                        r.currency
+                    ));
+                }
+            }
         }
-        let ok = if out.reasons.is_empty() { 1.0 } else { 0.0 };
-        out.score = ok;
-        out.verdict = if !out.reasons.is_empty() {
+        out.spend = spend;
+        out.judge();
+        out
+    }
+
+    /// The quality of a run that only loads one table (ad metrics, exchange rates): it fails
+    /// when the sink did not acknowledge every row.
+    pub fn for_ads_table(table: crate::sinks::Table, rows: RowCounts, checksum: Checksum) -> Self {
+        let mut out = Quality::default();
+        out.reconciliation.balanced = true;
+        out.reconciliation.score = 1.0;
+        out.reconciliation.rows.insert(table.name().into(), rows);
+        out.checksums.insert(table.name().into(), checksum);
+        out.identity.events_with_person_key = 1.0;
+        out.identity.conversions_with_person_key = 1.0;
+        out.coverage.conversions_with_non_direct_touch = 1.0;
+        out.coverage.touchpoints_assigned = 1.0;
+        if rows.produced != rows.acknowledged {
+            out.reasons.push(format!(
+                "{table}: {} rows produced but {} acknowledged by the sink",
+                rows.produced, rows.acknowledged
+            ));
+        }
+        out.judge();
+        out
+    }
+
+    fn judge(&mut self) {
+        self.score = if self.reasons.is_empty() { 1.0 } else { 0.0 };
+        self.verdict = if !self.reasons.is_empty() {
             "fail"
-        } else if !out.warnings.is_empty() {
+        } else if !self.warnings.is_empty() {
             "warn"
         } else {
             "ok"
         }
         .to_string();
-        out
     }
 
     pub fn failed(&self) -> bool {

@@ -143,6 +143,28 @@ pub fn ad_metric(
     EncodedRow { row_key: key, json }
 }
 
+/// An `fx_rates` row; key = reporting:currency:date.
+pub fn fx_rate(
+    r: &crate::fx::Rate,
+    reporting: crate::domain::money::Currency,
+    source: &str,
+    m: RowMeta,
+) -> EncodedRow {
+    let key = format!("{}:{}:{}", reporting.as_str(), r.currency.as_str(), r.date);
+    let mut json = String::with_capacity(200);
+    Obj::start(&mut json)
+        .str("row_key", &key)
+        .str("date", &r.date.to_string())
+        .str("currency", r.currency.as_str())
+        .str("reporting_currency", reporting.as_str())
+        .float("rate", r.rate)
+        .str("source", source)
+        .int("run_id", m.run_id.0)
+        .ts("loaded_at", m.loaded_at)
+        .end();
+    EncodedRow { row_key: key, json }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;

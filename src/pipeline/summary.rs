@@ -84,6 +84,14 @@ impl fmt::Display for RunSummary {
         if self.job.starts_with("ads:") {
             return self.fmt_ads(f);
         }
+        if self.job.starts_with("fx:") {
+            let rows = self.rows_by_table.get("fx_rates").copied().unwrap_or(0);
+            write!(f, "  exchange rates   {rows:>12}  rows written")?;
+            if let Some(c) = &self.cursor {
+                write!(f, " ({c})")?;
+            }
+            return Ok(());
+        }
         writeln!(
             f,
             "  events read      {:>12}  ({:.0} events/s)",
@@ -145,12 +153,26 @@ impl RunSummary {
             write!(f, "  (through {c})")?;
         }
         if let Some(s) = self.quality.as_ref().and_then(|q| q.spend.as_ref()) {
-            write!(
-                f,
-                "\n  spend matched    {:>11.1}%  of {:.2} (currency units, all currencies)",
-                s.share * 100.0,
-                s.spend_micros as f64 / 1e6
-            )?;
+            match &s.reporting {
+                Some(r) => write!(
+                    f,
+                    "\n  spend matched    {:>11.1}%  of {:.2} {}{}",
+                    s.share * 100.0,
+                    r.spend_reporting_micros as f64 / 1e6,
+                    r.currency,
+                    if r.missing_rates.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (no rate for {})", r.missing_rates.join(", "))
+                    }
+                )?,
+                None => write!(
+                    f,
+                    "\n  spend matched    {:>11.1}%  of {:.2} (currency units, all currencies)",
+                    s.share * 100.0,
+                    s.spend_micros as f64 / 1e6
+                )?,
+            }
             for (p, c) in &s.platforms {
                 write!(
                     f,

@@ -15,14 +15,16 @@ pub enum Table {
     Touchpoints,
     AttributionCredits,
     AdMetrics,
+    FxRates,
 }
 
 impl Table {
-    pub const ALL: [Table; 4] = [
+    pub const ALL: [Table; 5] = [
         Table::Conversions,
         Table::Touchpoints,
         Table::AttributionCredits,
         Table::AdMetrics,
+        Table::FxRates,
     ];
 
     pub fn name(self) -> &'static str {
@@ -31,6 +33,7 @@ impl Table {
             Table::Touchpoints => "touchpoints",
             Table::AttributionCredits => "attribution_credits",
             Table::AdMetrics => "ad_metrics",
+            Table::FxRates => "fx_rates",
         }
     }
 

@@ -6,6 +6,7 @@ mod support;
 
 mod config;
 mod fake;
+mod fx;
 mod google;
 mod linkedin;
 mod meta;

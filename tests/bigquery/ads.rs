@@ -96,3 +96,63 @@ async fn a_restated_day_replaces_the_earlier_pull_in_the_latest_view() {
         "campaign_performance sees only the latest spend"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn campaign_performance_converts_to_the_reporting_currency_at_each_days_rate() {
+    let emu = Emulator::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ads.ndjson");
+    let rows = [
+        line("21001", "2026-10-01", 10_000_000).replace("\"USD\"", "\"EUR\""),
+        // No rate on the 3rd: the 2nd's applies.
+        line("21001", "2026-10-03", 20_000_000).replace("\"USD\"", "\"EUR\""),
+        line("21002", "2026-10-02", 5_000_000),
+        line("21003", "2026-10-02", 7_000_000).replace("\"USD\"", "\"CHF\""),
+    ];
+    std::fs::write(&file, rows.join("\n") + "\n").unwrap();
+    let csv = dir.path().join("rates.csv");
+    std::fs::write(&csv, "2026-10-01,EUR,1.25\n2026-10-02,EUR,1.5\n").unwrap();
+    let endpoint = emu.endpoint();
+    let db = format!("sqlite://{}", dir.path().join("runs.db").display());
+    let (file, csv) = (file.display().to_string(), csv.display().to_string());
+    let env: Vec<(&str, &str)> = vec![
+        ("ATTRSYNC__ADS__FILE__PATH", &file),
+        ("ATTRSYNC__SINK__KIND", "bigquery"),
+        ("ATTRSYNC__BIGQUERY__PROJECT_ID", PROJECT),
+        ("ATTRSYNC__BIGQUERY__ENDPOINT", &endpoint),
+        ("ATTRSYNC__BIGQUERY__DATASET", "fx"),
+        ("ATTRSYNC__RUN_STORE__URL", &db),
+        ("ATTRSYNC__REPORTING__CURRENCY", "USD"),
+        ("ATTRSYNC__FX__SOURCE", "file"),
+        ("ATTRSYNC__FX__PATH", &csv),
+    ];
+    let p = Context::new(crate::support::settings(&env))
+        .pipeline()
+        .await
+        .unwrap();
+    p.store.migrate().await.unwrap();
+    for (job, r) in p.run_ad_jobs(Trigger::Manual).await {
+        assert!(matches!(r, Ok(Outcome::Completed(_))), "{job}: {r:?}");
+    }
+    let got = emu
+        .query(&format!(
+            "SELECT campaign_id, CAST(date AS STRING), spend_micros, spend_reporting_micros, reporting_currency \
+             FROM `{PROJECT}.fx.campaign_performance` ORDER BY campaign_id, date"
+        ))
+        .await;
+    let cells: Vec<Vec<Option<String>>> = got
+        .iter()
+        .map(|r| r.iter().map(|c| c.as_str().map(String::from)).collect())
+        .collect();
+    let s = |x: &str| Some(x.to_string());
+    assert_eq!(
+        cells,
+        vec![
+            vec![s("21001"), s("2026-10-01"), s("10000000"), s("12500000"), s("USD")],
+            vec![s("21001"), s("2026-10-03"), s("20000000"), s("30000000"), s("USD")],
+            vec![s("21002"), s("2026-10-02"), s("5000000"), s("5000000"), s("USD")],
+            vec![s("21003"), s("2026-10-02"), s("7000000"), None, s("USD")],
+        ],
+        "a missing rate is NULL, never 1.0"
+    );
+}

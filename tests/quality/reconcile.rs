@@ -68,6 +68,7 @@ async fn a_sink_that_drops_a_row_fails_reconciliation_and_keeps_the_cursor() {
         current: Default::default(),
         ads: Vec::new(),
         campaigns: Default::default(),
+        fx: None,
     };
     let err = p.run_once(Trigger::Manual).await.unwrap_err();
     let text = format!("{err}");

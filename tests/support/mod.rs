@@ -3,6 +3,7 @@
 
 pub mod bqemu;
 pub mod events;
+pub mod fake_ecb;
 pub mod fake_posthog;
 pub mod hogql;
 pub mod pg;

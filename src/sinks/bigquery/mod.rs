@@ -36,6 +36,8 @@ pub struct BigQuerySink {
     location: String,
     prepared: Arc<Mutex<bool>>,
     pub auth: AuthChoice,
+    /// `campaign_performance` converts to this currency too.
+    reporting: Option<crate::domain::money::Currency>,
 }
 
 impl std::fmt::Debug for BigQuerySink {
@@ -118,7 +120,14 @@ impl BigQuerySink {
             location: s.location.clone(),
             prepared: Arc::default(),
             auth: choice,
+            reporting: None,
         })
+    }
+
+    /// Also converts `campaign_performance` sums to `currency`.
+    pub fn with_reporting(mut self, currency: Option<crate::domain::money::Currency>) -> Self {
+        self.reporting = currency;
+        self
     }
 
     /// Requests, rows and bytes sent so far.
@@ -310,7 +319,7 @@ impl BigQuerySink {
         for def in &TABLES {
             self.ensure_table(def).await?;
         }
-        for (name, sql) in views::statements(&self.writer.project, &self.writer.dataset) {
+        for (name, sql) in views::statements(&self.writer.project, &self.writer.dataset, self.reporting) {
             self.run_sql(&sql).await.map_err(|e| match e {
                 SinkError::Permanent(e) => {
                     SinkError::Permanent(e.context(format!("creating view {name}")))

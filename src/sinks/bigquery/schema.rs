@@ -252,8 +252,27 @@ const AD_METRICS: [Column; 15] = [
     RUN[1],
 ];
 
+const FX_RATES: [Column; 8] = [
+    req(
+        "row_key",
+        "STRING",
+        "Deterministic key: reporting_currency:currency:date",
+    ),
+    req("date", "DATE", "Day of the rate (the latest earlier rate applies on days without one)"),
+    req("currency", "STRING", "Currency converted from"),
+    req("reporting_currency", "STRING", "Currency converted to (reporting.currency)"),
+    req(
+        "rate",
+        "FLOAT",
+        "Units of the reporting currency one unit of currency buys on the day",
+    ),
+    req("source", "STRING", "Where the rate came from: ecb or file"),
+    RUN[0],
+    RUN[1],
+];
+
 /// Every table attrsync writes.
-pub const TABLES: [TableDef; 4] = [
+pub const TABLES: [TableDef; 5] = [
     TableDef {
         table: Table::Conversions,
         description: "One row per conversion event (attrsync)",
@@ -281,6 +300,13 @@ pub const TABLES: [TableDef; 4] = [
         columns: &AD_METRICS,
         partition: "date",
         cluster: &["platform", "campaign_id"],
+    },
+    TableDef {
+        table: Table::FxRates,
+        description: "Daily exchange rates to the reporting currency (attrsync)",
+        columns: &FX_RATES,
+        partition: "date",
+        cluster: &["reporting_currency", "currency"],
     },
 ];
 

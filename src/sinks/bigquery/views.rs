@@ -4,8 +4,13 @@
 use super::schema::TABLES;
 use crate::sinks::Table;
 
-/// `CREATE OR REPLACE VIEW` statements, fully qualified (`project.dataset.name`).
-pub fn statements(project: &str, dataset: &str) -> Vec<(String, String)> {
+/// `CREATE OR REPLACE VIEW` statements, fully qualified (`project.dataset.name`). With a
+/// reporting currency, `campaign_performance` also converts spend and value to it.
+pub fn statements(
+    project: &str,
+    dataset: &str,
+    reporting: Option<crate::domain::money::Currency>,
+) -> Vec<(String, String)> {
     let q = |name: &str| format!("`{project}.{dataset}.{name}`");
     let mut out = Vec::new();
     for t in TABLES {
@@ -42,7 +47,7 @@ pub fn statements(project: &str, dataset: &str) -> Vec<(String, String)> {
         format!(
             "CREATE OR REPLACE VIEW {} AS {}",
             q("campaign_performance"),
-            campaign_performance(&q)
+            campaign_performance(&q, reporting)
         ),
     ));
     out
@@ -51,27 +56,58 @@ pub fn statements(project: &str, dataset: &str) -> Vec<(String, String)> {
 /// Spend per platform, campaign and day next to the conversions and value every model credits
 /// to touchpoints of that campaign (by conversion date). Touchpoints name a campaign by
 /// `utm_id` (matched to campaign_id) or `utm_campaign` (matched to the campaign name). Before
-/// any model has credited anything, spend still shows, with `model` NULL.
-fn campaign_performance(q: &dyn Fn(&str) -> String) -> String {
+/// any model has credited anything, spend still shows, with `model` NULL. With a reporting
+/// currency, spend and each credit's value are converted at the rate of their day (else the
+/// latest earlier rate); a missing rate leaves the reporting column NULL, never 1.0.
+fn campaign_performance(
+    q: &dyn Fn(&str) -> String,
+    reporting: Option<crate::domain::money::Currency>,
+) -> String {
+    // A validated three-letter code: safe to write into the view's text.
+    let rc = reporting.map_or("NULL".to_string(), |c| format!("'{}'", c.as_str()));
+    let conv = |amount: &str, currency: &str| {
+        format!(
+            "CASE WHEN {amount} IS NULL THEN NULL WHEN {currency} = {rc} THEN {amount} \
+             ELSE CAST(ROUND({amount} * fx.rate) AS INT64) END"
+        )
+    };
+    // The rate of a day: the latest at or before it (`until` is the next rate's day).
+    let fx_join = |currency: &str, day: &str| {
+        format!(
+            "LEFT JOIN fx ON fx.currency = {currency} AND {day} >= fx.date \
+             AND (fx.until IS NULL OR {day} < fx.until)"
+        )
+    };
     format!(
-        "WITH spend AS ( \
+        "WITH fx AS ( \
+           SELECT currency, date, rate, LEAD(date) OVER (PARTITION BY currency ORDER BY date) AS until \
+           FROM {fx_rates} WHERE reporting_currency = {rc}), \
+         spend AS ( \
            SELECT platform, campaign_id, ANY_VALUE(campaign_name) AS campaign_name, date, currency, \
                   SUM(spend_micros) AS spend_micros, SUM(impressions) AS impressions, SUM(clicks) AS clicks, \
                   SUM(platform_conversions) AS platform_conversions \
            FROM {ads} GROUP BY platform, campaign_id, date, currency), \
+         spend_r AS ( \
+           SELECT s.*, {spend_conv} AS spend_reporting_micros FROM spend s {spend_join}), \
          names AS (SELECT DISTINCT platform, campaign_id, LOWER(campaign_name) AS name FROM {ads}), \
+         credits_r AS ( \
+           SELECT cr.*, {value_conv} AS value_reporting, \
+                  (cr.credited_value_micros IS NOT NULL AND ({rc} IS NULL OR \
+                   (cr.currency != {rc} AND fx.rate IS NULL))) AS no_rate \
+           FROM {credits} cr {credit_join}), \
          credits AS ( \
            SELECT cr.platform, COALESCE(cr.campaign_id, n.campaign_id) AS campaign_id, \
                   ANY_VALUE(cr.campaign) AS campaign, DATE(cr.converted_at) AS date, cr.model, \
-                  SUM(cr.credit) AS conversions, SUM(cr.credited_value_micros) AS value_micros \
-           FROM {credits} cr LEFT JOIN names n \
+                  SUM(cr.credit) AS conversions, SUM(cr.credited_value_micros) AS value_micros, \
+                  IF(LOGICAL_OR(cr.no_rate), NULL, IFNULL(SUM(cr.value_reporting), 0)) AS value_reporting_micros \
+           FROM credits_r cr LEFT JOIN names n \
              ON n.platform = cr.platform AND cr.campaign_id IS NULL AND n.name = LOWER(cr.campaign) \
            WHERE cr.platform IS NOT NULL \
            GROUP BY cr.platform, COALESCE(cr.campaign_id, n.campaign_id), DATE(cr.converted_at), cr.model), \
          models AS (SELECT DISTINCT model FROM {credits} \
            UNION ALL SELECT CAST(NULL AS STRING) AS model FROM (SELECT 1 AS one) \
            WHERE NOT EXISTS (SELECT 1 FROM {credits})), \
-         grid AS (SELECT s.*, m.model FROM spend s CROSS JOIN models m) \
+         grid AS (SELECT s.*, m.model FROM spend_r s CROSS JOIN models m) \
          SELECT COALESCE(g.platform, c.platform) AS platform, \
                 COALESCE(g.campaign_id, c.campaign_id) AS campaign_id, \
                 COALESCE(g.campaign_name, c.campaign) AS campaign_name, \
@@ -81,10 +117,20 @@ fn campaign_performance(q: &dyn Fn(&str) -> String) -> String {
                 IFNULL(c.conversions, 0) AS attributed_conversions, \
                 IFNULL(c.value_micros, 0) AS attributed_value_micros, \
                 SAFE_DIVIDE(g.spend_micros, c.conversions) AS cpa_micros, \
-                SAFE_DIVIDE(c.value_micros, g.spend_micros) AS roas \
+                SAFE_DIVIDE(c.value_micros, g.spend_micros) AS roas, \
+                CAST({rc} AS STRING) AS reporting_currency, \
+                IF(g.platform IS NULL AND {rc} IS NOT NULL, 0, g.spend_reporting_micros) AS spend_reporting_micros, \
+                IF(c.platform IS NULL AND {rc} IS NOT NULL, 0, c.value_reporting_micros) AS attributed_value_reporting_micros, \
+                SAFE_DIVIDE(g.spend_reporting_micros, c.conversions) AS cpa_reporting_micros, \
+                SAFE_DIVIDE(c.value_reporting_micros, g.spend_reporting_micros) AS roas_reporting \
          FROM grid g FULL OUTER JOIN credits c \
            ON c.platform = g.platform AND c.campaign_id = g.campaign_id AND c.date = g.date AND c.model = g.model",
         ads = q("ad_metrics_latest"),
         credits = q("attribution_credits_latest"),
+        fx_rates = q("fx_rates_latest"),
+        spend_conv = conv("s.spend_micros", "s.currency"),
+        spend_join = fx_join("s.currency", "s.date"),
+        value_conv = conv("cr.credited_value_micros", "cr.currency"),
+        credit_join = fx_join("cr.currency", "DATE(cr.converted_at)"),
     )
 }

@@ -26,6 +26,8 @@ struct Open {
 pub struct LocalSink {
     dir: PathBuf,
     open: Mutex<HashMap<(RunId, Table), Open>>,
+    /// Converts `campaign_performance` sums to this currency too.
+    reporting: Option<crate::domain::money::Currency>,
 }
 
 impl std::fmt::Debug for LocalSink {
@@ -42,7 +44,14 @@ impl LocalSink {
         Self {
             dir: dir.into(),
             open: Mutex::new(HashMap::new()),
+            reporting: None,
         }
+    }
+
+    /// Also converts `campaign_performance` sums to `currency`.
+    pub fn with_reporting(mut self, currency: Option<crate::domain::money::Currency>) -> Self {
+        self.reporting = currency;
+        self
     }
 
     /// The final rows file of a run's table.
@@ -216,7 +225,8 @@ impl Sink for LocalSink {
 
     async fn refresh_derived(&self) -> Result<(), SinkError> {
         let dir = self.dir.clone();
-        let n = tokio::task::spawn_blocking(move || performance::rebuild(&dir))
+        let reporting = self.reporting;
+        let n = tokio::task::spawn_blocking(move || performance::rebuild(&dir, reporting))
             .await
             .map_err(|e| {
                 SinkError::Permanent(anyhow::anyhow!("campaign_performance panicked: {e}"))

@@ -1,0 +1,243 @@
+//! The exchange-rate job (`fx:ecb` or `fx:file`), run before the ad accounts each cycle when
+//! `reporting.currency` is set: fetch the rates (the ECB at most once a day per process, a file
+//! when it changed), write them to `fx_rates`, and keep them for the ad runs' spend quality.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use tracing::Instrument;
+
+use super::checksum::ChecksumBuilder;
+use super::quality::{Quality, RowCounts};
+use super::rows::{self, RowMeta};
+use super::{Outcome, Pipeline, RunError, RunSummary};
+use crate::config::{FxSettings, FxSource};
+use crate::domain::ids::RunId;
+use crate::domain::money::Currency;
+use crate::domain::time::{Date, Timestamp};
+use crate::fx::Rates;
+use crate::sinks::{Sink, SinkError, Table};
+use crate::sources::Source;
+use crate::store::{Finish, RunStatus, RunStore, Trigger};
+
+/// The cursor partition of the fx job.
+pub const FX_PARTITION: &str = "fx";
+
+/// What the fx job needs, and the rates it keeps.
+#[derive(Debug)]
+pub struct FxJob {
+    pub reporting: Currency,
+    pub settings: FxSettings,
+    pub http: reqwest::Client,
+    /// The newest rates, for the ad runs of this process.
+    pub rates: Mutex<Option<Arc<Rates>>>,
+}
+
+impl FxJob {
+    pub fn new(reporting: Currency, settings: FxSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            reporting,
+            http: crate::http::build_client(settings.timeout)?,
+            settings,
+            rates: Mutex::default(),
+        })
+    }
+
+    pub fn job(&self) -> String {
+        match self.settings.source {
+            FxSource::Ecb => "fx:ecb".into(),
+            FxSource::File => "fx:file".into(),
+        }
+    }
+
+    fn source_name(&self) -> &'static str {
+        match self.settings.source {
+            FxSource::Ecb => "ecb",
+            FxSource::File => "file",
+        }
+    }
+
+    /// The rates kept in memory, if any.
+    pub fn current(&self) -> Option<Arc<Rates>> {
+        self.rates.lock().expect("fx lock").clone()
+    }
+
+    /// Fetches the rates; `first` reads the ECB's whole history (for older ad days).
+    async fn fetch(&self, first: bool) -> anyhow::Result<Rates> {
+        match self.settings.source {
+            FxSource::Ecb => {
+                let url = if first {
+                    &self.settings.ecb_history_url
+                } else {
+                    &self.settings.ecb_url
+                };
+                let per_eur = crate::fx::ecb::fetch(&self.http, url).await?;
+                Ok(Rates::from_euro(self.reporting, &per_eur))
+            }
+            FxSource::File => {
+                let path = self.settings.path.clone();
+                let reporting = self.reporting;
+                tokio::task::spawn_blocking(move || crate::fx::file::read(&path, reporting))
+                    .await
+                    .context("the rate file reader panicked")?
+            }
+        }
+    }
+}
+
+/// A stable fingerprint of rates (FNV-1a over their text).
+fn fingerprint(r: &Rates) -> String {
+    let h = r.all().fold(0xcbf2_9ce4_8422_2325u64, |h, x| {
+        format!("{}{}{}\n", x.date, x.currency.as_str(), x.rate)
+            .bytes()
+            .fold(h, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    });
+    format!("{h:016x}")
+}
+
+impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
+    /// One run of the exchange-rate job, when a reporting currency is configured.
+    pub async fn run_fx(&self, trigger: Trigger) -> Option<(String, Result<Outcome, RunError>)> {
+        let fx = self.fx.as_ref()?;
+        let job = fx.job();
+        let started = Instant::now();
+        let result = async {
+            let (run, lease) = match self.take_lease(&job, trigger).await? {
+                Ok(claimed) => claimed,
+                Err(held) => return Ok(held),
+            };
+            let span = tracing::info_span!("run", run_id = run.0, %job);
+            match self.fx_cycle(fx, run, &job, started).instrument(span).await {
+                Err((cause, transient, partial)) => Err(self
+                    .fail(run, lease, &job, cause, transient, &partial)
+                    .await),
+                Ok((summary, position)) => {
+                    let counts = summary.counts();
+                    let cursors = vec![(job.clone(), FX_PARTITION.to_string(), position)];
+                    let fin = Finish {
+                        status: RunStatus::Succeeded,
+                        counts: &counts,
+                        error: None,
+                        window: (None, summary.window_end),
+                        cursors: &cursors,
+                    };
+                    self.commit(lease, run, fin).await?;
+                    Ok(Outcome::Completed(Box::new(summary)))
+                }
+            }
+        }
+        .await;
+        crate::telemetry::record_run(&job, &result, started.elapsed());
+        Some((job, result))
+    }
+
+    async fn fx_cycle(
+        &self,
+        fx: &FxJob,
+        run: RunId,
+        job: &str,
+        started: Instant,
+    ) -> Result<(RunSummary, String), (anyhow::Error, bool, RunSummary)> {
+        let mut summary = RunSummary {
+            run_id: Some(run),
+            job: job.to_string(),
+            ..Default::default()
+        };
+        let stored = match self.store.cursor(job, FX_PARTITION).await {
+            Ok(c) => c,
+            Err(e) => {
+                let t = e.is_transient();
+                return Err((anyhow::Error::new(e).context("reading the fx cursor"), t, summary));
+            }
+        };
+        // Cursor: `<day fetched>:<latest rate day written>:<fingerprint>`.
+        let mut parts = stored.as_deref().unwrap_or_default().splitn(3, ':');
+        let (fetched, written, print) = (
+            parts.next().and_then(|d| Date::parse(d).ok()),
+            parts.next().and_then(|d| Date::parse(d).ok()),
+            parts.next().unwrap_or_default().to_string(),
+        );
+        let today = Timestamp::now().date();
+        let have = fx.current();
+        if fx.settings.source == FxSource::Ecb && fetched == Some(today) && have.is_some() {
+            tracing::info!("exchange rates already fetched today");
+            summary.rows_by_table.insert(Table::FxRates.name().into(), 0);
+            summary.duration = started.elapsed();
+            return Ok((summary, stored.unwrap_or_default()));
+        }
+        let rates = match fx.fetch(stored.is_none()).await {
+            Ok(r) => r,
+            Err(e) => return Err((e.context("fetching exchange rates"), true, summary)),
+        };
+        if rates.is_empty() {
+            return Err((
+                anyhow::anyhow!(
+                    "the exchange rates hold no rate to {}; check fx.source and reporting.currency",
+                    fx.reporting
+                ),
+                false,
+                summary,
+            ));
+        }
+        let print_now = fingerprint(&rates);
+        // A changed file is written whole; the ECB feed only from its new days on.
+        let since = match fx.settings.source {
+            FxSource::File if print_now != print => None,
+            _ if have.is_none() && print.is_empty() => None,
+            _ => written,
+        };
+        let meta = RowMeta {
+            run_id: run,
+            loaded_at: Timestamp::now(),
+        };
+        let encoded: Vec<_> = rates
+            .all()
+            .filter(|r| since.is_none_or(|s| r.date > s))
+            .map(|r| rows::fx_rate(&r, fx.reporting, fx.source_name(), meta))
+            .collect();
+        let mut checksum = ChecksumBuilder::default();
+        for e in &encoded {
+            checksum.add(&e.row_key);
+        }
+        let produced = encoded.len() as u64;
+        let written_rows = async {
+            self.sink.prepare().await?;
+            let mut acked = 0;
+            let mut rest = encoded;
+            while !rest.is_empty() {
+                let tail = rest.split_off(rest.len().min(super::load::CHUNK_ROWS));
+                acked += self.sink.write(run, Table::FxRates, rest).await?;
+                rest = tail;
+            }
+            self.sink.commit(run).await?;
+            Ok::<_, SinkError>(acked)
+        }
+        .await;
+        let acknowledged = match written_rows {
+            Ok(n) => n,
+            Err(e) => {
+                let t = matches!(e, SinkError::Transient(_));
+                return Err((anyhow::Error::new(e).context("load failed"), t, summary));
+            }
+        };
+        let latest = rates.latest();
+        summary
+            .rows_by_table
+            .insert(Table::FxRates.name().into(), acknowledged);
+        summary.quality = Some(Quality::for_ads_table(
+            Table::FxRates,
+            RowCounts {
+                produced,
+                acknowledged,
+            },
+            checksum.finish(),
+        ));
+        summary.window_end = latest.map(|d| Timestamp::start_of(d.add_days(1)));
+        summary.cursor = latest.map(|d| format!("rates through {d}"));
+        summary.duration = started.elapsed();
+        *fx.rates.lock().expect("fx lock") = Some(Arc::new(rates));
+        let written_through = latest.max(written).map(|d| d.to_string()).unwrap_or_default();
+        Ok((summary, format!("{today}:{written_through}:{print_now}")))
+    }
+}
