@@ -38,7 +38,12 @@ async fn main() {
     let sink = BigQuerySink::connect(&settings.bigquery)
         .await
         .expect("sink");
-    sink.prepare().await.expect("tables");
+    let owner = attrsync::sinks::SinkOwner {
+        store_id: "bench".into(),
+        store_label: "bench".into(),
+        has_history: false,
+    };
+    sink.prepare(&owner).await.expect("tables");
     let rows: Vec<EncodedRow> = (0..n)
         .map(|i| {
             let key = format!("0190f3a2-7b1c-7def-8123-{i:012x}:time_decay:0190f3a2-0000-7def-8123-{i:012x}");

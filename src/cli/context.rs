@@ -100,6 +100,8 @@ impl Context {
             current: Default::default(),
             ads: crate::ads::sources(&s.ads).context("[ads]")?,
             campaigns: Default::default(),
+            store_label: s.run_store.redacted_url(),
+            owner: Default::default(),
             fx: match s.reporting_currency() {
                 Some(c) => Some(crate::pipeline::fx::FxJob::new(c, s.fx.clone())?),
                 None => None,

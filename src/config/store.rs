@@ -18,3 +18,42 @@ pub struct RunStoreSettings {
     /// Prune `sync_runs` rows older than this many days.
     pub keep_runs_days: u32,
 }
+
+impl RunStoreSettings {
+    /// `url` without a password, for messages.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+/// A URL with any password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (auth, host) = match rest.rsplit_once('@') {
+                Some((a, h)) => (Some(a), h),
+                None => (None, rest),
+            };
+            match auth {
+                Some(a) => match a.split_once(':') {
+                    Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                    None => format!("{scheme}://{a}@{host}"),
+                },
+                None => url.to_string(),
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact_url("postgres://u:s3cret@db:5432/a"),
+            "postgres://u:***@db:5432/a"
+        );
+        assert_eq!(super::redact_url("sqlite://attrsync.db"), "sqlite://attrsync.db");
+    }
+}

@@ -63,13 +63,13 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let started = Instant::now();
         let job = source.job();
         let result = async {
-            let (run, lease) = match self.take_lease(&job, trigger).await? {
+            let super::Claimed { run, lease, notes } = match self.take_lease(&job, trigger).await? {
                 Ok(claimed) => claimed,
                 Err(held) => return Ok(held),
             };
             let span = tracing::info_span!("run", run_id = run.0, %job);
             match self
-                .ad_cycle(source, run, &job, started)
+                .ad_cycle(source, run, &job, notes, started)
                 .instrument(span)
                 .await
             {
@@ -108,6 +108,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         source: &AnyAdSource,
         run: RunId,
         job: &str,
+        sink_notes: Vec<String>,
         started: Instant,
     ) -> Result<(RunSummary, Option<(Date, Date)>, String), (anyhow::Error, bool, RunSummary)> {
         let mut summary = RunSummary {
@@ -127,7 +128,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                 ));
             }
         };
-        let notes = resolved.map(|r| r.notes).unwrap_or_default();
+        let mut notes = resolved.map(|r| r.notes).unwrap_or_default();
+        notes.extend(sink_notes);
         let window = source.window();
         let (from, to) = window.unwrap_or(crate::ads::EVERY_DAY);
         let rows: Vec<AdMetricRow> = match source.fetch(from, to).await {
@@ -148,7 +150,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             Some((_, to)) => to.to_string(),
             None => format!("content:{:016x}", content_hash(&rows)),
         };
-        if window.is_none() {
+        // …unless the sink no longer holds it (an output directory deleted).
+        if window.is_none() && self.sink.holds(Table::AdMetrics).await {
             match self.store.cursor(job, ADS_PARTITION).await {
                 Ok(Some(p)) if p == position => {
                     tracing::info!("ad metrics unchanged since the last run; nothing to write");
@@ -184,7 +187,6 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         }
         let produced = encoded.len() as u64;
         let written = async {
-            self.sink.prepare().await?;
             let mut acked = 0;
             let mut rest = encoded;
             while !rest.is_empty() {
@@ -192,7 +194,6 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                 acked += self.sink.write(run, Table::AdMetrics, rest).await?;
                 rest = tail;
             }
-            self.sink.commit(run).await?;
             Ok::<_, SinkError>(acked)
         }
         .await;
@@ -235,6 +236,10 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                 false,
                 summary,
             ));
+        }
+        if let Err(e) = self.sink.commit(run, job).await {
+            let t = matches!(e, SinkError::Transient(_));
+            return Err((anyhow::Error::new(e).context("load failed"), t, summary));
         }
         summary.window_end = window.map(|(_, t)| Timestamp::start_of(t.add_days(1)));
         summary.cursor = window.map(|(_, t)| t.to_string());

@@ -13,6 +13,9 @@ pub const BEFORE_COMMIT: &str = "before_commit";
 pub const AFTER_EXTRACT: &str = "after_extract";
 /// During the load, after the touchpoints table was written and before the others.
 pub const AFTER_TOUCHPOINTS: &str = "after_touchpoints";
+/// After every row was written and checked, before the sink makes them final (BigQuery: the
+/// commit marker in `runs`).
+pub const BEFORE_SINK_COMMIT: &str = "before_sink_commit";
 
 static HITS: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
 

@@ -103,7 +103,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let job = fx.job();
         let started = Instant::now();
         let result = async {
-            let (run, lease) = match self.take_lease(&job, trigger).await? {
+            let super::Claimed { run, lease, .. } = match self.take_lease(&job, trigger).await? {
                 Ok(claimed) => claimed,
                 Err(held) => return Ok(held),
             };
@@ -160,7 +160,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         );
         let today = Timestamp::now().date();
         let have = fx.current();
-        if fx.settings.source == FxSource::Ecb && fetched == Some(today) && have.is_some() {
+        let held = self.sink.holds(Table::FxRates).await;
+        if fx.settings.source == FxSource::Ecb && fetched == Some(today) && have.is_some() && held {
             tracing::info!("exchange rates already fetched today");
             summary.rows_by_table.insert(Table::FxRates.name().into(), 0);
             summary.duration = started.elapsed();
@@ -184,7 +185,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         // A changed file is written whole; the ECB feed only from its new days on.
         let since = match fx.settings.source {
             FxSource::File if print_now != print => None,
-            _ if have.is_none() && print.is_empty() => None,
+            _ if print.is_empty() || !held => None,
             _ => written,
         };
         let meta = RowMeta {
@@ -202,7 +203,6 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         }
         let produced = encoded.len() as u64;
         let written_rows = async {
-            self.sink.prepare().await?;
             let mut acked = 0;
             let mut rest = encoded;
             while !rest.is_empty() {
@@ -210,7 +210,6 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                 acked += self.sink.write(run, Table::FxRates, rest).await?;
                 rest = tail;
             }
-            self.sink.commit(run).await?;
             Ok::<_, SinkError>(acked)
         }
         .await;
@@ -225,14 +224,23 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         summary
             .rows_by_table
             .insert(Table::FxRates.name().into(), acknowledged);
-        summary.quality = Some(Quality::for_ads_table(
+        let quality = Quality::for_ads_table(
             Table::FxRates,
             RowCounts {
                 produced,
                 acknowledged,
             },
             checksum.finish(),
-        ));
+        );
+        let failed = quality.failed().then(|| quality.reasons.join("; "));
+        summary.quality = Some(quality);
+        if let Some(reasons) = failed {
+            return Err((anyhow::anyhow!("data quality check failed: {reasons}"), false, summary));
+        }
+        if let Err(e) = self.sink.commit(run, job).await {
+            let t = matches!(e, SinkError::Transient(_));
+            return Err((anyhow::Error::new(e).context("load failed"), t, summary));
+        }
         summary.window_end = latest.map(|d| Timestamp::start_of(d.add_days(1)));
         summary.cursor = latest.map(|d| format!("rates through {d}"));
         summary.duration = started.elapsed();

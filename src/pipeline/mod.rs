@@ -21,7 +21,7 @@ use tracing::Instrument;
 
 use crate::domain::ids::RunId;
 use crate::domain::time::{Timestamp, MICROS_PER_DAY};
-use crate::sinks::{Sink, SinkError};
+use crate::sinks::{Sink, SinkError, SinkOwner};
 use crate::sources::{ParseRules, ReadRequest, Source, SourceError};
 use crate::store::{Claim, Finish, RunStatus, RunStore, RunnerMeta, StoreError, Trigger};
 use attribute::{attribute, Plan};
@@ -52,6 +52,10 @@ pub struct Pipeline<S, K, R> {
     pub campaigns: ads::SharedIndex,
     /// The exchange-rate job, when `reporting.currency` is set.
     pub fx: Option<fx::FxJob>,
+    /// `run_store.url` without a password, to name the store in messages.
+    pub store_label: String,
+    /// The run store's identity, read once (see [`Pipeline::owner`]).
+    pub owner: tokio::sync::OnceCell<SinkOwner>,
 }
 
 /// How a cycle ended without error.
@@ -116,6 +120,14 @@ impl CycleError {
     }
 }
 
+/// A run this process opened, with the sink prepared for it.
+struct Claimed {
+    run: RunId,
+    lease: crate::store::Lease,
+    /// What preparing the sink wants said (for the run's quality record).
+    notes: Vec<String>,
+}
+
 /// What one run covers: the normal incremental run, or one day of a backfill.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
@@ -155,13 +167,28 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         self.current.lock().expect("current run lock").take()
     }
 
-    /// Takes `job`'s lease and opens a run (`Err(outcome)` when another runner holds it);
-    /// what runs left by dead processes wrote is discarded from the sink.
+    /// The run store's identity, read once per process: what the sink's output belongs to.
+    async fn owner(&self) -> Result<&SinkOwner, StoreError> {
+        self.owner
+            .get_or_try_init(|| async {
+                let (store_id, has_history) = self.store.identity().await?;
+                Ok(SinkOwner {
+                    store_id,
+                    store_label: self.store_label.clone(),
+                    has_history,
+                })
+            })
+            .await
+    }
+
+    /// Takes `job`'s lease and opens a run (`Err(outcome)` when another runner holds it),
+    /// prepares the sink (which must belong to this run store), and discards from it what runs
+    /// left by dead processes wrote. A sink that belongs to another store fails the run.
     async fn take_lease(
         &self,
         job: &str,
         trigger: Trigger,
-    ) -> Result<Result<(RunId, crate::store::Lease), Outcome>, RunError> {
+    ) -> Result<Result<Claimed, Outcome>, RunError> {
         match self.store.claim(job, trigger, &self.meta).await? {
             Claim::Held { holder } => {
                 tracing::info!(%job, %holder, "lease held by another runner; skipping this run");
@@ -175,6 +202,29 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                 lease,
                 abandoned,
             } => {
+                let prepared = match self.owner().await {
+                    Ok(owner) => self.sink.prepare(owner).await.map_err(|e| {
+                        let t = matches!(e, SinkError::Transient(_));
+                        (anyhow::Error::new(e).context("preparing the sink"), t)
+                    }),
+                    Err(e) => {
+                        let t = e.is_transient();
+                        Err((anyhow::Error::new(e).context("reading the run store's identity"), t))
+                    }
+                };
+                let notes = match prepared {
+                    Ok(n) => n,
+                    Err((cause, transient)) => {
+                        let summary = RunSummary {
+                            run_id: Some(run),
+                            job: job.to_string(),
+                            ..Default::default()
+                        };
+                        return Err(self
+                            .record_failure(run, lease, job, cause, transient, &summary)
+                            .await);
+                    }
+                };
                 for a in &abandoned {
                     tracing::warn!(
                         abandoned_run = a.0,
@@ -184,7 +234,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                         tracing::warn!(abandoned_run = a.0, error = %e, "could not discard the abandoned run's rows");
                     }
                 }
-                Ok(Ok((run, lease)))
+                Ok(Ok(Claimed { run, lease, notes }))
             }
         }
     }
@@ -209,13 +259,13 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
     }
 
     async fn claim_and_run(&self, spec: &RunSpec) -> Result<Outcome, RunError> {
-        let (run, lease) = match self.take_lease(&spec.job, spec.trigger).await? {
+        let Claimed { run, lease, notes } = match self.take_lease(&spec.job, spec.trigger).await? {
             Ok(claimed) => claimed,
             Err(held) => return Ok(held),
         };
         *self.current.lock().expect("current run lock") = Some(run);
         let span = tracing::info_span!("run", run_id = run.0, job = %spec.job);
-        self.claimed(spec, run, lease).instrument(span).await
+        self.claimed(spec, run, lease, notes).instrument(span).await
     }
 
     async fn claimed(
@@ -223,6 +273,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         spec: &RunSpec,
         run: RunId,
         lease: crate::store::Lease,
+        sink_notes: Vec<String>,
     ) -> Result<Outcome, RunError> {
         let job = &spec.job;
         let started = Instant::now();
@@ -247,7 +298,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             lookback_micros: self.plan.lookback_micros,
             training_micros: self.training_micros,
         };
-        match self.cycle(run, job, &req, started).await {
+        match self.cycle(run, job, &req, sink_notes, started).await {
             Ok((summary, next, window)) => {
                 failpoint::hit(failpoint::BEFORE_COMMIT).await;
                 let counts = summary.counts();
@@ -286,10 +337,25 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         transient: bool,
         partial: &RunSummary,
     ) -> RunError {
-        tracing::error!(error = format!("{cause:#}"), %job, "run failed; cursor not moved");
         if let Err(e) = self.sink.discard(run).await {
             tracing::warn!(error = %e, "could not discard the failed run's rows");
         }
+        self.record_failure(run, lease, job, cause, transient, partial)
+            .await
+    }
+
+    /// Records a failed run and releases its lease; the sink is left as it is (a sink that
+    /// belongs to another store must not lose that store's files).
+    async fn record_failure(
+        &self,
+        run: RunId,
+        lease: crate::store::Lease,
+        job: &str,
+        cause: anyhow::Error,
+        transient: bool,
+        partial: &RunSummary,
+    ) -> RunError {
+        tracing::error!(error = format!("{cause:#}"), %job, "run failed; cursor not moved");
         let text = format!("{cause:#}");
         let counts = partial.counts();
         let fin = Finish {
@@ -363,6 +429,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         run: RunId,
         job: &str,
         req: &ReadRequest,
+        sink_notes: Vec<String>,
         started: Instant,
     ) -> Result<
         (
@@ -398,7 +465,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let t = Instant::now();
         let plan = Arc::clone(&self.plan);
         let next = extract.next_cursor.take();
-        let notes = std::mem::take(&mut extract.notes);
+        let mut notes = std::mem::take(&mut extract.notes);
+        notes.extend(sink_notes);
         let cursor_label = extract.cursor_label.take();
         let span = extract.fresh_span;
         let window = (
@@ -444,13 +512,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             run_id: run,
             loaded_at: Timestamp::now(),
         };
-        let written = async {
-            self.sink.prepare().await?;
-            let w = load::load(&self.sink, meta, &att).await?;
-            self.sink.commit(run).await?;
-            Ok::<_, SinkError>(w)
-        }
-        .await;
+        let written = load::load(&self.sink, meta, &att).await;
         match written {
             Ok(w) => {
                 for (table, l) in w {
@@ -475,6 +537,11 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             let reasons = quality.reasons.join("; ");
             summary.quality = Some(quality);
             return Err((CycleError::Quality(reasons), summary));
+        }
+        // Only now do the rows become final (and, in BigQuery, visible).
+        failpoint::hit(failpoint::BEFORE_SINK_COMMIT).await;
+        if let Err(e) = self.sink.commit(run, job).await {
+            return Err((CycleError::Sink(e), summary));
         }
         summary.quality = Some(quality);
         *self.campaigns.lock().expect("campaign index lock") =

@@ -64,10 +64,26 @@ pub enum SinkError {
     Permanent(anyhow::Error),
 }
 
+/// The run store a sink's output belongs to: a sink holds one store's runs only, because run
+/// ids restart with a new store and would overwrite (or be mistaken for) the old ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkOwner {
+    /// The store's identity (`store_identity.id`).
+    pub store_id: String,
+    /// Where the store is, for people (`run_store.url` without a password).
+    pub store_label: String,
+    /// The store has cursors or finished runs from before this process.
+    pub has_history: bool,
+}
+
 /// A destination for rows.
 pub trait Sink {
-    /// Creates whatever must exist before rows arrive (directories, tables, views).
-    fn prepare(&self) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
+    /// Creates whatever must exist before rows arrive (directories, tables, views) and checks
+    /// that the sink belongs to `owner`'s store. Returns notes for the run's quality record.
+    fn prepare(
+        &self,
+        owner: &SinkOwner,
+    ) -> impl std::future::Future<Output = Result<Vec<String>, SinkError>> + Send;
 
     /// Writes one batch; `Ok(n)` says how many rows of it the destination acknowledged.
     fn write(
@@ -77,9 +93,13 @@ pub trait Sink {
         rows: Vec<EncodedRow>,
     ) -> impl std::future::Future<Output = Result<u64, SinkError>> + Send;
 
-    /// Makes the run's rows final; after `Ok` the run store may commit.
-    fn commit(&self, run: RunId)
-        -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
+    /// Makes the run's rows final (and, in BigQuery, visible); after `Ok` the run store may
+    /// commit.
+    fn commit(
+        &self,
+        run: RunId,
+        job: &str,
+    ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send;
 
     /// Forgets what an abandoned or failed run wrote, where the sink can.
     fn discard(
@@ -92,6 +112,12 @@ pub trait Sink {
     fn refresh_derived(&self) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
         async { Ok(()) }
     }
+
+    /// Whether the sink still holds committed rows of `table` (a local directory may have been
+    /// deleted); snapshot sources rewrite what it no longer holds.
+    fn holds(&self, _table: Table) -> impl std::future::Future<Output = bool> + Send {
+        async { true }
+    }
 }
 
 /// The configured sink.
@@ -102,10 +128,10 @@ pub enum AnySink {
 }
 
 impl Sink for AnySink {
-    async fn prepare(&self) -> Result<(), SinkError> {
+    async fn prepare(&self, owner: &SinkOwner) -> Result<Vec<String>, SinkError> {
         match self {
-            AnySink::Local(s) => s.prepare().await,
-            AnySink::BigQuery(s) => s.prepare().await,
+            AnySink::Local(s) => s.prepare(owner).await,
+            AnySink::BigQuery(s) => s.prepare(owner).await,
         }
     }
 
@@ -121,10 +147,10 @@ impl Sink for AnySink {
         }
     }
 
-    async fn commit(&self, run: RunId) -> Result<(), SinkError> {
+    async fn commit(&self, run: RunId, job: &str) -> Result<(), SinkError> {
         match self {
-            AnySink::Local(s) => s.commit(run).await,
-            AnySink::BigQuery(s) => s.commit(run).await,
+            AnySink::Local(s) => s.commit(run, job).await,
+            AnySink::BigQuery(s) => s.commit(run, job).await,
         }
     }
 
@@ -139,6 +165,13 @@ impl Sink for AnySink {
         match self {
             AnySink::Local(s) => s.refresh_derived().await,
             AnySink::BigQuery(s) => s.refresh_derived().await,
+        }
+    }
+
+    async fn holds(&self, table: Table) -> bool {
+        match self {
+            AnySink::Local(s) => s.holds(table).await,
+            AnySink::BigQuery(s) => s.holds(table).await,
         }
     }
 }

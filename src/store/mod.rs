@@ -119,6 +119,26 @@ pub trait RunStore: Send + Sync {
 
     /// Cheap reachability check.
     fn ping(&self) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+
+    /// The store's identity (created at migration), and whether it holds cursors or finished
+    /// runs from before (a store that does not is new, and its run ids start again at 1).
+    fn identity(
+        &self,
+    ) -> impl std::future::Future<Output = Result<(String, bool), StoreError>> + Send;
+
+    /// An encrypted secret stored earlier: (nonce, ciphertext), base64.
+    fn secret(
+        &self,
+        name: &str,
+    ) -> impl std::future::Future<Output = Result<Option<(String, String)>, StoreError>> + Send;
+
+    /// Stores (replaces) an encrypted secret.
+    fn put_secret(
+        &self,
+        name: &str,
+        nonce: &str,
+        ciphertext: &str,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The configured run store.
@@ -194,5 +214,14 @@ impl RunStore for AnyStore {
     }
     async fn ping(&self) -> Result<(), StoreError> {
         delegate!(self, s => s.ping().await)
+    }
+    async fn identity(&self) -> Result<(String, bool), StoreError> {
+        delegate!(self, s => s.identity().await)
+    }
+    async fn secret(&self, name: &str) -> Result<Option<(String, String)>, StoreError> {
+        delegate!(self, s => s.secret(name).await)
+    }
+    async fn put_secret(&self, name: &str, nonce: &str, ciphertext: &str) -> Result<(), StoreError> {
+        delegate!(self, s => s.put_secret(name, nonce, ciphertext).await)
     }
 }

@@ -362,4 +362,42 @@ impl RunStore for SqliteStore {
             .map_err(|e| classify(e, "ping"))?;
         Ok(())
     }
+
+    async fn identity(&self) -> Result<(String, bool), StoreError> {
+        let id: String = sqlx::query_scalar("SELECT id FROM store_identity LIMIT 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| classify(e, "reading the store identity"))?;
+        let history: i64 = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM source_cursors) + (SELECT COUNT(*) FROM sync_runs WHERE status <> 'running')",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| classify(e, "reading the store history"))?;
+        Ok((id, history > 0))
+    }
+
+    async fn secret(&self, name: &str) -> Result<Option<(String, String)>, StoreError> {
+        sqlx::query_as("SELECT nonce, ciphertext FROM stored_secrets WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| classify(e, "reading a stored secret"))
+    }
+
+    async fn put_secret(&self, name: &str, nonce: &str, ciphertext: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO stored_secrets (name, nonce, ciphertext, updated_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(nonce)
+        .bind(ciphertext)
+        .bind(ts(Timestamp::now()))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| classify(e, "storing a secret"))?;
+        Ok(())
+    }
 }

@@ -149,10 +149,13 @@ async fn tables_views_and_typed_rows_from_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_run_of_the_same_data_leaves_each_key_once_in_the_latest_views() {
     let emu = Emulator::start().await;
-    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = tempfile::tempdir().unwrap();
     let (first, _) = run_into(&emu, "twice", a.path(), &[]).await;
-    // A fresh run store: the same rows are streamed again.
-    run_into(&emu, "twice", b.path(), &[]).await;
+    // The cursor forgotten: the same rows are streamed again, by run 2.
+    let db = format!("sqlite://{}", a.path().join("runs.db").display());
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    sqlx::query("DELETE FROM source_cursors").execute(&pool).await.unwrap();
+    run_into(&emu, "twice", a.path(), &[]).await;
     for (table, n) in &first {
         let raw = emu
             .count(&format!("SELECT COUNT(*) FROM `{PROJECT}.twice.{table}`"))
@@ -173,9 +176,30 @@ async fn a_second_run_of_the_same_data_leaves_each_key_once_in_the_latest_views(
             (*n, *n),
             "{table}: one row per key"
         );
-        let run2 = emu.count(&format!("SELECT COUNT(*) FROM `{PROJECT}.twice.{table}_latest` WHERE run_id = 1 AND loaded_at = (SELECT MAX(loaded_at) FROM `{PROJECT}.twice.{table}`)")).await;
+        let run2 = emu.count(&format!("SELECT COUNT(*) FROM `{PROJECT}.twice.{table}_latest` WHERE run_id = 2")).await;
         assert_eq!(run2 as u64, *n, "{table}: the newest copy wins");
     }
+    // A fresh run store would number its runs from 1 again: the dataset refuses it.
+    let b = tempfile::tempdir().unwrap();
+    let endpoint = emu.endpoint();
+    let db_b = format!("sqlite://{}", b.path().join("runs.db").display());
+    let sample = sample();
+    let ctx = Context::new(crate::support::settings(&[
+        ("ATTRSYNC__SOURCE__PATH", &sample),
+        ("ATTRSYNC__SINK__KIND", "bigquery"),
+        ("ATTRSYNC__BIGQUERY__PROJECT_ID", PROJECT),
+        ("ATTRSYNC__BIGQUERY__ENDPOINT", &endpoint),
+        ("ATTRSYNC__BIGQUERY__DATASET", "twice"),
+        ("ATTRSYNC__RUN_STORE__URL", &db_b),
+    ]));
+    let p = ctx.pipeline().await.unwrap();
+    p.store.migrate().await.unwrap();
+    let err = p.run_once(Trigger::Manual).await.unwrap_err();
+    let text = format!("{err}");
+    assert!(
+        text.contains("holds runs of another run store") && text.contains(&db_b),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,4 +429,65 @@ async fn verify_recomputes_checksums_from_the_latest_views() {
         "{out}"
     );
     assert!(out.contains("differing key buckets"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_after_insert_all_is_invisible_and_its_rerun_shows_each_key_once() {
+    let emu = Emulator::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = emu.endpoint();
+    let sample = sample();
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", sample.as_str()),
+        ("ATTRSYNC__SINK__KIND", "bigquery"),
+        ("ATTRSYNC__BIGQUERY__PROJECT_ID", PROJECT),
+        ("ATTRSYNC__BIGQUERY__ENDPOINT", endpoint.as_str()),
+        ("ATTRSYNC__BIGQUERY__DATASET", "markers"),
+        ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
+    ];
+    let mut with_failpoint = env.to_vec();
+    with_failpoint.push(("ATTRSYNC_FAILPOINT_BEFORE_SINK_COMMIT", "pause"));
+    let mut p = Proc::spawn(dir.path(), &["run", "--once"], &with_failpoint);
+    p.wait_for(
+        "failpoint before_sink_commit reached",
+        Duration::from_secs(120),
+    );
+    p.kill();
+    let count = |sql: String| {
+        let emu = &emu;
+        async move { emu.count(&sql).await }
+    };
+    let raw = count(format!("SELECT COUNT(*) FROM `{PROJECT}.markers.conversions`")).await;
+    assert!(raw > 0, "every row was streamed before the kill");
+    for table in ["conversions", "touchpoints", "attribution_credits"] {
+        let seen = count(format!("SELECT COUNT(*) FROM `{PROJECT}.markers.{table}_latest`")).await;
+        assert_eq!(seen, 0, "{table}: a run that never committed shows nothing");
+    }
+    let perf = count(format!("SELECT COUNT(*) FROM `{PROJECT}.markers.runs`")).await;
+    assert_eq!(perf, 0, "no commit marker");
+
+    // The rerun (a new process) finds the dead run, and its rows replace it.
+    let mut again = Proc::spawn(dir.path(), &["run", "--once"], &env);
+    assert_eq!(again.wait(Duration::from_secs(120)), Some(0), "{}", again.stderr());
+    let raw_now = count(format!("SELECT COUNT(*) FROM `{PROJECT}.markers.conversions`")).await;
+    assert_eq!(raw_now, 2 * raw, "both copies are in the table");
+    for table in ["conversions", "touchpoints", "attribution_credits"] {
+        let seen = count(format!("SELECT COUNT(*) FROM `{PROJECT}.markers.{table}_latest`")).await;
+        let keys = count(format!(
+            "SELECT COUNT(DISTINCT row_key) FROM `{PROJECT}.markers.{table}`"
+        ))
+        .await;
+        assert_eq!(seen, keys, "{table}: each key once");
+        let old = count(format!(
+            "SELECT COUNT(*) FROM `{PROJECT}.markers.{table}_latest` WHERE run_id = 1"
+        ))
+        .await;
+        assert_eq!(old, 0, "{table}: nothing of the dead run");
+    }
+    let marked = emu
+        .query(&format!("SELECT run_id, job FROM `{PROJECT}.markers.runs`"))
+        .await;
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    assert_eq!(marked[0][0].as_str(), Some("2"));
+    assert_eq!(marked[0][1].as_str(), Some("file:events.ndjson.gz"));
 }

@@ -7,3 +7,4 @@ mod support;
 mod cursors;
 mod embedded;
 mod incremental;
+mod stores;

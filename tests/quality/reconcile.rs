@@ -5,7 +5,7 @@ use attrsync::cli::Context;
 use attrsync::domain::ids::RunId;
 use attrsync::pipeline::Pipeline;
 use attrsync::sinks::local::LocalSink;
-use attrsync::sinks::{EncodedRow, Sink, SinkError, Table};
+use attrsync::sinks::{EncodedRow, Sink, SinkError, SinkOwner, Table};
 use attrsync::store::{RunStore, Trigger};
 
 use crate::support::sample_events as sample;
@@ -18,8 +18,8 @@ struct Dropping {
 }
 
 impl Sink for Dropping {
-    async fn prepare(&self) -> Result<(), SinkError> {
-        self.inner.prepare().await
+    async fn prepare(&self, owner: &SinkOwner) -> Result<Vec<String>, SinkError> {
+        self.inner.prepare(owner).await
     }
     async fn write(
         &self,
@@ -32,8 +32,8 @@ impl Sink for Dropping {
         }
         self.inner.write(run, table, rows).await
     }
-    async fn commit(&self, run: RunId) -> Result<(), SinkError> {
-        self.inner.commit(run).await
+    async fn commit(&self, run: RunId, job: &str) -> Result<(), SinkError> {
+        self.inner.commit(run, job).await
     }
     async fn discard(&self, run: RunId) -> Result<(), SinkError> {
         self.inner.discard(run).await
@@ -69,6 +69,8 @@ async fn a_sink_that_drops_a_row_fails_reconciliation_and_keeps_the_cursor() {
         ads: Vec::new(),
         campaigns: Default::default(),
         fx: None,
+        store_label: base.store_label.clone(),
+        owner: Default::default(),
     };
     let err = p.run_once(Trigger::Manual).await.unwrap_err();
     let text = format!("{err}");

@@ -161,7 +161,7 @@ async fn a_failed_run_records_its_error_and_leaves_the_cursor() {
     assert_eq!(r.get::<String, _>("status"), "failed");
     let error: String = r.get("error");
     assert!(
-        error.contains("load failed") && error.contains("sink.dir"),
+        error.contains("preparing the sink") && error.contains("sink.dir"),
         "{error}"
     );
     let after: String = sqlx::query_scalar(cursor_q)

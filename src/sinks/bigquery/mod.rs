@@ -1,5 +1,8 @@
 //! The BigQuery sink: creates the dataset, tables and views, migrates additively, and streams
-//! rows with insertAll (`insertId` = `row_key`); analysts read the de-duplicating views.
+//! rows with insertAll (`insertId` = `row_key`); analysts read the de-duplicating views. A run's
+//! rows become visible only when it commits: the commit inserts one row into `runs`, and every
+//! view reads only rows whose `run_id` is there. A run that failed or died after loading stays
+//! invisible; its rerun's rows take its place.
 
 pub mod auth;
 pub mod encoder;
@@ -21,7 +24,7 @@ use gcp_bigquery_client::model::table_schema::TableSchema;
 use gcp_bigquery_client::model::time_partitioning::TimePartitioning;
 use tokio::sync::Mutex;
 
-use super::{EncodedRow, Sink, SinkError, Table};
+use super::{EncodedRow, Sink, SinkError, SinkOwner, Table};
 use crate::config::BigQuerySettings;
 use crate::domain::ids::RunId;
 use crate::http::RetryPolicy;
@@ -38,6 +41,8 @@ pub struct BigQuerySink {
     pub auth: AuthChoice,
     /// `campaign_performance` converts to this currency too.
     reporting: Option<crate::domain::money::Currency>,
+    /// The run store whose runs this sink commits (set by `prepare`).
+    owner: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for BigQuerySink {
@@ -121,6 +126,7 @@ impl BigQuerySink {
             prepared: Arc::default(),
             auth: choice,
             reporting: None,
+            owner: Arc::default(),
         })
     }
 
@@ -147,9 +153,40 @@ impl BigQuerySink {
     /// Runs a standard-SQL statement and fails on the errors BigQuery (or the emulator) returns
     /// with HTTP 200.
     pub async fn run_sql(&self, sql: &str) -> Result<QueryResponse, SinkError> {
+        self.run_sql_with(sql, &[]).await
+    }
+
+    /// Runs a statement with named parameters (`@name`), each (name, BigQuery type, value).
+    pub async fn run_sql_with(
+        &self,
+        sql: &str,
+        params: &[(&str, &str, String)],
+    ) -> Result<QueryResponse, SinkError> {
+        use gcp_bigquery_client::model::query_parameter::QueryParameter;
+        use gcp_bigquery_client::model::query_parameter_type::QueryParameterType;
+        use gcp_bigquery_client::model::query_parameter_value::QueryParameterValue;
         let mut req = QueryRequest::new(sql);
         req.location = Some(self.location.clone());
         req.use_legacy_sql = false;
+        if !params.is_empty() {
+            req.parameter_mode = Some("NAMED".into());
+            req.query_parameters = Some(
+                params
+                    .iter()
+                    .map(|(name, kind, value)| QueryParameter {
+                        name: Some(name.to_string()),
+                        parameter_type: Some(QueryParameterType {
+                            r#type: kind.to_string(),
+                            ..Default::default()
+                        }),
+                        parameter_value: Some(QueryParameterValue {
+                            value: Some(value.clone()),
+                            ..Default::default()
+                        }),
+                    })
+                    .collect(),
+            );
+        }
         let resp = self
             .client()
             .job()
@@ -309,6 +346,75 @@ impl BigQuerySink {
         Ok(())
     }
 
+    /// Creates `runs` when missing; rows written before it existed count as committed, so an
+    /// upgrade does not hide them.
+    async fn ensure_runs(&self) -> Result<(), SinkError> {
+        let w = &self.writer;
+        match self
+            .client()
+            .table()
+            .get(&w.project, &w.dataset, schema::RUNS_TABLE, None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(gcp_bigquery_client::error::BQError::ResponseError { error })
+                if error.error.code == 404 =>
+            {
+                tracing::info!("creating the BigQuery table runs (commit markers)");
+                let schema = TableSchema::new(schema::RUNS.iter().map(field).collect());
+                let t = BqTable::new(&w.project, &w.dataset, schema::RUNS_TABLE, schema)
+                    .description("One row per committed attrsync run; the views show only their rows");
+                self.client()
+                    .table()
+                    .create(t)
+                    .await
+                    .map_err(|e| classify(e, "creating table runs"))?;
+                let earlier: Vec<String> = TABLES
+                    .iter()
+                    .map(|d| format!("SELECT DISTINCT run_id FROM {}", self.qualified(d.table.name())))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO {} (run_id, job, store_id, committed_at) \
+                     SELECT DISTINCT run_id, 'before commit markers', 'legacy', CURRENT_TIMESTAMP() FROM ({})",
+                    self.qualified(schema::RUNS_TABLE),
+                    earlier.join(" UNION ALL ")
+                );
+                self.run_sql(&sql).await?;
+                Ok(())
+            }
+            Err(e) => Err(classify(e, "reading table runs")),
+        }
+    }
+
+    /// Refuses a dataset whose commit markers belong to another run store.
+    async fn check_owner(&self, owner: &SinkOwner) -> Result<(), SinkError> {
+        let sql = format!(
+            "SELECT DISTINCT store_id FROM {} WHERE store_id != 'legacy' AND store_id != @store LIMIT 1",
+            self.qualified(schema::RUNS_TABLE)
+        );
+        let resp = self
+            .run_sql_with(&sql, &[("store", "STRING", owner.store_id.clone())])
+            .await?;
+        let other = resp
+            .rows
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| r.columns?.into_iter().next()?.value)
+            .find_map(|v| v.as_str().map(String::from));
+        if let Some(other) = other {
+            return Err(SinkError::Permanent(anyhow!(
+                "BigQuery dataset {} holds runs of another run store ({}), but this run store is {} ({}): run ids \
+                 restart with a new store and would be mistaken for those runs. Point bigquery.dataset at a new \
+                 dataset, or restore the run store that wrote it",
+                self.writer.dataset,
+                &other[..other.len().min(8)],
+                &owner.store_id[..owner.store_id.len().min(8)],
+                owner.store_label
+            )));
+        }
+        Ok(())
+    }
+
     /// Creates or migrates everything and replaces the views; done once per process.
     pub async fn ensure(&self) -> Result<(), SinkError> {
         let mut done = self.prepared.lock().await;
@@ -319,6 +425,7 @@ impl BigQuerySink {
         for def in &TABLES {
             self.ensure_table(def).await?;
         }
+        self.ensure_runs().await?;
         for (name, sql) in views::statements(&self.writer.project, &self.writer.dataset, self.reporting) {
             self.run_sql(&sql).await.map_err(|e| match e {
                 SinkError::Permanent(e) => {
@@ -333,8 +440,14 @@ impl BigQuerySink {
 }
 
 impl Sink for BigQuerySink {
-    async fn prepare(&self) -> Result<(), SinkError> {
-        self.ensure().await
+    async fn prepare(&self, owner: &SinkOwner) -> Result<Vec<String>, SinkError> {
+        self.ensure().await?;
+        let known = self.owner.lock().expect("owner lock").clone();
+        if known.as_deref() != Some(owner.store_id.as_str()) {
+            self.check_owner(owner).await?;
+            *self.owner.lock().expect("owner lock") = Some(owner.store_id.clone());
+        }
+        Ok(Vec::new())
     }
 
     async fn write(
@@ -349,18 +462,55 @@ impl Sink for BigQuerySink {
             .map(|()| rows.len() as u64)
     }
 
-    async fn commit(&self, _run: RunId) -> Result<(), SinkError> {
-        // insertAll acknowledged every row already; nothing to finalise.
-        Ok(())
+    async fn commit(&self, run: RunId, job: &str) -> Result<(), SinkError> {
+        // A DML insert, not a streamed row: it can be deleted at once if the run store then
+        // fails to record the run (see `discard`).
+        let store = self
+            .owner
+            .lock()
+            .expect("owner lock")
+            .clone()
+            .ok_or_else(|| SinkError::Permanent(anyhow!("commit before prepare")))?;
+        let sql = format!(
+            "INSERT INTO {} (run_id, job, store_id, committed_at) VALUES (@run, @job, @store, CURRENT_TIMESTAMP())",
+            self.qualified(schema::RUNS_TABLE)
+        );
+        self.run_sql_with(
+            &sql,
+            &[
+                ("run", "INT64", run.0.to_string()),
+                ("job", "STRING", job.to_string()),
+                ("store", "STRING", store),
+            ],
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            SinkError::Permanent(e) => SinkError::Permanent(e.context("writing the commit marker")),
+            SinkError::Transient(e) => SinkError::Transient(e.context("writing the commit marker")),
+        })
     }
 
     async fn discard(&self, run: RunId) -> Result<(), SinkError> {
-        // Streamed rows cannot be deleted while in the streaming buffer; the rerun writes the
-        // same row_keys again and the *_latest views keep one copy of each.
-        tracing::info!(
-            run_id = run.0,
-            "rows of the unfinished run stay in BigQuery; the _latest views de-duplicate them"
+        // Streamed rows cannot be deleted while in the streaming buffer; without a commit marker
+        // the views never show them, and the rerun writes the same row_keys again.
+        let store = self.owner.lock().expect("owner lock").clone();
+        let Some(store) = store else {
+            return Ok(());
+        };
+        let sql = format!(
+            "DELETE FROM {} WHERE run_id = @run AND store_id = @store",
+            self.qualified(schema::RUNS_TABLE)
         );
+        self.run_sql_with(
+            &sql,
+            &[
+                ("run", "INT64", run.0.to_string()),
+                ("store", "STRING", store),
+            ],
+        )
+        .await?;
+        tracing::info!(run_id = run.0, "the unfinished run's rows stay invisible (no commit marker)");
         Ok(())
     }
 }

@@ -271,6 +271,20 @@ const FX_RATES: [Column; 8] = [
     RUN[1],
 ];
 
+/// The commit markers: one row per committed run.
+pub const RUNS_TABLE: &str = "runs";
+
+pub const RUNS: [Column; 4] = [
+    req("run_id", "INTEGER", "The sync_runs.id of a committed run"),
+    req("job", "STRING", "The run's job (posthog:…, file:…, ads:…, fx:…)"),
+    req(
+        "store_id",
+        "STRING",
+        "The run store that committed it (its store_identity.id)",
+    ),
+    req("committed_at", "TIMESTAMP", "When the run committed"),
+];
+
 /// Every table attrsync writes.
 pub const TABLES: [TableDef; 5] = [
     TableDef {

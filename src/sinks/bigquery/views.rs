@@ -1,4 +1,4 @@
-//! The analyst views: `<table>_latest` (one row per key, newest wins) and
+//! The analyst views: `<table>_latest` (one row per key, newest wins, committed runs only) and
 //! `campaign_performance` (spend next to attributed conversions and value, per model).
 
 use super::schema::TABLES;
@@ -12,6 +12,14 @@ pub fn statements(
     reporting: Option<crate::domain::money::Currency>,
 ) -> Vec<(String, String)> {
     let q = |name: &str| format!("`{project}.{dataset}.{name}`");
+    // Only rows of runs that committed (a row in `runs`) are seen.
+    let committed = |name: &str| {
+        format!(
+            "(SELECT * FROM {} WHERE run_id IN (SELECT run_id FROM {}))",
+            q(name),
+            q(super::schema::RUNS_TABLE)
+        )
+    };
     let mut out = Vec::new();
     for t in TABLES {
         let name = t.table.name();
@@ -23,17 +31,17 @@ pub fn statements(
                  ROW_NUMBER() OVER (PARTITION BY row_key ORDER BY loaded_at DESC) AS rn, \
                  MAX(loaded_at) OVER (PARTITION BY conversion_id, model) AS newest FROM {}) \
                  WHERE rn = 1 AND loaded_at = newest",
-                q(name)
+                committed(name)
             ),
             Table::AdMetrics => format!(
                 "SELECT * EXCEPT(rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY row_key \
                  ORDER BY pulled_at DESC, loaded_at DESC) AS rn FROM {}) WHERE rn = 1",
-                q(name)
+                committed(name)
             ),
             _ => format!(
                 "SELECT * EXCEPT(rn) FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY row_key \
                  ORDER BY loaded_at DESC) AS rn FROM {}) WHERE rn = 1",
-                q(name)
+                committed(name)
             ),
         };
         let view = format!("{name}_latest");
