@@ -53,6 +53,8 @@ pub struct Settings {
     #[serde(default)]
     pub reporting: ReportingSettings,
     pub fx: FxSettings,
+    #[serde(default)]
+    pub secrets: secret::SecretsSettings,
     pub schedule: ScheduleSettings,
     pub server: ServerSettings,
     pub log: LogSettings,
@@ -335,6 +337,7 @@ impl Settings {
                 );
             }
         }
+        self.secrets.key()?;
         if self.schedule.interval.is_zero() {
             return bad(
                 "schedule.interval",

@@ -8,7 +8,7 @@ use super::call::Api;
 use super::{file, google, linkedin, meta, microsoft, reddit, tiktok, x, Account, AnyAdSource};
 use crate::config::{AdPlatformSettings, AdsSettings};
 use crate::domain::platform::Platform;
-use crate::http::oauth::{ClientAuth, OAuth};
+use crate::http::oauth::{ClientAuth, OAuth, TokenVault};
 use crate::http::{build_client, Limits, RateLimiter, RetryPolicy};
 
 /// What Microsoft Advertising tokens must be scoped to.
@@ -31,6 +31,7 @@ fn account(
     s: &Arc<AdPlatformSettings>,
     id: &str,
     oauth: Option<ClientAuth>,
+    vault: Option<&Arc<dyn TokenVault>>,
 ) -> anyhow::Result<Account> {
     let http = build_client(s.timeout)?;
     let zone = match s.zone_of(id) {
@@ -52,9 +53,14 @@ fn account(
                 need(s.secret("refresh_token")?, key, "refresh_token")?,
                 auth,
             );
-            Some(Arc::new(match platform {
+            let o = match platform {
                 Platform::MicrosoftAds => o.with_scope(MICROSOFT_SCOPE),
                 _ => o,
+            };
+            let client = s.client_id.clone().unwrap_or_default();
+            Some(Arc::new(match vault {
+                Some(v) => o.with_vault(Arc::clone(v), format!("{platform}:{client}:refresh_token")),
+                None => o,
             }))
         }
     };
@@ -80,8 +86,13 @@ fn account(
     ))
 }
 
-/// Builds every enabled source; a missing credential names its key.
-pub fn sources(ads: &AdsSettings) -> anyhow::Result<Vec<AnyAdSource>> {
+/// Builds every enabled source; a missing credential names its key. With a vault, refresh
+/// tokens the platforms rotate are kept (encrypted) across restarts.
+pub fn sources(
+    ads: &AdsSettings,
+    vault: Option<Arc<dyn TokenVault>>,
+) -> anyhow::Result<Vec<AnyAdSource>> {
+    let vault = vault.as_ref();
     let mut out = Vec::new();
     if ads.file.enabled {
         out.push(AnyAdSource::File(file::FileAds::new(ads.file.path.clone())));
@@ -109,24 +120,24 @@ pub fn sources(ads: &AdsSettings) -> anyhow::Result<Vec<AnyAdSource>> {
                 (|| -> anyhow::Result<AnyAdSource> {
                     Ok(match platform {
                         Platform::GoogleAds => {
-                            let a = account(platform, key, &s, id, Some(ClientAuth::Body))?;
+                            let a = account(platform, key, &s, id, Some(ClientAuth::Body), vault)?;
                             AnyAdSource::Google(google::GoogleAds::new(
                                 a,
                                 need(s.secret("developer_token")?, key, "developer_token")?,
                             ))
                         }
                         Platform::Meta => {
-                            let a = account(platform, key, &s, id, None)?;
+                            let a = account(platform, key, &s, id, None, None)?;
                             AnyAdSource::Meta(meta::MetaAds::new(
                                 a,
                                 need(s.secret("access_token")?, key, "access_token")?,
                             ))
                         }
                         Platform::LinkedinAds => AnyAdSource::LinkedIn(linkedin::LinkedInAds::new(
-                            account(platform, key, &s, id, Some(ClientAuth::Body))?,
+                            account(platform, key, &s, id, Some(ClientAuth::Body), vault)?,
                         )),
                         Platform::MicrosoftAds => {
-                            let a = account(platform, key, &s, id, Some(ClientAuth::Body))?;
+                            let a = account(platform, key, &s, id, Some(ClientAuth::Body), vault)?;
                             let customer =
                                 need(s.login_customer_id.clone(), key, "login_customer_id")?;
                             AnyAdSource::Microsoft(microsoft::MicrosoftAds::new(
@@ -136,10 +147,10 @@ pub fn sources(ads: &AdsSettings) -> anyhow::Result<Vec<AnyAdSource>> {
                             ))
                         }
                         Platform::RedditAds => AnyAdSource::Reddit(reddit::RedditAds::new(
-                            account(platform, key, &s, id, Some(ClientAuth::Basic))?,
+                            account(platform, key, &s, id, Some(ClientAuth::Basic), vault)?,
                         )),
                         Platform::XAds => {
-                            let a = account(platform, key, &s, id, None)?;
+                            let a = account(platform, key, &s, id, None, None)?;
                             let o = crate::http::oauth1::OAuth1 {
                                 consumer_key: need(s.consumer_key.clone(), key, "consumer_key")?,
                                 consumer_secret: need(
@@ -157,7 +168,7 @@ pub fn sources(ads: &AdsSettings) -> anyhow::Result<Vec<AnyAdSource>> {
                             AnyAdSource::X(x::XAds::new(a, o))
                         }
                         Platform::TiktokAds => {
-                            let a = account(platform, key, &s, id, None)?;
+                            let a = account(platform, key, &s, id, None, None)?;
                             AnyAdSource::TikTok(tiktok::TikTokAds::new(
                                 a,
                                 need(s.secret("access_token")?, key, "access_token")?,

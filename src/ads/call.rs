@@ -87,8 +87,8 @@ impl Api {
                 .await
                 .map(|t| Some(t.expose().to_string()))
                 .map_err(|e| match e {
-                    OAuthError::Refused(m) => AdError::Permanent(anyhow!("{}: {m}", self.name)),
-                    OAuthError::Unavailable(m) => AdError::Transient(anyhow!("{}: {m}", self.name)),
+                    OAuthError::Refused(_) => AdError::Permanent(anyhow!("{}: {e}", self.name)),
+                    OAuthError::Unavailable(_) => AdError::Transient(anyhow!("{}: {e}", self.name)),
                 }),
         }
     }

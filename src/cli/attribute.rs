@@ -10,12 +10,18 @@ use crate::engine::models::RuleModel;
 use crate::offline::pathfile::{self, PathColumns};
 use crate::offline::report::{self, PathModel};
 
+/// The models, by the names config, tables and README use (`first_touch`); the hyphenated
+/// spellings are accepted too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ModelArg {
+    #[value(name = "first_touch", alias = "first-touch")]
     FirstTouch,
+    #[value(name = "last_touch", alias = "last-touch")]
     LastTouch,
+    #[value(name = "last_non_direct", alias = "last-non-direct")]
     LastNonDirect,
     Linear,
+    #[value(name = "position_based", alias = "position-based")]
     PositionBased,
     Markov,
     Shapley,

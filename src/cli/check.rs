@@ -137,7 +137,11 @@ pub async fn execute(ctx: &Context) -> ExitCode {
 /// and account access (the file source: that the file parses).
 async fn ad_lines(ctx: &Context) -> Vec<Line> {
     use crate::ads::AdSource;
-    let sources = match crate::ads::sources(&ctx.settings.ads) {
+    let vault = match ctx.store_lazy().await {
+        Ok(store) => ctx.vault(&store).ok().flatten(),
+        Err(_) => None,
+    };
+    let sources = match crate::ads::sources(&ctx.settings.ads, vault) {
         Ok(s) => s,
         Err(e) => {
             return vec![Line {

@@ -81,14 +81,28 @@ impl Context {
         })
     }
 
+    /// Where rotated refresh tokens are kept: the run store, encrypted with `[secrets]`'s key
+    /// (none without a key).
+    pub fn vault(
+        &self,
+        store: &AnyStore,
+    ) -> anyhow::Result<Option<std::sync::Arc<dyn crate::http::oauth::TokenVault>>> {
+        Ok(self.settings.secrets.key()?.map(|k| {
+            std::sync::Arc::new(crate::store::vault::StoreVault::new(store.clone(), k))
+                as std::sync::Arc<dyn crate::http::oauth::TokenVault>
+        }))
+    }
+
     /// The pipeline for the configured source, sink and store.
     pub async fn pipeline(&self) -> anyhow::Result<Pipeline<AnySource, AnySink, AnyStore>> {
         let s = &self.settings;
         let (plan, parse) = plan_from(s).context("building the attribution plan")?;
+        let store = self.store_lazy().await?;
         Ok(Pipeline {
             source: self.source()?,
             sink: self.sink().await?,
-            store: self.store_lazy().await?,
+            ads: crate::ads::sources(&s.ads, self.vault(&store)?).context("[ads]")?,
+            store,
             parse,
             plan: std::sync::Arc::new(plan),
             meta: RunnerMeta::current(),
@@ -98,7 +112,6 @@ impl Context {
             keep_runs_days: s.run_store.keep_runs_days,
             quality: s.quality.clone(),
             current: Default::default(),
-            ads: crate::ads::sources(&s.ads).context("[ads]")?,
             campaigns: Default::default(),
             store_label: s.run_store.redacted_url(),
             owner: Default::default(),

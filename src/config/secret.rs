@@ -67,3 +67,45 @@ mod tests {
         assert!(!format!("{:?}", Some(s)).contains("supersecret"));
     }
 }
+
+/// `[secrets]`: the key that encrypts credentials attrsync learns at run time (a rotated refresh
+/// token) before they are stored in the run store.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSettings {
+    /// A file holding the key: 32 bytes, base64 (`openssl rand -base64 32`).
+    #[serde(default)]
+    pub key_file: Option<std::path::PathBuf>,
+    /// The key itself (base64); from the environment only: `ATTRSYNC__SECRETS__KEY`.
+    #[serde(default)]
+    pub key: Option<Secret>,
+}
+
+impl SecretsSettings {
+    /// The 32-byte key, if one is configured; a malformed key names its setting.
+    pub fn key(&self) -> Result<Option<[u8; 32]>, super::ConfigError> {
+        use base64::Engine;
+        let Some(text) = resolve(&self.key, &self.key_file, "secrets.key")? else {
+            return Ok(None);
+        };
+        let key_name = if self.key.is_some() {
+            "secrets.key"
+        } else {
+            "secrets.key_file"
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.expose().trim())
+            .map_err(|_| super::ConfigError::Invalid {
+                key: key_name.into(),
+                message: "is not base64; make one with `openssl rand -base64 32`".into(),
+            })?;
+        let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| super::ConfigError::Invalid {
+            key: key_name.into(),
+            message: format!(
+                "holds {} bytes; AES-256 needs 32 (`openssl rand -base64 32`)",
+                b.len()
+            ),
+        })?;
+        Ok(Some(key))
+    }
+}

@@ -61,7 +61,9 @@ impl ModelKind {
         }
     }
 
+    /// Parses a model name; `first-touch` is accepted for `first_touch`.
     pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim().replace('-', "_");
         Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }

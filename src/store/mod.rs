@@ -4,6 +4,7 @@
 pub mod postgres;
 pub mod sqlite;
 mod types;
+pub mod vault;
 
 pub use types::{Claim, Lease, RunCounts, RunRecord, RunStatus, RunnerMeta, Trigger};
 

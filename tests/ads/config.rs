@@ -5,7 +5,7 @@ use crate::support::run_bin;
 
 fn err_of(pairs: &[(&str, &str)]) -> String {
     let s = crate::support::settings(pairs);
-    match attrsync::ads::sources(&s.ads) {
+    match attrsync::ads::sources(&s.ads, None) {
         Ok(_) => panic!("accepted {pairs:?}"),
         Err(e) => format!("{e:#}"),
     }
@@ -92,7 +92,7 @@ fn windows_end_today_in_each_accounts_zone() {
         .tiktok
         .time_zones
         .insert("west".into(), "Etc/GMT+12".into());
-    let sources = attrsync::ads::sources(&s.ads).unwrap();
+    let sources = attrsync::ads::sources(&s.ads, None).unwrap();
     let hour = 3_600_000_000;
     let now = Timestamp::now();
     let (east, west) = (

@@ -105,6 +105,21 @@ pub struct Common {
     /// At most `limit.0` requests in any `limit.1`.
     pub limit: (usize, Duration),
     arrivals: Mutex<VecDeque<Instant>>,
+    /// Rotating refresh tokens: the newest issued one, and whether older ones stop working.
+    rotation: Mutex<Rotation>,
+}
+
+/// How the token endpoint treats refresh tokens.
+#[derive(Debug, Default, Clone)]
+pub struct Rotation {
+    /// Answer every refresh with a new refresh token (Microsoft identity platform: refresh
+    /// tokens are replaced with a new one on every use).
+    pub rotate: bool,
+    /// Only the newest refresh token works (the configured one has expired, as Microsoft's do
+    /// after 90 days).
+    pub only_newest: bool,
+    pub newest: Option<String>,
+    pub issued: u32,
 }
 
 pub const CLIENT_ID: &str = "client-id-1";
@@ -150,6 +165,7 @@ impl Common {
             in_flight: AtomicUsize::new(0),
             limit,
             arrivals: Mutex::default(),
+            rotation: Mutex::default(),
         })
     }
 
@@ -218,9 +234,55 @@ impl Common {
         self.valid_tokens.lock().unwrap().insert(token.to_string());
     }
 
+    /// Sets how refresh tokens rotate.
+    pub fn set_rotation(&self, rotate: bool, only_newest: bool) {
+        let mut r = self.rotation.lock().unwrap();
+        r.rotate = rotate;
+        r.only_newest = only_newest;
+    }
+
+    /// The refresh tokens issued so far and the newest.
+    pub fn rotation(&self) -> Rotation {
+        self.rotation.lock().unwrap().clone()
+    }
+
+    /// The refresh-token grant with rotation: `Some((access token, new refresh token))`.
+    pub fn refresh_rotating(
+        &self,
+        headers: &HeaderMap,
+        form: &str,
+        basic: bool,
+    ) -> Option<(String, Option<String>)> {
+        let accept = {
+            let r = self.rotation.lock().unwrap();
+            let newest = r.newest.clone();
+            let configured = !(r.only_newest && r.newest.is_some());
+            move |t: &str| newest.as_deref() == Some(t) || (configured && t == REFRESH_TOKEN)
+        };
+        let access = self.refresh_with(headers, form, basic, accept)?;
+        let mut r = self.rotation.lock().unwrap();
+        let new = r.rotate.then(|| {
+            r.issued += 1;
+            let t = format!("rotated-refresh-{}-SENSITIVE", r.issued);
+            r.newest = Some(t.clone());
+            t
+        });
+        Some((access, new))
+    }
+
     /// The OAuth 2 refresh-token grant: `Some(access token)` for the right client and refresh
     /// token, given in the form body or (when `basic`) as HTTP Basic.
     pub fn refresh(&self, headers: &HeaderMap, form: &str, basic: bool) -> Option<String> {
+        self.refresh_with(headers, form, basic, |t| t == REFRESH_TOKEN)
+    }
+
+    fn refresh_with(
+        &self,
+        headers: &HeaderMap,
+        form: &str,
+        basic: bool,
+        accept: impl Fn(&str) -> bool,
+    ) -> Option<String> {
         self.stats.lock().unwrap().token_requests += 1;
         let f: Vec<(String, String)> = url_decode_form(form);
         let get = |k: &str| f.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str());
@@ -242,7 +304,7 @@ impl Common {
             )
         };
         if get("grant_type") != Some("refresh_token")
-            || get("refresh_token") != Some(REFRESH_TOKEN)
+            || !get("refresh_token").is_some_and(&accept)
             || id != CLIENT_ID
             || secret != CLIENT_SECRET
         {
@@ -268,6 +330,19 @@ pub fn url_decode_form(s: &str) -> Vec<(String, String)> {
             (dec(k), dec(v))
         })
         .collect()
+}
+
+/// The token endpoint answer with a rotated refresh token, when there is one.
+pub fn token_response_rotating(got: Option<(String, Option<String>)>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match got {
+        Some((t, Some(r))) => axum::Json(
+            serde_json::json!({"access_token": t, "token_type": "Bearer", "expires_in": 3600, "refresh_token": r}),
+        )
+        .into_response(),
+        Some((t, None)) => token_response(Some(t)),
+        None => token_response(None),
+    }
 }
 
 /// The token endpoint answer.
@@ -322,7 +397,7 @@ pub fn settings(platform: &str, pairs: &[(&str, String)]) -> attrsync::config::S
 
 /// The one configured ad source.
 pub fn source(settings: &attrsync::config::Settings) -> attrsync::ads::AnyAdSource {
-    let mut s = attrsync::ads::sources(&settings.ads).expect("ad sources build");
+    let mut s = attrsync::ads::sources(&settings.ads, None).expect("ad sources build");
     assert_eq!(s.len(), 1, "one account configured");
     s.remove(0)
 }

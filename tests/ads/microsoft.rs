@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use attrsync::domain::time::Date;
+use attrsync::pipeline::Outcome;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -265,7 +266,7 @@ async fn token(State(f): State<Arc<Fake>>, headers: HeaderMap, body: String) -> 
         .map(|(_, v)| v)
         .unwrap_or_default();
     f.scopes.lock().unwrap().push(scope);
-    fake::token_response(f.common.refresh(&headers, &body, false))
+    fake::token_response_rotating(f.common.refresh_rotating(&headers, &body, false))
 }
 
 async fn start(truth: Vec<fake::Day>, polls_to_finish: u32) -> (Arc<Fake>, String) {
@@ -392,4 +393,54 @@ async fn a_report_slower_than_the_deadline_fails_transiently() {
         (3..=6).contains(&polls),
         "polls back off (20, 40, 80, 160 ms …): {polls}"
     );
+}
+
+/// One "process": a pipeline from `settings`, one run of the account.
+async fn one_run(
+    settings: &attrsync::config::Settings,
+) -> Result<attrsync::pipeline::Outcome, attrsync::pipeline::RunError> {
+    let p = attrsync::cli::Context::new(settings.clone())
+        .pipeline()
+        .await
+        .unwrap();
+    attrsync::store::RunStore::migrate(&p.store).await.unwrap();
+    p.run_ads(&p.ads[0], attrsync::store::Trigger::Manual).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_refresh_token_is_kept_encrypted_and_used_after_a_restart() {
+    let today = attrsync::domain::time::Timestamp::now().date();
+    let truth = fake::truth(2, today.add_days(-40), today.add_days(2), true);
+    let (f, url) = start(truth, 1).await;
+    // Microsoft hands out a new refresh token on every use, and the configured one expires.
+    f.common.set_rotation(true, true);
+    let (with_key, without_key) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let base = settings(&url, &[]);
+    let for_dir = |dir: &std::path::Path, key: Option<&str>| {
+        let mut s = base.clone();
+        s.sink.dir = dir.join("out");
+        s.run_store.url = format!("sqlite://{}", dir.join("runs.db").display());
+        s.secrets.key = key.map(attrsync::config::secret::Secret::new);
+        s
+    };
+    let key = "3q2+7wABAgMEBQYHCAkKCwwNDg8QERITFBUWFxgZGhs=";
+    let kept = for_dir(with_key.path(), Some(key));
+    assert!(matches!(one_run(&kept).await, Ok(Outcome::Completed(_))));
+    let first = f.common.rotation().newest.unwrap();
+    // A restart: the configured token no longer works, the stored one does.
+    assert!(matches!(one_run(&kept).await, Ok(Outcome::Completed(_))), "the stored token is used");
+    let second = f.common.rotation().newest.unwrap();
+    assert_ne!(first, second, "rotated again, and stored again");
+    // At rest it is encrypted: neither token appears in the run store's file.
+    let db = std::fs::read(with_key.path().join("runs.db")).unwrap();
+    let text = String::from_utf8_lossy(&db);
+    assert!(!text.contains("SENSITIVE"), "no refresh token in plain text");
+    // Without a key the token lives only as long as the process: the next one is refused.
+    let lost = for_dir(without_key.path(), None);
+    f.common.set_rotation(true, false);
+    assert!(matches!(one_run(&lost).await, Ok(Outcome::Completed(_))));
+    f.common.set_rotation(true, true);
+    let err = one_run(&lost).await.unwrap_err();
+    let cause = format!("{err}");
+    assert!(cause.contains("refused") && !cause.contains("SENSITIVE"), "{cause}");
 }

@@ -137,8 +137,8 @@ fn heuristics_agree_with_channelattribution_to_1e6() {
     let file = paths_file(dir.path(), "20000");
     let theirs = peer(&["heuristic", &dir.path().join(&file).display().to_string()]);
     for (model, col) in [
-        ("first-touch", "first_touch"),
-        ("last-touch", "last_touch"),
+        ("first_touch", "first_touch"),
+        ("last_touch", "last_touch"),
         ("linear", "linear_touch"),
     ] {
         let mine = ours(
