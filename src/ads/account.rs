@@ -148,7 +148,10 @@ impl Account {
 
     /// `[today − restatement_days, today]` in the account's time zone.
     pub fn window(&self) -> Option<(Date, Date)> {
-        Some(window(today_in(&self.zone()), self.settings.restatement_days))
+        Some(window(
+            today_in(&self.zone()),
+            self.settings.restatement_days,
+        ))
     }
 
     /// The API root without a trailing slash.
@@ -203,11 +206,26 @@ mod tests {
         let r = settle(Platform::Meta, "1", None, info.clone()).unwrap();
         assert_eq!(r.zone_name, "America/Los_Angeles");
         assert!(r.notes.is_empty());
-        let same = settle(Platform::Meta, "1", Some(&zone("America/Los_Angeles")), info.clone());
+        let same = settle(
+            Platform::Meta,
+            "1",
+            Some(&zone("America/Los_Angeles")),
+            info.clone(),
+        );
         assert!(same.unwrap().notes.is_empty());
-        let r = settle(Platform::Meta, "1", Some(&zone("Europe/Paris")), info.clone()).unwrap();
+        let r = settle(
+            Platform::Meta,
+            "1",
+            Some(&zone("Europe/Paris")),
+            info.clone(),
+        )
+        .unwrap();
         assert_eq!(r.zone_name, "Europe/Paris");
-        assert!(r.notes[0].contains("ads.meta.time_zone is Europe/Paris"), "{:?}", r.notes);
+        assert!(
+            r.notes[0].contains("ads.meta.time_zone is Europe/Paris"),
+            "{:?}",
+            r.notes
+        );
         let none = settle(Platform::Meta, "1", None, AccountInfo::default()).unwrap();
         assert_eq!(none.zone_name, "UTC");
         let odd = AccountInfo {

@@ -59,7 +59,9 @@ fn account(
             };
             let client = s.client_id.clone().unwrap_or_default();
             Some(Arc::new(match vault {
-                Some(v) => o.with_vault(Arc::clone(v), format!("{platform}:{client}:refresh_token")),
+                Some(v) => {
+                    o.with_vault(Arc::clone(v), format!("{platform}:{client}:refresh_token"))
+                }
                 None => o,
             }))
         }

@@ -118,9 +118,7 @@ macro_rules! account_source {
             fn job(&self) -> String {
                 self.account.job()
             }
-            async fn resolve(
-                &self,
-            ) -> Result<Option<$crate::ads::Resolved>, $crate::ads::AdError> {
+            async fn resolve(&self) -> Result<Option<$crate::ads::Resolved>, $crate::ads::AdError> {
                 self.account.resolve(self.info()).await.map(Some)
             }
             fn window(&self) -> Option<($crate::domain::time::Date, $crate::domain::time::Date)> {

@@ -71,13 +71,11 @@ impl Context {
             SinkKind::Local => AnySink::Local(
                 LocalSink::new(s.sink.dir.clone()).with_reporting(s.reporting_currency()),
             ),
-            SinkKind::Bigquery => {
-                AnySink::BigQuery(Box::new(
-                    BigQuerySink::connect(&s.bigquery)
-                        .await?
-                        .with_reporting(s.reporting_currency()),
-                ))
-            }
+            SinkKind::Bigquery => AnySink::BigQuery(Box::new(
+                BigQuerySink::connect(&s.bigquery)
+                    .await?
+                    .with_reporting(s.reporting_currency()),
+            )),
         })
     }
 

@@ -99,13 +99,15 @@ impl SecretsSettings {
                 key: key_name.into(),
                 message: "is not base64; make one with `openssl rand -base64 32`".into(),
             })?;
-        let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| super::ConfigError::Invalid {
-            key: key_name.into(),
-            message: format!(
-                "holds {} bytes; AES-256 needs 32 (`openssl rand -base64 32`)",
-                b.len()
-            ),
-        })?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|b: Vec<u8>| super::ConfigError::Invalid {
+                key: key_name.into(),
+                message: format!(
+                    "holds {} bytes; AES-256 needs 32 (`openssl rand -base64 32`)",
+                    b.len()
+                ),
+            })?;
         Ok(Some(key))
     }
 }

@@ -54,6 +54,9 @@ mod tests {
             super::redact_url("postgres://u:s3cret@db:5432/a"),
             "postgres://u:***@db:5432/a"
         );
-        assert_eq!(super::redact_url("sqlite://attrsync.db"), "sqlite://attrsync.db");
+        assert_eq!(
+            super::redact_url("sqlite://attrsync.db"),
+            "sqlite://attrsync.db"
+        );
     }
 }

@@ -228,7 +228,11 @@ mod tests {
         assert!(c.len() <= MAX_TEXT && c.len() > MAX_TEXT - 4 && c.starts_with('é'));
         assert_eq!(s.utm_source.as_deref(), Some("google"));
         let odd = format!("{}é", "x".repeat(MAX_TEXT - 1));
-        assert_eq!(capped(&odd), (&odd[..MAX_TEXT - 1], true), "never splits a character");
+        assert_eq!(
+            capped(&odd),
+            (&odd[..MAX_TEXT - 1], true),
+            "never splits a character"
+        );
     }
 
     #[test]

@@ -106,7 +106,14 @@ mod tests {
         let rates = parse(xml).unwrap();
         assert_eq!(rates.len(), 3);
         assert_eq!(rates[1].1.as_str(), "JPY");
-        assert_eq!(rates[2], (Date::parse("2024-03-01").unwrap(), Currency::parse("USD").unwrap(), 1.0823));
+        assert_eq!(
+            rates[2],
+            (
+                Date::parse("2024-03-01").unwrap(),
+                Currency::parse("USD").unwrap(),
+                1.0823
+            )
+        );
         assert!(parse("<html>maintenance</html>").is_err());
         assert!(parse("<Cube time='2024-03-01'><Cube currency='USD' rate='x'/></Cube>").is_err());
     }

@@ -11,8 +11,12 @@ use crate::domain::time::Date;
 
 /// Reads the CSV (a header line is optional).
 pub fn read(path: &Path, reporting: Currency) -> anyhow::Result<Rates> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the exchange-rate file {} (fx.path)", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the exchange-rate file {} (fx.path)",
+            path.display()
+        )
+    })?;
     parse(&text, reporting).with_context(|| format!("{} (fx.path)", path.display()))
 }
 
@@ -51,7 +55,11 @@ mod tests {
     #[test]
     fn csv_rates_with_a_header_and_errors_by_line() {
         let usd = Currency::parse("USD").unwrap();
-        let r = parse("date,currency,rate\n2024-03-01,EUR,1.08\n2024-03-01,gbp,1.26\n", usd).unwrap();
+        let r = parse(
+            "date,currency,rate\n2024-03-01,EUR,1.08\n2024-03-01,gbp,1.26\n",
+            usd,
+        )
+        .unwrap();
         let d = Date::parse("2024-03-02").unwrap();
         assert_eq!(r.rate(Currency::parse("GBP").unwrap(), d), Some(1.26));
         let e = parse("2024-03-01,EUR,-1\n", usd).unwrap_err();

@@ -145,7 +145,10 @@ mod tests {
         // Saturday and Sunday take Friday's rate.
         let gbp = r.rate(c("GBP"), d("2024-03-03")).unwrap();
         assert!((gbp - 1.0823 / 0.85565).abs() < 1e-12);
-        assert_eq!(r.convert(10_000_000, c("EUR"), d("2024-03-03")), Some(10_823_000));
+        assert_eq!(
+            r.convert(10_000_000, c("EUR"), d("2024-03-03")),
+            Some(10_823_000)
+        );
         // Before the first rate, and a currency the feed lacks: no rate, never 1.0.
         assert_eq!(r.rate(c("GBP"), d("2024-02-29")), None);
         assert_eq!(r.convert(1, c("XAU"), d("2024-03-04")), None);

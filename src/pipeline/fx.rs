@@ -148,7 +148,11 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             Ok(c) => c,
             Err(e) => {
                 let t = e.is_transient();
-                return Err((anyhow::Error::new(e).context("reading the fx cursor"), t, summary));
+                return Err((
+                    anyhow::Error::new(e).context("reading the fx cursor"),
+                    t,
+                    summary,
+                ));
             }
         };
         // Cursor: `<day fetched>:<latest rate day written>:<fingerprint>`.
@@ -163,7 +167,9 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let held = self.sink.holds(Table::FxRates).await;
         if fx.settings.source == FxSource::Ecb && fetched == Some(today) && have.is_some() && held {
             tracing::info!("exchange rates already fetched today");
-            summary.rows_by_table.insert(Table::FxRates.name().into(), 0);
+            summary
+                .rows_by_table
+                .insert(Table::FxRates.name().into(), 0);
             summary.duration = started.elapsed();
             return Ok((summary, stored.unwrap_or_default()));
         }
@@ -235,7 +241,11 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let failed = quality.failed().then(|| quality.reasons.join("; "));
         summary.quality = Some(quality);
         if let Some(reasons) = failed {
-            return Err((anyhow::anyhow!("data quality check failed: {reasons}"), false, summary));
+            return Err((
+                anyhow::anyhow!("data quality check failed: {reasons}"),
+                false,
+                summary,
+            ));
         }
         if let Err(e) = self.sink.commit(run, job).await {
             let t = matches!(e, SinkError::Transient(_));
@@ -245,7 +255,10 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         summary.cursor = latest.map(|d| format!("rates through {d}"));
         summary.duration = started.elapsed();
         *fx.rates.lock().expect("fx lock") = Some(Arc::new(rates));
-        let written_through = latest.max(written).map(|d| d.to_string()).unwrap_or_default();
+        let written_through = latest
+            .max(written)
+            .map(|d| d.to_string())
+            .unwrap_or_default();
         Ok((summary, format!("{today}:{written_through}:{print_now}")))
     }
 }

@@ -209,7 +209,10 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                     }),
                     Err(e) => {
                         let t = e.is_transient();
-                        Err((anyhow::Error::new(e).context("reading the run store's identity"), t))
+                        Err((
+                            anyhow::Error::new(e).context("reading the run store's identity"),
+                            t,
+                        ))
                     }
                 };
                 let notes = match prepared {

@@ -102,11 +102,7 @@ fn share(n: u64, d: u64) -> f64 {
 
 impl Quality {
     /// Measures what can be known before loading.
-    pub fn assess(
-        counts: &ReadCounts,
-        att: &Attributed,
-        q: &QualitySettings,
-    ) -> Self {
+    pub fn assess(counts: &ReadCounts, att: &Attributed, q: &QualitySettings) -> Self {
         let skipped: BTreeMap<String, u64> = SkipReason::ALL
             .iter()
             .map(|r| (r.as_str().to_string(), counts.skipped(*r)))

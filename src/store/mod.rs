@@ -222,7 +222,12 @@ impl RunStore for AnyStore {
     async fn secret(&self, name: &str) -> Result<Option<(String, String)>, StoreError> {
         delegate!(self, s => s.secret(name).await)
     }
-    async fn put_secret(&self, name: &str, nonce: &str, ciphertext: &str) -> Result<(), StoreError> {
+    async fn put_secret(
+        &self,
+        name: &str,
+        nonce: &str,
+        ciphertext: &str,
+    ) -> Result<(), StoreError> {
         delegate!(self, s => s.put_secret(name, nonce, ciphertext).await)
     }
 }

@@ -366,7 +366,12 @@ impl RunStore for PostgresStore {
             .map_err(|e| classify(e, "reading a stored secret"))
     }
 
-    async fn put_secret(&self, name: &str, nonce: &str, ciphertext: &str) -> Result<(), StoreError> {
+    async fn put_secret(
+        &self,
+        name: &str,
+        nonce: &str,
+        ciphertext: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO stored_secrets (name, nonce, ciphertext, updated_at) VALUES ($1, $2, $3, now()) \
              ON CONFLICT (name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, \

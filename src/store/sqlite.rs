@@ -385,7 +385,12 @@ impl RunStore for SqliteStore {
             .map_err(|e| classify(e, "reading a stored secret"))
     }
 
-    async fn put_secret(&self, name: &str, nonce: &str, ciphertext: &str) -> Result<(), StoreError> {
+    async fn put_secret(
+        &self,
+        name: &str,
+        nonce: &str,
+        ciphertext: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO stored_secrets (name, nonce, ciphertext, updated_at) VALUES (?, ?, ?, ?) \
              ON CONFLICT (name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, \

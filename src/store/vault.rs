@@ -51,8 +51,12 @@ impl StoreVault {
 
     /// The plaintext of a stored secret; an error when the key is not the one it was sealed with.
     pub fn open(&self, name: &str, nonce: &str, sealed: &str) -> Result<String, String> {
-        let nonce = B64.decode(nonce).map_err(|_| "stored nonce is not base64")?;
-        let sealed = B64.decode(sealed).map_err(|_| "stored secret is not base64")?;
+        let nonce = B64
+            .decode(nonce)
+            .map_err(|_| "stored nonce is not base64")?;
+        let sealed = B64
+            .decode(sealed)
+            .map_err(|_| "stored secret is not base64")?;
         if nonce.len() != 12 {
             return Err("stored nonce has the wrong length".into());
         }
@@ -66,7 +70,8 @@ impl StoreVault {
                 },
             )
             .map_err(|_| {
-                "the stored secret does not decrypt with this key (secrets.key changed?)".to_string()
+                "the stored secret does not decrypt with this key (secrets.key changed?)"
+                    .to_string()
             })?;
         String::from_utf8(plain).map_err(|_| "the stored secret is not text".into())
     }
@@ -77,7 +82,9 @@ impl TokenVault for StoreVault {
         Box::pin(async move {
             match self.store.secret(name).await.map_err(|e| e.to_string())? {
                 None => Ok(None),
-                Some((nonce, sealed)) => self.open(name, &nonce, &sealed).map(|t| Some(Secret::new(t))),
+                Some((nonce, sealed)) => self
+                    .open(name, &nonce, &sealed)
+                    .map(|t| Some(Secret::new(t))),
             }
         })
     }

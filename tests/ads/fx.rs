@@ -22,9 +22,18 @@ fn ad(account: &str, campaign: &str, date: &str, currency: &str, spend: i64) -> 
 /// Wednesday to Friday, 2026-09-30 … 2026-10-02; no rates on the weekend, no JPY at all.
 fn days() -> crate::support::fake_ecb::Days {
     let mut d = BTreeMap::new();
-    d.insert("2026-09-30".into(), vec![("USD".into(), 1.16), ("GBP".into(), 0.87)]);
-    d.insert("2026-10-01".into(), vec![("USD".into(), 1.17), ("GBP".into(), 0.868)]);
-    d.insert("2026-10-02".into(), vec![("USD".into(), 1.18), ("GBP".into(), 0.866)]);
+    d.insert(
+        "2026-09-30".into(),
+        vec![("USD".into(), 1.16), ("GBP".into(), 0.87)],
+    );
+    d.insert(
+        "2026-10-01".into(),
+        vec![("USD".into(), 1.17), ("GBP".into(), 0.868)],
+    );
+    d.insert(
+        "2026-10-02".into(),
+        vec![("USD".into(), 1.18), ("GBP".into(), 0.866)],
+    );
     d
 }
 
@@ -66,8 +75,15 @@ async fn spend_and_value_in_one_reporting_currency_at_each_days_rate() {
         Ok(Outcome::Completed(s)) => s.clone(),
         other => panic!("{other:?}"),
     };
-    assert_eq!(fx.rows_by_table["fx_rates"], 9, "EUR, GBP and USD on three days");
-    assert_eq!(ecb.requests(), ["eurofxref-hist.xml"], "the whole history the first time");
+    assert_eq!(
+        fx.rows_by_table["fx_rates"], 9,
+        "EUR, GBP and USD on three days"
+    );
+    assert_eq!(
+        ecb.requests(),
+        ["eurofxref-hist.xml"],
+        "the whole history the first time"
+    );
     let rates = read_table(&dir.path().join("out"), "fx_rates");
     let eur = rates
         .iter()
@@ -82,30 +98,47 @@ async fn spend_and_value_in_one_reporting_currency_at_each_days_rate() {
     };
     let q = ads_run.quality.as_ref().unwrap();
     let r = q.spend.as_ref().unwrap().reporting.as_ref().unwrap();
-    let want = 11_700_000 + 23_600_000 + (8_660_000.0 * 1.18 / 0.866_f64).round() as i64 + 5_000_000;
+    let want =
+        11_700_000 + 23_600_000 + (8_660_000.0 * 1.18 / 0.866_f64).round() as i64 + 5_000_000;
     assert_eq!(r.spend_reporting_micros, want);
     assert_eq!(r.missing_rates, ["JPY on 2026-10-02"]);
     assert!(
-        q.warnings.iter().any(|w| w.contains("no exchange rate to USD for JPY")),
+        q.warnings
+            .iter()
+            .any(|w| w.contains("no exchange rate to USD for JPY")),
         "{:?}",
         q.warnings
     );
 
     // campaign_performance: both currencies, per row.
-    let perf: Vec<Value> = std::fs::read_to_string(dir.path().join("out/campaign_performance.ndjson"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let perf: Vec<Value> =
+        std::fs::read_to_string(dir.path().join("out/campaign_performance.ndjson"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
     let row = |c: &str, d: &str| {
         perf.iter()
             .find(|r| r["campaign_id"] == c && r["date"] == d)
             .unwrap_or_else(|| panic!("no row {c} {d}"))
     };
-    assert_eq!(row("31001", "2026-10-01")["spend_reporting_micros"], 11_700_000);
-    assert_eq!(row("31001", "2026-10-03")["spend_reporting_micros"], 23_600_000);
-    assert_eq!(row("31001", "2026-10-03")["spend_micros"], 20_000_000, "the original stays");
-    assert_eq!(row("31003", "2026-10-02")["spend_reporting_micros"], 5_000_000);
+    assert_eq!(
+        row("31001", "2026-10-01")["spend_reporting_micros"],
+        11_700_000
+    );
+    assert_eq!(
+        row("31001", "2026-10-03")["spend_reporting_micros"],
+        23_600_000
+    );
+    assert_eq!(
+        row("31001", "2026-10-03")["spend_micros"],
+        20_000_000,
+        "the original stays"
+    );
+    assert_eq!(
+        row("31003", "2026-10-02")["spend_reporting_micros"],
+        5_000_000
+    );
     assert!(row("31004", "2026-10-02")["spend_reporting_micros"].is_null());
     assert!(perf.iter().all(|r| r["reporting_currency"] == "USD"));
 
@@ -146,7 +179,11 @@ async fn rates_from_a_csv_for_offline_use() {
     let p = Context::new(settings).pipeline().await.unwrap();
     p.store.migrate().await.unwrap();
     let res: BTreeMap<String, _> = p.run_ad_jobs(Trigger::Manual).await.into_iter().collect();
-    assert!(matches!(res["fx:file"], Ok(Outcome::Completed(_))), "{:?}", res["fx:file"]);
+    assert!(
+        matches!(res["fx:file"], Ok(Outcome::Completed(_))),
+        "{:?}",
+        res["fx:file"]
+    );
     let perf = std::fs::read_to_string(dir.path().join("out/campaign_performance.ndjson")).unwrap();
     let row: Value = serde_json::from_str(perf.lines().next().unwrap()).unwrap();
     assert_eq!(row["spend_reporting_micros"], 3_000_000);
@@ -156,7 +193,10 @@ async fn rates_from_a_csv_for_offline_use() {
 #[test]
 fn a_bad_reporting_currency_or_a_missing_rate_file_names_the_key() {
     let bad = |pairs: &[(&str, &str)]| {
-        let env = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         match attrsync::config::Settings::load(&attrsync::config::LoadOptions {
             env: Some(env),
             ..Default::default()
@@ -165,9 +205,15 @@ fn a_bad_reporting_currency_or_a_missing_rate_file_names_the_key() {
             other => panic!("{other:?}"),
         }
     };
-    assert_eq!(bad(&[("ATTRSYNC__REPORTING__CURRENCY", "dollars")]), "reporting.currency");
     assert_eq!(
-        bad(&[("ATTRSYNC__REPORTING__CURRENCY", "USD"), ("ATTRSYNC__FX__SOURCE", "file")]),
+        bad(&[("ATTRSYNC__REPORTING__CURRENCY", "dollars")]),
+        "reporting.currency"
+    );
+    assert_eq!(
+        bad(&[
+            ("ATTRSYNC__REPORTING__CURRENCY", "USD"),
+            ("ATTRSYNC__FX__SOURCE", "file")
+        ]),
         "fx.path"
     );
 }

@@ -88,7 +88,10 @@ async fn search_stream(
         let q: Value = serde_json::from_slice(&body).unwrap_or_default();
         // The account's own settings: `customer.time_zone` and `customer.currency_code`
         // (Google Ads API reference, Customer resource).
-        if q["query"].as_str().is_some_and(|t| t.trim_end().ends_with("FROM customer")) {
+        if q["query"]
+            .as_str()
+            .is_some_and(|t| t.trim_end().ends_with("FROM customer"))
+        {
             let body = json!([{"results": [{"customer": {"resourceName": format!("customers/{CUSTOMER}"), "timeZone": c.zone, "currencyCode": "EUR"}}],
                                "fieldMask": "customer.timeZone,customer.currencyCode", "requestId": "tz"}]);
             break 'answer (200, Json(body).into_response());

@@ -33,7 +33,9 @@ const PURCHASE_TYPES: [&str; 4] = [
 fn actions(d: &fake::Day) -> Value {
     let mut a = vec![json!({"action_type": "link_click", "value": d.clicks.to_string()})];
     if d.conversions > 0 {
-        a.extend(PURCHASE_TYPES.map(|t| json!({"action_type": t, "value": d.conversions.to_string()})));
+        a.extend(
+            PURCHASE_TYPES.map(|t| json!({"action_type": t, "value": d.conversions.to_string()})),
+        );
     }
     Value::Array(a)
 }
@@ -42,8 +44,16 @@ fn action_values(d: &fake::Day) -> Value {
     if d.conversions == 0 {
         return json!([]);
     }
-    let v = format!("{}.{:02}", d.value_micros / 1_000_000, d.value_micros % 1_000_000 / 10_000);
-    Value::Array(PURCHASE_TYPES.map(|t| json!({"action_type": t, "value": v})).to_vec())
+    let v = format!(
+        "{}.{:02}",
+        d.value_micros / 1_000_000,
+        d.value_micros % 1_000_000 / 10_000
+    );
+    Value::Array(
+        PURCHASE_TYPES
+            .map(|t| json!({"action_type": t, "value": v}))
+            .to_vec(),
+    )
 }
 
 struct Run {
@@ -353,7 +363,10 @@ async fn report_runs_are_polled_and_every_page_read_with_exact_spend() {
     for r in &rows {
         let t = fake::truth_of(&truth, r);
         assert_eq!(
-            (r.platform_conversions, r.platform_conversion_value_micros.unwrap_or(0)),
+            (
+                r.platform_conversions,
+                r.platform_conversion_value_micros.unwrap_or(0)
+            ),
             (t.conversions as f64, t.value_micros),
             "{} {}",
             r.campaign_id,

@@ -63,7 +63,10 @@ async fn get_account(
                 break 'answer (400, fault(StatusCode::BAD_REQUEST, 117, "CallRateExceeded"))
             }
             Gate::Fault(_, _) => {
-                break 'answer (500, fault(StatusCode::INTERNAL_SERVER_ERROR, 0, "InternalError"))
+                break 'answer (
+                    500,
+                    fault(StatusCode::INTERNAL_SERVER_ERROR, 0, "InternalError"),
+                )
             }
         };
         if !c.authorized(&headers, "authorization") {
@@ -73,7 +76,10 @@ async fn get_account(
         if body["AccountId"] != json!(180012345)
             || headers.get("developertoken").and_then(|v| v.to_str().ok()) != Some(DEV_TOKEN)
         {
-            break 'answer (400, fault(StatusCode::BAD_REQUEST, 1102, "InvalidAccountId"));
+            break 'answer (
+                400,
+                fault(StatusCode::BAD_REQUEST, 1102, "InvalidAccountId"),
+            );
         }
         (
             200,
@@ -428,13 +434,19 @@ async fn a_rotated_refresh_token_is_kept_encrypted_and_used_after_a_restart() {
     assert!(matches!(one_run(&kept).await, Ok(Outcome::Completed(_))));
     let first = f.common.rotation().newest.unwrap();
     // A restart: the configured token no longer works, the stored one does.
-    assert!(matches!(one_run(&kept).await, Ok(Outcome::Completed(_))), "the stored token is used");
+    assert!(
+        matches!(one_run(&kept).await, Ok(Outcome::Completed(_))),
+        "the stored token is used"
+    );
     let second = f.common.rotation().newest.unwrap();
     assert_ne!(first, second, "rotated again, and stored again");
     // At rest it is encrypted: neither token appears in the run store's file.
     let db = std::fs::read(with_key.path().join("runs.db")).unwrap();
     let text = String::from_utf8_lossy(&db);
-    assert!(!text.contains("SENSITIVE"), "no refresh token in plain text");
+    assert!(
+        !text.contains("SENSITIVE"),
+        "no refresh token in plain text"
+    );
     // Without a key the token lives only as long as the process: the next one is refused.
     let lost = for_dir(without_key.path(), None);
     f.common.set_rotation(true, false);
@@ -442,5 +454,8 @@ async fn a_rotated_refresh_token_is_kept_encrypted_and_used_after_a_restart() {
     f.common.set_rotation(true, true);
     let err = one_run(&lost).await.unwrap_err();
     let cause = format!("{err}");
-    assert!(cause.contains("refused") && !cause.contains("SENSITIVE"), "{cause}");
+    assert!(
+        cause.contains("refused") && !cause.contains("SENSITIVE"),
+        "{cause}"
+    );
 }

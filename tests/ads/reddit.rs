@@ -72,25 +72,66 @@ async fn api(
             .and_then(|t| t.parse().ok())
             .unwrap_or(0);
         match p.as_str() {
-            x if x == format!("ad_accounts/{ACCOUNT}") => (200, Json(json!({"data": {"id": ACCOUNT, "currency": "USD", "time_zone_id": c.zone}})).into_response()),
+            x if x == format!("ad_accounts/{ACCOUNT}") => (
+                200,
+                Json(json!({"data": {"id": ACCOUNT, "currency": "USD", "time_zone_id": c.zone}}))
+                    .into_response(),
+            ),
             x if x == format!("ad_accounts/{ACCOUNT}/campaigns") => {
-                let mut ids: Vec<(String, String)> = truth.iter().map(|d| (d.campaign_id.clone(), d.name.clone())).collect();
+                let mut ids: Vec<(String, String)> = truth
+                    .iter()
+                    .map(|d| (d.campaign_id.clone(), d.name.clone()))
+                    .collect();
                 ids.dedup();
-                let page: Vec<Value> = ids.iter().skip(start).take(5).map(|(id, n)| json!({"id": id, "name": n, "objective": "CLICKS"})).collect();
-                let next = (start + 5 < ids.len()).then(|| format!("{base}/api/v3/ad_accounts/{ACCOUNT}/campaigns?page.size=5&page.token={}", start + 5));
-                (200, Json(json!({"data": page, "pagination": {"next_url": next}})).into_response())
+                let page: Vec<Value> = ids
+                    .iter()
+                    .skip(start)
+                    .take(5)
+                    .map(|(id, n)| json!({"id": id, "name": n, "objective": "CLICKS"}))
+                    .collect();
+                let next = (start + 5 < ids.len()).then(|| {
+                    format!(
+                        "{base}/api/v3/ad_accounts/{ACCOUNT}/campaigns?page.size=5&page.token={}",
+                        start + 5
+                    )
+                });
+                (
+                    200,
+                    Json(json!({"data": page, "pagination": {"next_url": next}})).into_response(),
+                )
             }
             x if x == format!("ad_accounts/{ACCOUNT}/reports") => {
-                let Some(Json(b)) = body else { break 'answer (405, StatusCode::METHOD_NOT_ALLOWED.into_response()) };
+                let Some(Json(b)) = body else {
+                    break 'answer (405, StatusCode::METHOD_NOT_ALLOWED.into_response());
+                };
                 let d = &b["data"];
-                let (Some(s), Some(e)) = (d["starts_at"].as_str(), d["ends_at"].as_str()) else { break 'answer (400, err(StatusCode::BAD_REQUEST, "starts_at and ends_at required")) };
-                let (Ok(st), Ok(et)) = (Timestamp::parse(s), Timestamp::parse(e)) else { break 'answer (400, err(StatusCode::BAD_REQUEST, "bad time")) };
+                let (Some(s), Some(e)) = (d["starts_at"].as_str(), d["ends_at"].as_str()) else {
+                    break 'answer (
+                        400,
+                        err(StatusCode::BAD_REQUEST, "starts_at and ends_at required"),
+                    );
+                };
+                let (Ok(st), Ok(et)) = (Timestamp::parse(s), Timestamp::parse(e)) else {
+                    break 'answer (400, err(StatusCode::BAD_REQUEST, "bad time"));
+                };
                 if st.micros() % 3_600_000_000 != 0 || et.micros() % 3_600_000_000 != 0 {
-                    break 'answer (400, err(StatusCode::BAD_REQUEST, "starts_at and ends_at must be whole hours"));
+                    break 'answer (
+                        400,
+                        err(
+                            StatusCode::BAD_REQUEST,
+                            "starts_at and ends_at must be whole hours",
+                        ),
+                    );
                 }
                 // The report's days are those of the zone the request names (any IANA zone).
-                let Some(zone) = d["time_zone_id"].as_str().and_then(|z| jiff::tz::TimeZone::get(z).ok()) else {
-                    break 'answer (400, err(StatusCode::BAD_REQUEST, "time_zone_id is not a time zone"));
+                let Some(zone) = d["time_zone_id"]
+                    .as_str()
+                    .and_then(|z| jiff::tz::TimeZone::get(z).ok())
+                else {
+                    break 'answer (
+                        400,
+                        err(StatusCode::BAD_REQUEST, "time_zone_id is not a time zone"),
+                    );
                 };
                 if d["breakdowns"] != json!(["CAMPAIGN_ID", "DATE"]) {
                     break 'answer (400, err(StatusCode::BAD_REQUEST, "unexpected breakdowns"));
@@ -99,7 +140,10 @@ async fn api(
                 *f.report_pages.lock().unwrap() += 1;
                 // Account days: shift UTC instants into the zone.
                 let day_of = |t: Timestamp| {
-                    let z = jiff::Timestamp::from_microsecond(t.micros()).unwrap().to_zoned(zone.clone()).date();
+                    let z = jiff::Timestamp::from_microsecond(t.micros())
+                        .unwrap()
+                        .to_zoned(zone.clone())
+                        .date();
                     Date::from_ymd(z.year() as i32, z.month() as u32, z.day() as u32).unwrap()
                 };
                 let (from, until) = (day_of(st), day_of(et));
@@ -110,8 +154,16 @@ async fn api(
                     .take(PAGE)
                     .map(|x| json!({"campaign_id": x.campaign_id, "date": x.date.to_string(), "spend": x.spend_micros, "impressions": x.impressions, "clicks": x.clicks, "key_conversion_total_count": x.conversions}))
                     .collect();
-                let total = truth.iter().filter(|x| x.date >= from && x.date < until).count();
-                let next = (start + PAGE < total).then(|| format!("{base}/api/v3/ad_accounts/{ACCOUNT}/reports?page.token={}", start + PAGE));
+                let total = truth
+                    .iter()
+                    .filter(|x| x.date >= from && x.date < until)
+                    .count();
+                let next = (start + PAGE < total).then(|| {
+                    format!(
+                        "{base}/api/v3/ad_accounts/{ACCOUNT}/reports?page.token={}",
+                        start + PAGE
+                    )
+                });
                 (200, Json(json!({"data": {"metrics": rows, "metrics_updated_at": "2024-01-01T00:00:00Z"}, "pagination": {"next_url": next}})).into_response())
             }
             _ => (404, StatusCode::NOT_FOUND.into_response()),

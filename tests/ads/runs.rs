@@ -216,16 +216,32 @@ async fn without_a_configured_zone_runs_pull_the_accounts_days_as_the_platform_r
             cursors.push((p.store.cursor(&src.job(), "ads").await.unwrap(), notes));
         }
         let want = today_in(common.zone).to_string();
-        assert_eq!(cursors[0].0.as_deref(), Some(want.as_str()), "{platform} {key}: the platform's zone");
-        assert_eq!(cursors[0].0, cursors[1].0, "{platform}: as if the right zone were configured");
-        assert!(cursors[0].1.is_empty() && cursors[1].1.is_empty(), "{platform}: {cursors:?}");
+        assert_eq!(
+            cursors[0].0.as_deref(),
+            Some(want.as_str()),
+            "{platform} {key}: the platform's zone"
+        );
+        assert_eq!(
+            cursors[0].0, cursors[1].0,
+            "{platform}: as if the right zone were configured"
+        );
+        assert!(
+            cursors[0].1.is_empty() && cursors[1].1.is_empty(),
+            "{platform}: {cursors:?}"
+        );
         if platform == "x" {
             // X aligns DAY slots to the account's own midnight and refuses others.
             assert!(cursors[2].1[0].contains("midnight"), "{:?}", cursors[2].1);
         } else if common.zone != "UTC" {
-            assert_ne!(cursors[2].0, cursors[0].0, "{platform}: a wrong zone pulls other days");
+            assert_ne!(
+                cursors[2].0, cursors[0].0,
+                "{platform}: a wrong zone pulls other days"
+            );
             assert!(
-                cursors[2].1.iter().any(|w| w.contains("time_zone is UTC") && w.contains(common.zone)),
+                cursors[2]
+                    .1
+                    .iter()
+                    .any(|w| w.contains("time_zone is UTC") && w.contains(common.zone)),
                 "{platform}: a configured zone that differs is a warning: {:?}",
                 cursors[2].1
             );

@@ -154,7 +154,10 @@ async fn a_second_run_of_the_same_data_leaves_each_key_once_in_the_latest_views(
     // The cursor forgotten: the same rows are streamed again, by run 2.
     let db = format!("sqlite://{}", a.path().join("runs.db").display());
     let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
-    sqlx::query("DELETE FROM source_cursors").execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM source_cursors")
+        .execute(&pool)
+        .await
+        .unwrap();
     run_into(&emu, "twice", a.path(), &[]).await;
     for (table, n) in &first {
         let raw = emu
@@ -176,7 +179,11 @@ async fn a_second_run_of_the_same_data_leaves_each_key_once_in_the_latest_views(
             (*n, *n),
             "{table}: one row per key"
         );
-        let run2 = emu.count(&format!("SELECT COUNT(*) FROM `{PROJECT}.twice.{table}_latest` WHERE run_id = 2")).await;
+        let run2 = emu
+            .count(&format!(
+                "SELECT COUNT(*) FROM `{PROJECT}.twice.{table}_latest` WHERE run_id = 2"
+            ))
+            .await;
         assert_eq!(run2 as u64, *n, "{table}: the newest copy wins");
     }
     // A fresh run store would number its runs from 1 again: the dataset refuses it.
@@ -457,10 +464,16 @@ async fn a_run_killed_after_insert_all_is_invisible_and_its_rerun_shows_each_key
         let emu = &emu;
         async move { emu.count(&sql).await }
     };
-    let raw = count(format!("SELECT COUNT(*) FROM `{PROJECT}.markers.conversions`")).await;
+    let raw = count(format!(
+        "SELECT COUNT(*) FROM `{PROJECT}.markers.conversions`"
+    ))
+    .await;
     assert!(raw > 0, "every row was streamed before the kill");
     for table in ["conversions", "touchpoints", "attribution_credits"] {
-        let seen = count(format!("SELECT COUNT(*) FROM `{PROJECT}.markers.{table}_latest`")).await;
+        let seen = count(format!(
+            "SELECT COUNT(*) FROM `{PROJECT}.markers.{table}_latest`"
+        ))
+        .await;
         assert_eq!(seen, 0, "{table}: a run that never committed shows nothing");
     }
     let perf = count(format!("SELECT COUNT(*) FROM `{PROJECT}.markers.runs`")).await;
@@ -468,11 +481,22 @@ async fn a_run_killed_after_insert_all_is_invisible_and_its_rerun_shows_each_key
 
     // The rerun (a new process) finds the dead run, and its rows replace it.
     let mut again = Proc::spawn(dir.path(), &["run", "--once"], &env);
-    assert_eq!(again.wait(Duration::from_secs(120)), Some(0), "{}", again.stderr());
-    let raw_now = count(format!("SELECT COUNT(*) FROM `{PROJECT}.markers.conversions`")).await;
+    assert_eq!(
+        again.wait(Duration::from_secs(120)),
+        Some(0),
+        "{}",
+        again.stderr()
+    );
+    let raw_now = count(format!(
+        "SELECT COUNT(*) FROM `{PROJECT}.markers.conversions`"
+    ))
+    .await;
     assert_eq!(raw_now, 2 * raw, "both copies are in the table");
     for table in ["conversions", "touchpoints", "attribution_credits"] {
-        let seen = count(format!("SELECT COUNT(*) FROM `{PROJECT}.markers.{table}_latest`")).await;
+        let seen = count(format!(
+            "SELECT COUNT(*) FROM `{PROJECT}.markers.{table}_latest`"
+        ))
+        .await;
         let keys = count(format!(
             "SELECT COUNT(DISTINCT row_key) FROM `{PROJECT}.markers.{table}`"
         ))

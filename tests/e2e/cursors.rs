@@ -122,5 +122,8 @@ fn another_file_under_the_same_name_is_a_new_file_and_the_run_says_so() {
     let (code, out, err) = run_bin(dir.path(), &["run", "--once"], &env("b/events.ndjson"));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("conversions                 4"), "{out}");
-    assert!(out.contains("beginning of") && out.contains("changed"), "{out}");
+    assert!(
+        out.contains("beginning of") && out.contains("changed"),
+        "{out}"
+    );
 }

@@ -29,10 +29,16 @@ fn a_new_run_store_refuses_to_overwrite_another_stores_output() {
     let (code, out, err) = run(dir.path(), &[]);
     assert_ne!(code, 0, "{out}{err}");
     assert!(
-        err.contains("sink.dir") && err.contains("another run store") && err.contains("Point sink.dir at a new directory"),
+        err.contains("sink.dir")
+            && err.contains("another run store")
+            && err.contains("Point sink.dir at a new directory"),
         "{err}"
     );
-    assert_eq!(std::fs::read(&file).unwrap(), original, "nothing overwritten");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        original,
+        "nothing overwritten"
+    );
     assert_eq!(count(dir.path(), "conversions"), before);
     // Output from before stores had identities (no marker): a new store still refuses it.
     let marker = std::fs::read(dir.path().join("out/.attrsync-store")).unwrap();
@@ -40,8 +46,15 @@ fn a_new_run_store_refuses_to_overwrite_another_stores_output() {
     std::fs::remove_file(dir.path().join("attrsync.db")).unwrap();
     let (code, _, err) = run(dir.path(), &[]);
     assert_ne!(code, 0);
-    assert!(err.contains("did not write") && err.contains("store is new"), "{err}");
-    assert_eq!(std::fs::read(&file).unwrap(), original, "nothing overwritten");
+    assert!(
+        err.contains("did not write") && err.contains("store is new"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        original,
+        "nothing overwritten"
+    );
     std::fs::write(dir.path().join("out/.attrsync-store"), marker).unwrap();
 
     // Another store that marked a directory: both named.
@@ -49,11 +62,18 @@ fn a_new_run_store_refuses_to_overwrite_another_stores_output() {
     let out_dir = dir.path().join("out").display().to_string();
     let (code, _, err) = run(other.path(), &[("ATTRSYNC__SINK__DIR", &out_dir)]);
     assert_ne!(code, 0);
-    assert!(err.contains("holds the output of another run store"), "{err}");
-    let marker: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/.attrsync-store")).unwrap())
-            .unwrap();
-    assert!(err.contains(&marker["store_id"].as_str().unwrap()[..8]), "{err}");
+    assert!(
+        err.contains("holds the output of another run store"),
+        "{err}"
+    );
+    let marker: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/.attrsync-store")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        err.contains(&marker["store_id"].as_str().unwrap()[..8]),
+        "{err}"
+    );
 }
 
 #[test]
@@ -70,5 +90,8 @@ fn a_deleted_output_directory_gets_its_ad_metrics_and_derived_files_back() {
     assert_eq!(count(dir.path(), "ad_metrics"), ads);
     assert!(dir.path().join("out/campaign_performance.ndjson").exists());
     // Events already read are not written again, and the run says so.
-    assert!(out.contains("is empty but the run store has earlier runs"), "{out}");
+    assert!(
+        out.contains("is empty but the run store has earlier runs"),
+        "{out}"
+    );
 }

@@ -103,8 +103,15 @@ async fn a_succeeded_run_records_its_counts_and_cursor() {
         &mut text,
     )
     .unwrap();
-    assert_eq!(cursor["offset"].as_u64(), Some(text.len() as u64), "{cursor}");
-    assert!(cursor["path"].as_str().unwrap().ends_with("data/sample/events.ndjson.gz"));
+    assert_eq!(
+        cursor["offset"].as_u64(),
+        Some(text.len() as u64),
+        "{cursor}"
+    );
+    assert!(cursor["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("data/sample/events.ndjson.gz"));
     assert_eq!(cursor["head_sha1"].as_str().unwrap().len(), 40);
 
     let (code, json, _) = run_bin(dir.path(), &["status", "--json"], &env);

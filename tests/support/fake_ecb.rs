@@ -75,7 +75,10 @@ impl FakeEcb {
     /// `ATTRSYNC__FX__…` settings pointing at this fake.
     pub fn urls(&self) -> (String, String) {
         (
-            format!("http://{}/stats/eurofxref/eurofxref-hist-90d.xml", self.addr),
+            format!(
+                "http://{}/stats/eurofxref/eurofxref-hist-90d.xml",
+                self.addr
+            ),
             format!("http://{}/stats/eurofxref/eurofxref-hist.xml", self.addr),
         )
     }

@@ -498,10 +498,12 @@ mod tests {
 
     #[test]
     fn conditions_follow_clickhouse_null_semantics() {
-        let row = R(serde_json::json!({"utm_source": "g", "$referring_domain": "$direct"})
-            .as_object()
-            .unwrap()
-            .clone());
+        let row = R(
+            serde_json::json!({"utm_source": "g", "$referring_domain": "$direct"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
         let v = serde_json::json!({"from": "2024-01-01 09:00:00.000000", "events": ["purchase"]});
         let e = parse_expr("timestamp >= toDateTime64({from}, 6, 'UTC') AND (event IN {events} OR properties.utm_source IS NOT NULL)").unwrap();
         assert!(holds(&e, &row, &v).unwrap());
@@ -514,7 +516,10 @@ mod tests {
             .is_err());
         let s = parse_select("SELECT uuid, properties.`plan type` FROM events WHERE event = 'x' ORDER BY created_at ASC, uuid ASC LIMIT 7").unwrap();
         assert_eq!(s.columns, ["uuid", "properties.`plan type`"]);
-        assert_eq!(s.order, [("created_at".into(), true), ("uuid".into(), true)]);
+        assert_eq!(
+            s.order,
+            [("created_at".into(), true), ("uuid".into(), true)]
+        );
         assert_eq!(s.limit, Some(7));
     }
 }

@@ -225,14 +225,25 @@ mod tests {
                        {"action_type":"omni_purchase","value":"4"},{"action_type":"onsite_web_purchase","value":"3"}],
             "action_values":[{"action_type":"offsite_conversion.fb_pixel_purchase","value":"30.00"},{"action_type":"purchase","value":"30.00"},
                              {"action_type":"omni_purchase","value":"41.50"}]}"#;
-        let order: Vec<String> = ["omni_purchase", "purchase", "offsite_conversion.fb_pixel_purchase"]
-            .map(String::from)
-            .to_vec();
+        let order: Vec<String> = [
+            "omni_purchase",
+            "purchase",
+            "offsite_conversion.fb_pixel_purchase",
+        ]
+        .map(String::from)
+        .to_vec();
         let d = i(row).into_day(&order).unwrap();
         assert_eq!((d.conversions, d.value_micros), (4.0, Some(41_500_000)));
-        let pixel_first = vec!["offsite_conversion.fb_pixel_purchase".to_string(), "purchase".into()];
+        let pixel_first = vec![
+            "offsite_conversion.fb_pixel_purchase".to_string(),
+            "purchase".into(),
+        ];
         let d = i(row).into_day(&pixel_first).unwrap();
-        assert_eq!((d.conversions, d.value_micros), (3.0, Some(30_000_000)), "never 6");
+        assert_eq!(
+            (d.conversions, d.value_micros),
+            (3.0, Some(30_000_000)),
+            "never 6"
+        );
         // Only a lower-preference type present: it counts.
         let only = r#"{"campaign_id":"1","date_start":"2024-03-01","actions":[{"action_type":"purchase","value":"2"}],
             "action_values":[{"action_type":"purchase","value":"9.99"}]}"#;

@@ -21,7 +21,10 @@ const ZONES: [(&str, &str); 80] = [
     ("BakuTbilisiYerevan", "Asia/Baku"),
     ("BangkokHanoiJakarta", "Asia/Bangkok"),
     ("BeijingChongqingHongKongUrumqi", "Asia/Shanghai"),
-    ("BelgradeBratislavaBudapestLjubljanaPrague", "Europe/Budapest"),
+    (
+        "BelgradeBratislavaBudapestLjubljanaPrague",
+        "Europe/Budapest",
+    ),
     ("BogotaLimaQuito", "America/Bogota"),
     ("Brasilia", "America/Sao_Paulo"),
     ("Brisbane", "Australia/Brisbane"),
@@ -42,7 +45,10 @@ const ZONES: [(&str, &str); 80] = [
     ("Ekaterinburg", "Asia/Yekaterinburg"),
     ("FijiKamchatkaMarshallIsland", "Pacific/Fiji"),
     ("Greenland", "America/Nuuk"),
-    ("GreenwichMeanTimeDublinEdinburghLisbonLondon", "Europe/London"),
+    (
+        "GreenwichMeanTimeDublinEdinburghLisbonLondon",
+        "Europe/London",
+    ),
     ("GuadalajaraMexicoCityMonterrey", "America/Mexico_City"),
     ("GuamPortMoresby", "Pacific/Port_Moresby"),
     ("HararePretoria", "Africa/Harare"),
@@ -109,7 +115,10 @@ mod tests {
         for (m, z) in ZONES {
             assert!(jiff::tz::TimeZone::get(z).is_ok(), "{m} → {z}");
         }
-        assert_eq!(iana("PacificTimeUSCanadaTijuana"), Some("America/Los_Angeles"));
+        assert_eq!(
+            iana("PacificTimeUSCanadaTijuana"),
+            Some("America/Los_Angeles")
+        );
         assert_eq!(iana("Almaty_Novosibirsk"), iana("AlmatyNovosibirsk"));
         assert_eq!(iana("TimeZone.Seoul"), Some("Asia/Seoul"));
         assert_eq!(iana("Atlantis"), None);

@@ -363,7 +363,9 @@ impl BigQuerySink {
                 tracing::info!("creating the BigQuery table runs (commit markers)");
                 let schema = TableSchema::new(schema::RUNS.iter().map(field).collect());
                 let t = BqTable::new(&w.project, &w.dataset, schema::RUNS_TABLE, schema)
-                    .description("One row per committed attrsync run; the views show only their rows");
+                    .description(
+                        "One row per committed attrsync run; the views show only their rows",
+                    );
                 self.client()
                     .table()
                     .create(t)
@@ -371,7 +373,12 @@ impl BigQuerySink {
                     .map_err(|e| classify(e, "creating table runs"))?;
                 let earlier: Vec<String> = TABLES
                     .iter()
-                    .map(|d| format!("SELECT DISTINCT run_id FROM {}", self.qualified(d.table.name())))
+                    .map(|d| {
+                        format!(
+                            "SELECT DISTINCT run_id FROM {}",
+                            self.qualified(d.table.name())
+                        )
+                    })
                     .collect();
                 let sql = format!(
                     "INSERT INTO {} (run_id, job, store_id, committed_at) \
@@ -426,7 +433,9 @@ impl BigQuerySink {
             self.ensure_table(def).await?;
         }
         self.ensure_runs().await?;
-        for (name, sql) in views::statements(&self.writer.project, &self.writer.dataset, self.reporting) {
+        for (name, sql) in
+            views::statements(&self.writer.project, &self.writer.dataset, self.reporting)
+        {
             self.run_sql(&sql).await.map_err(|e| match e {
                 SinkError::Permanent(e) => {
                     SinkError::Permanent(e.context(format!("creating view {name}")))
@@ -510,7 +519,10 @@ impl Sink for BigQuerySink {
             ],
         )
         .await?;
-        tracing::info!(run_id = run.0, "the unfinished run's rows stay invisible (no commit marker)");
+        tracing::info!(
+            run_id = run.0,
+            "the unfinished run's rows stay invisible (no commit marker)"
+        );
         Ok(())
     }
 }

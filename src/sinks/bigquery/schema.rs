@@ -258,9 +258,17 @@ const FX_RATES: [Column; 8] = [
         "STRING",
         "Deterministic key: reporting_currency:currency:date",
     ),
-    req("date", "DATE", "Day of the rate (the latest earlier rate applies on days without one)"),
+    req(
+        "date",
+        "DATE",
+        "Day of the rate (the latest earlier rate applies on days without one)",
+    ),
     req("currency", "STRING", "Currency converted from"),
-    req("reporting_currency", "STRING", "Currency converted to (reporting.currency)"),
+    req(
+        "reporting_currency",
+        "STRING",
+        "Currency converted to (reporting.currency)",
+    ),
     req(
         "rate",
         "FLOAT",
@@ -276,7 +284,11 @@ pub const RUNS_TABLE: &str = "runs";
 
 pub const RUNS: [Column; 4] = [
     req("run_id", "INTEGER", "The sync_runs.id of a committed run"),
-    req("job", "STRING", "The run's job (posthog:…, file:…, ads:…, fx:…)"),
+    req(
+        "job",
+        "STRING",
+        "The run's job (posthog:…, file:…, ads:…, fx:…)",
+    ),
     req(
         "store_id",
         "STRING",

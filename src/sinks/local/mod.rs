@@ -148,9 +148,12 @@ impl LocalSink {
                     run_store: owner.store_label.clone(),
                     marked_at: crate::domain::time::Timestamp::now().to_string(),
                 };
-                fs::write(&path, serde_json::to_string_pretty(&marker).expect("marker serialises"))
-                    .with_context(|| format!("cannot write {} (sink.dir)", path.display()))
-                    .map_err(io_err)?;
+                fs::write(
+                    &path,
+                    serde_json::to_string_pretty(&marker).expect("marker serialises"),
+                )
+                .with_context(|| format!("cannot write {} (sink.dir)", path.display()))
+                .map_err(io_err)?;
                 Ok(notes)
             }
             Err(e) => Err(io_err(
@@ -286,7 +289,12 @@ fn short(id: &str) -> &str {
 impl Sink for LocalSink {
     async fn prepare(&self, owner: &SinkOwner) -> Result<Vec<String>, SinkError> {
         fs::create_dir_all(&self.dir)
-            .with_context(|| format!("cannot create output directory {} (sink.dir)", self.dir.display()))
+            .with_context(|| {
+                format!(
+                    "cannot create output directory {} (sink.dir)",
+                    self.dir.display()
+                )
+            })
             .map_err(io_err)?;
         let notes = self.claim_blocking(owner)?;
         for t in Table::ALL {

@@ -230,7 +230,8 @@ pub fn rebuild(dir: &Path, reporting: Option<Currency>) -> anyhow::Result<usize>
                 (Some(fx), Some(v), Some(cur)) => convert(fx, v, cur, &date),
                 _ => None,
             };
-            let new = !credited.contains_key(&(p.clone(), id.clone(), date.clone(), c.model.clone()));
+            let new =
+                !credited.contains_key(&(p.clone(), id.clone(), date.clone(), c.model.clone()));
             let e = credited.entry((p, id, date, c.model)).or_default();
             if new {
                 e.value_reporting = Some(0);
@@ -261,7 +262,9 @@ pub fn rebuild(dir: &Path, reporting: Option<Currency>) -> anyhow::Result<usize>
     let reporting_name = reporting.map(|c| c.as_str().to_string());
     let mut missing = BTreeSet::new();
     for ((p, id, date), s) in &spend {
-        let spend_r = fx.as_ref().and_then(|fx| convert(fx, s.spend, &s.currency, date));
+        let spend_r = fx
+            .as_ref()
+            .and_then(|fx| convert(fx, s.spend, &s.currency, date));
         if fx.is_some() && spend_r.is_none() {
             missing.insert(format!("{} on {date}", s.currency));
         }
@@ -401,8 +404,10 @@ mod tests {
             d,
             "fx_rates",
             2,
-            &[serde_json::json!({"row_key": "USD:EUR:2024-05-31", "date": "2024-05-31", "currency": "EUR",
-                "reporting_currency": "USD", "rate": 1.25, "source": "file"})],
+            &[
+                serde_json::json!({"row_key": "USD:EUR:2024-05-31", "date": "2024-05-31", "currency": "EUR",
+                "reporting_currency": "USD", "rate": 1.25, "source": "file"}),
+            ],
         );
         let mut c = credit("c1", "t1", 1.0, "Brand".into());
         c["currency"] = "EUR".into();
@@ -423,9 +428,15 @@ mod tests {
         assert_eq!(first["attributed_value_reporting_micros"], 12_500_000);
         assert_eq!(first["roas_reporting"], 1.0);
         assert_eq!(first["reporting_currency"], "USD");
-        assert_eq!(at("111", "2024-06-03")["spend_reporting_micros"], 25_000_000);
+        assert_eq!(
+            at("111", "2024-06-03")["spend_reporting_micros"],
+            25_000_000
+        );
         let no_rate = at("222", "2024-06-01");
-        assert!(no_rate["spend_reporting_micros"].is_null(), "never a silent 1.0");
+        assert!(
+            no_rate["spend_reporting_micros"].is_null(),
+            "never a silent 1.0"
+        );
         assert_eq!(no_rate["spend_micros"], 5_000_000, "the original stays");
     }
 

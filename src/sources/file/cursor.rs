@@ -111,7 +111,9 @@ mod tests {
         let mut longer = head.clone();
         longer.extend_from_slice(b"{\"c\":3}\n");
         assert_eq!(mismatch(&c, "/data/e.ndjson", &longer), None, "appended");
-        assert!(mismatch(&c, "/other/e.ndjson", &head).unwrap().contains("new file"));
+        assert!(mismatch(&c, "/other/e.ndjson", &head)
+            .unwrap()
+            .contains("new file"));
         let mut changed = head.clone();
         changed[2] = b'x';
         assert!(mismatch(&c, "/data/e.ndjson", &changed)

@@ -303,7 +303,10 @@ fn parse_block(block: &Block, ctx: &LineCtx<'_>, ex: &mut Extract) {
                 }
                 if ctx.opts.latest.is_some_and(|l| ev.timestamp > l) {
                     ex.counts.skip(SkipReason::Future);
-                    format!("event {} is stamped {}, in the future", ev.uuid, ev.timestamp)
+                    format!(
+                        "event {} is stamped {}, in the future",
+                        ev.uuid, ev.timestamp
+                    )
                 } else {
                     let fresh = ctx.opts.fresh.of(line_offset, ev.timestamp, ev.uuid);
                     match ex.absorb(&ev, fresh, &ctx.rules.extract) {

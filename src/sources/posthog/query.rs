@@ -86,11 +86,15 @@ impl ScanKind {
 
     /// The position of the key column in a row.
     pub fn key_index(self) -> usize {
-        FIXED.iter().position(|c| *c == self.key()).expect("a fixed column")
+        FIXED
+            .iter()
+            .position(|c| *c == self.key())
+            .expect("a fixed column")
     }
 
     fn range(self) -> String {
-        let t = |col: &str, op: &str, p: &str| format!("{col} {op} toDateTime64({{{p}}}, 6, 'UTC')");
+        let t =
+            |col: &str, op: &str, p: &str| format!("{col} {op} toDateTime64({{{p}}}, 6, 'UTC')");
         match self {
             ScanKind::Ingested => format!(
                 "{} AND {} AND {}",
