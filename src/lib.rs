@@ -10,6 +10,7 @@ pub mod generate;
 pub mod http;
 pub mod offline;
 pub mod pipeline;
+pub mod redact;
 pub mod scheduler;
 pub mod server;
 pub mod sinks;

@@ -21,7 +21,7 @@ pub fn init(format: LogFormat) {
                     .json()
                     .with_current_span(true)
                     .with_span_list(false)
-                    .with_writer(std::io::stderr),
+                    .with_writer(crate::redact::RedactingStderr),
             )
             .try_init(),
         LogFormat::Pretty => registry
@@ -29,7 +29,7 @@ pub fn init(format: LogFormat) {
                 tracing_subscriber::fmt::layer()
                     .compact()
                     .with_ansi(color)
-                    .with_writer(std::io::stderr),
+                    .with_writer(crate::redact::RedactingStderr),
             )
             .try_init(),
     };

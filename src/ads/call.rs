@@ -37,7 +37,7 @@ pub struct Reply {
 impl Reply {
     pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T, AdError> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            let head = String::from_utf8_lossy(&self.body[..self.body.len().min(120)]).into_owned();
+            let head = crate::redact::snippet(&self.body, 120);
             AdError::Permanent(anyhow!(
                 "{what}: the response is not what the API documents ({e}); it begins {head:?}"
             ))
@@ -61,7 +61,7 @@ pub fn http_verdict(r: &Reply) -> Verdict {
         }
         s => Verdict::Fail(format!(
             "HTTP {s}: {}",
-            String::from_utf8_lossy(&r.body[..r.body.len().min(300)])
+            crate::redact::snippet(&r.body, 300)
         )),
     }
 }

@@ -42,12 +42,12 @@ pub async fn execute(ctx: &Context, args: BackfillArgs) -> ExitCode {
     let pipeline = match ctx.pipeline().await {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            crate::redact::eprint_error(&format!("{e:#}"));
             return ExitCode::FAILURE;
         }
     };
     if let Err(e) = pipeline.store.migrate().await {
-        eprintln!("error: {e:#}");
+        crate::redact::eprint_error(&format!("{e:#}"));
         return ExitCode::FAILURE;
     }
     let job = format!("backfill:{}", pipeline.source.job());
@@ -58,7 +58,7 @@ pub async fn execute(ctx: &Context, args: BackfillArgs) -> ExitCode {
         match pipeline.store.cursor(&job, &partition).await {
             Ok(c) => c.and_then(|d| Date::parse(&d).ok()),
             Err(e) => {
-                eprintln!("error: {e:#}");
+                crate::redact::eprint_error(&format!("{e:#}"));
                 return ExitCode::FAILURE;
             }
         }
@@ -120,7 +120,7 @@ pub async fn execute(ctx: &Context, args: BackfillArgs) -> ExitCode {
                 if let Some(b) = &bar {
                     b.abandon();
                 }
-                eprintln!("error: backfill stopped at {day}: {e}");
+                crate::redact::eprint_error(&format!("backfill stopped at {day}: {e}"));
                 eprintln!("run the same command again to resume from {day}");
                 return ExitCode::FAILURE;
             }

@@ -122,7 +122,7 @@ pub async fn execute(ctx: &Context) -> ExitCode {
             "{} {:<22} {}",
             if l.ok { "ok  " } else { "FAIL" },
             l.name,
-            l.detail
+            crate::redact::redact(&l.detail)
         );
     }
     if failed == 0 {

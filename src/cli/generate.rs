@@ -53,7 +53,7 @@ pub fn execute(args: GenerateArgs) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(e) => {
-                eprintln!("error: {e:#}");
+                crate::redact::eprint_error(&format!("{e:#}"));
                 ExitCode::FAILURE
             }
         };
@@ -104,7 +104,7 @@ pub fn execute(args: GenerateArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            crate::redact::eprint_error(&format!("{e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -18,7 +18,7 @@ pub async fn execute(ctx: &Context) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            crate::redact::eprint_error(&format!("{e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -59,7 +59,7 @@ pub fn main() -> ExitCode {
             let ctx = match Context::load(cli.config) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    crate::redact::eprint_error(&format!("{e}"));
                     return ExitCode::from(2);
                 }
             };

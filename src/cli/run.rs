@@ -20,14 +20,14 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             crate::telemetry::log_error_chain("cannot start", &e);
-            eprintln!("error: {e:#}");
+            crate::redact::eprint_error(&format!("{e:#}"));
             return ExitCode::FAILURE;
         }
     };
     if args.once {
         if ctx.settings.run_store.auto_migrate {
             if let Err(e) = pipeline.store.migrate().await {
-                eprintln!("error: {e:#}");
+                crate::redact::eprint_error(&format!("{e:#}"));
                 return ExitCode::FAILURE;
             }
         }
@@ -40,7 +40,7 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
                 }
                 Err(e) => {
                     failed = true;
-                    eprintln!("error: job {job}: {e}");
+                    crate::redact::eprint_error(&format!("job {job}: {e}"));
                 }
             }
         }
@@ -73,7 +73,7 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
         match started.await {
             Ok(h) => Some(h),
             Err(e) => {
-                eprintln!("error: {e:#}");
+                crate::redact::eprint_error(&format!("{e:#}"));
                 return ExitCode::FAILURE;
             }
         }

@@ -7,8 +7,8 @@ use crate::store::{RunRecord, RunStore};
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// How many runs to show, newest first.
-    #[arg(long, default_value_t = 20)]
+    /// How many runs to show, newest first (at least 1).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: u32,
     /// Print JSON lines instead of a table.
     #[arg(long)]
@@ -27,19 +27,18 @@ pub async fn execute(ctx: &Context, args: StatusArgs) -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            crate::redact::eprint_error(&format!("{e:#}"));
             return ExitCode::FAILURE;
         }
     };
     if args.json {
         for r in &runs {
-            println!(
-                "{}",
-                serde_json::to_string(r).expect("run records serialise")
-            );
+            // Stored errors are redacted when written; older rows are redacted here too.
+            let line = serde_json::to_string(r).expect("run records serialise");
+            println!("{}", crate::redact::redact(&line));
         }
     } else {
-        print!("{}", table(&runs));
+        print!("{}", crate::redact::redact(&table(&runs)));
     }
     ExitCode::SUCCESS
 }

@@ -117,7 +117,7 @@ pub async fn execute(ctx: &Context, args: VerifyArgs) -> ExitCode {
     let checks = match result {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            crate::redact::eprint_error(&format!("{e:#}"));
             return ExitCode::FAILURE;
         }
     };

@@ -7,8 +7,11 @@ use std::fmt;
 pub struct Secret(String);
 
 impl Secret {
+    /// A secret, registered with the redactor so it never shows in output.
     pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
+        let s = s.into();
+        crate::redact::register(&s);
+        Self(s)
     }
 
     /// The secret itself, for the one place that sends it (an auth header, a token request).
@@ -29,7 +32,7 @@ impl fmt::Debug for Secret {
 
 impl<'de> serde::Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        super::lenient::string(d).map(Secret)
+        super::lenient::string(d).map(Secret::new)
     }
 }
 
@@ -49,7 +52,7 @@ pub fn resolve(
                 key: format!("{key}_file"),
                 message: format!("cannot read {}: {e}", path.display()),
             })?;
-            Ok(Some(Secret(
+            Ok(Some(Secret::new(
                 text.trim_end_matches(['\n', '\r']).to_string(),
             )))
         }

@@ -218,8 +218,8 @@ impl OAuth {
             let what = v["error"]
                 .as_str()
                 .or(v["error_description"].as_str())
-                .unwrap_or("no detail")
-                .to_string();
+                .unwrap_or("no detail");
+            let what = crate::redact::snippet(what.as_bytes(), 300);
             return Err(OAuthError::Refused(format!("HTTP {status}: {what}")));
         }
         let t: TokenResponse = serde_json::from_slice(&body)

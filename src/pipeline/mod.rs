@@ -359,7 +359,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         partial: &RunSummary,
     ) -> RunError {
         tracing::error!(error = format!("{cause:#}"), %job, "run failed; cursor not moved");
-        let text = format!("{cause:#}");
+        // Whatever path the text took (a response body quoting a header), no secret is stored.
+        let text = crate::redact::redact(&format!("{cause:#}")).into_owned();
         let counts = partial.counts();
         let fin = Finish {
             status: RunStatus::Failed,
@@ -389,7 +390,11 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
     pub async fn settle(&self, run: RunId, cause: &str) -> Result<(), StoreError> {
         match self.store.run(run).await? {
             Some(r) if r.status == RunStatus::Running.as_str() => {
-                if self.store.mark_failed(run, cause).await? {
+                if self
+                    .store
+                    .mark_failed(run, &crate::redact::redact(cause))
+                    .await?
+                {
                     tracing::warn!(
                         run_id = run.0,
                         "recorded the failure of an earlier run now that the store answers"

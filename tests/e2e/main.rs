@@ -7,4 +7,5 @@ mod support;
 mod cursors;
 mod embedded;
 mod incremental;
+mod secrets;
 mod stores;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod bqemu;
+pub mod echo;
 pub mod events;
 pub mod fake_ecb;
 pub mod fake_posthog;

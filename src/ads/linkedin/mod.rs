@@ -29,7 +29,7 @@ fn judge(r: &Reply) -> Verdict {
     match r.status {
         426 => Verdict::Fail(format!(
             "LinkedIn no longer serves this API version (426: {}); set ads.linkedin.api_version to a current YYYYMM version",
-            String::from_utf8_lossy(&r.body[..r.body.len().min(200)])
+            crate::redact::snippet(&r.body, 200)
         )),
         403 => Verdict::Fail("access denied (403): the token needs r_ads_reporting and a role on the account".into()),
         _ => http_verdict(r),

@@ -79,6 +79,17 @@ fn key_kind(path: &Path) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text)
         .map_err(|_| anyhow::anyhow!("{} is not a JSON credentials file", path.display()))?;
+    // The file's secrets never show, whatever echoes them (a token endpoint's error body).
+    for k in [
+        "private_key",
+        "private_key_id",
+        "client_secret",
+        "refresh_token",
+    ] {
+        if let Some(s) = v[k].as_str() {
+            crate::redact::register(s);
+        }
+    }
     Ok(v["type"].as_str().unwrap_or("").to_string())
 }
 

@@ -103,7 +103,7 @@ impl PostHogSource {
                 query: query::CHECK.into(),
                 page: 1,
                 error: e.to_string(),
-                snippet: String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned(),
+                snippet: crate::redact::snippet(&body, 80),
             })
     }
 }
@@ -181,7 +181,7 @@ impl Inner {
                     query: scan.name.into(),
                     page,
                     error: e.to_string(),
-                    snippet: String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned(),
+                    snippet: crate::redact::snippet(&body, 80),
                 })
             })?;
             if let Some(e) = resp.error.filter(|e| !e.is_empty()) {

@@ -47,7 +47,7 @@ impl ApiError {
     /// Parses an error body, or keeps a short prefix of whatever it was.
     pub fn from_body(body: &[u8]) -> Self {
         serde_json::from_slice(body).unwrap_or_else(|_| ApiError {
-            detail: Some(String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()),
+            detail: Some(crate::redact::snippet(body, 200)),
             ..Default::default()
         })
     }
@@ -65,7 +65,7 @@ impl ApiError {
         if parts.is_empty() {
             "no detail".into()
         } else {
-            parts.join(": ")
+            crate::redact::snippet(parts.join(": ").as_bytes(), 300)
         }
     }
 
