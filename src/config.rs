@@ -11,6 +11,7 @@ pub mod secret;
 mod sinks;
 mod sources;
 mod store;
+mod validate;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ pub use sinks::{BigQuerySettings, SinkKind, SinkSettings};
 pub use sources::{PostHogSettings, RateLimitSettings, SourceKind, SourceSettings};
 pub use store::RunStoreSettings;
 
-use crate::engine::channels::{ChannelRules, ChannelSpec};
+use crate::engine::channels::ChannelSpec;
 
 /// The embedded default configuration (`config/default.toml`).
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -83,6 +84,13 @@ pub struct LoadOptions {
 impl Settings {
     /// Loads and validates the layered configuration.
     pub fn load(opts: &LoadOptions) -> Result<Self, ConfigError> {
+        let settings = Self::load_unvalidated(opts)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Loads the layers without the checks types cannot make (see [`Settings::problems`]).
+    pub fn load_unvalidated(opts: &LoadOptions) -> Result<Self, ConfigError> {
         let env: HashMap<String, String> = opts
             .env
             .clone()
@@ -138,213 +146,22 @@ impl Settings {
             message: e.to_string(),
         })?;
         let settings: Settings = serde_path_to_error::deserialize(built).map_err(|e| {
-            let key = e.path().to_string();
+            let key = dotted(&e.path().to_string());
             let message = e.into_inner().to_string();
             ConfigError::Invalid {
                 key,
                 message: explain(&message),
             }
         })?;
-        settings.validate()?;
         Ok(settings)
     }
 
-    /// Checks what types cannot.
+    /// Checks what types cannot; the first problem stops start-up, naming its key.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: String| {
-            Err(ConfigError::Invalid {
-                key: key.into(),
-                message,
-            })
-        };
-        let a = &self.attribution;
-        if a.lookback_days == 0 || a.lookback_days > 3650 {
-            return bad(
-                "attribution.lookback_days",
-                format!("{} is out of range; use 1 to 3650", a.lookback_days),
-            );
+        match self.problems().into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
-        if a.models.is_empty() {
-            return bad("attribution.models", "enable at least one model".into());
-        }
-        if !(a.time_decay_half_life_days > 0.0 && a.time_decay_half_life_days.is_finite()) {
-            return bad(
-                "attribution.time_decay_half_life_days",
-                "must be a positive number of days".into(),
-            );
-        }
-        for (k, v) in [
-            ("position_based_first", a.position_based_first),
-            ("position_based_last", a.position_based_last),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return bad(
-                    &format!("attribution.{k}"),
-                    format!("{v} must be between 0 and 1"),
-                );
-            }
-        }
-        if a.position_based_first + a.position_based_last > 1.0 + 1e-12 {
-            return bad(
-                "attribution.position_based_last",
-                "position_based_first + position_based_last must not exceed 1".into(),
-            );
-        }
-        if a.markov_order == 0 || a.markov_order > 8 {
-            return bad(
-                "attribution.markov_order",
-                format!("{} is out of range; use 1 to 8", a.markov_order),
-            );
-        }
-        if !["exposure", "unique", "first", "frequency"]
-            .contains(&a.shapley_path_transform.as_str())
-        {
-            return bad(
-                "attribution.shapley_path_transform",
-                format!(
-                    "'{}' is not one of exposure, unique, first, frequency",
-                    a.shapley_path_transform
-                ),
-            );
-        }
-        let q = &self.quality;
-        if !(0.0..=1.0).contains(&q.threshold) {
-            return bad(
-                "quality.threshold",
-                format!("{} must be between 0 and 1", q.threshold),
-            );
-        }
-        if !(0.0..=1.0).contains(&q.coverage_warn_below) {
-            return bad(
-                "quality.coverage_warn_below",
-                format!("{} must be between 0 and 1", q.coverage_warn_below),
-            );
-        }
-        let w = &q.weights;
-        if [w.reconciliation, w.identity, w.coverage]
-            .iter()
-            .any(|x| *x < 0.0 || !x.is_finite())
-            || w.reconciliation + w.identity + w.coverage <= 0.0
-        {
-            return bad(
-                "quality.weights",
-                "weights must be non-negative with a positive sum".into(),
-            );
-        }
-        if self.conversions.is_empty() {
-            return bad(
-                "conversions",
-                "define at least one [[conversions]] entry (name, event, default_currency)".into(),
-            );
-        }
-        for (i, c) in self.conversions.iter().enumerate() {
-            if c.name.trim().is_empty() || c.event.trim().is_empty() {
-                return bad(
-                    &format!("conversions[{i}]"),
-                    "name and event must not be empty".into(),
-                );
-            }
-        }
-        ChannelRules::compile(&self.channels).map_err(|e| ConfigError::Invalid {
-            key: "channels".into(),
-            message: e.to_string(),
-        })?;
-        if self.source.kind == SourceKind::Posthog {
-            if self.posthog.project_id.as_deref().is_none_or(str::is_empty) {
-                return bad(
-                    "posthog.project_id",
-                    "required when source.kind = \"posthog\" (set ATTRSYNC__POSTHOG__PROJECT_ID)"
-                        .into(),
-                );
-            }
-            if self.posthog_api_key()?.is_none() {
-                return bad("posthog.api_key", "required when source.kind = \"posthog\" (set ATTRSYNC__POSTHOG__API_KEY or posthog.api_key_file)".into());
-            }
-            if !(self.posthog.host.starts_with("http://")
-                || self.posthog.host.starts_with("https://"))
-            {
-                return bad(
-                    "posthog.host",
-                    format!(
-                        "'{}' must start with https:// (or http:// for a local instance)",
-                        self.posthog.host
-                    ),
-                );
-            }
-            if self.posthog.page_size == 0 || self.posthog.page_size > 50_000 {
-                return bad(
-                    "posthog.page_size",
-                    format!(
-                        "{} is out of range; PostHog returns 1 to 50000 rows per query",
-                        self.posthog.page_size
-                    ),
-                );
-            }
-            let rl = &self.posthog.rate_limit;
-            if rl.per_minute == 0 || rl.per_hour == 0 || rl.concurrency == 0 {
-                return bad(
-                    "posthog.rate_limit",
-                    "per_minute, per_hour and concurrency must be at least 1".into(),
-                );
-            }
-        }
-        if self.sink.kind == SinkKind::Bigquery {
-            if self
-                .bigquery
-                .project_id
-                .as_deref()
-                .is_none_or(str::is_empty)
-            {
-                return bad(
-                    "bigquery.project_id",
-                    "required when sink.kind = \"bigquery\" (set ATTRSYNC__BIGQUERY__PROJECT_ID)"
-                        .into(),
-                );
-            }
-            if self.bigquery.batch_rows == 0 || self.bigquery.batch_rows > 50_000 {
-                return bad(
-                    "bigquery.batch_rows",
-                    "use 1 to 50000 rows per insertAll request".into(),
-                );
-            }
-            if self.bigquery.batch_bytes < 1024 || self.bigquery.batch_bytes > 10_000_000 {
-                return bad(
-                    "bigquery.batch_bytes",
-                    "use 1 KB to 10 MB (BigQuery's request limit)".into(),
-                );
-            }
-        }
-        if !(self.run_store.url.starts_with("sqlite:")
-            || self.run_store.url.starts_with("postgres://")
-            || self.run_store.url.starts_with("postgresql://"))
-        {
-            return bad(
-                "run_store.url",
-                "must start with sqlite: or postgres://".into(),
-            );
-        }
-        if let Some(c) = self.reporting.currency.as_deref() {
-            if crate::domain::money::Currency::parse(c).is_err() {
-                return bad(
-                    "reporting.currency",
-                    format!("'{c}' is not a three-letter currency code such as USD or EUR"),
-                );
-            }
-            if self.fx.source == FxSource::File && self.fx.path.as_os_str().is_empty() {
-                return bad(
-                    "fx.path",
-                    "required when fx.source = \"file\" (a CSV of date,currency,rate)".into(),
-                );
-            }
-        }
-        self.secrets.key()?;
-        if self.schedule.interval.is_zero() {
-            return bad(
-                "schedule.interval",
-                "must be longer than zero, e.g. \"15m\"".into(),
-            );
-        }
-        Ok(())
     }
 
     /// The PostHog key, inline or from `posthog.api_key_file`.
@@ -368,6 +185,19 @@ impl Settings {
     pub fn lookback_micros(&self) -> i64 {
         self.attribution.lookback_days as i64 * crate::domain::time::MICROS_PER_DAY
     }
+}
+
+/// A key path with a dot after every index: `conversions[0].default_currency`.
+fn dotted(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 4);
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == ']' && chars.peek().is_some_and(|n| *n != '[' && *n != '.') {
+            out.push('.');
+        }
+    }
+    out
 }
 
 /// Adds what is allowed to serde's terse messages.
@@ -451,6 +281,59 @@ mod tests {
         assert!(key.starts_with("attribution.models"), "{key}");
         let (key, _) = key_of(load_env(&[("ATTRSYNC__SCHEDULE__INTERVAL", "soon")]).unwrap_err());
         assert_eq!(key, "schedule.interval");
+    }
+
+    #[test]
+    fn keys_inside_lists_are_dotted_and_list_values_trimmed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[[conversions]]\nname = \"x\"\nevent = \"x\"\ndefault_currency = \"dollars\"\n",
+        )
+        .unwrap();
+        let err = Settings::load(&LoadOptions {
+            file: Some(file),
+            env: Some(Default::default()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        let (key, _) = key_of(err);
+        assert_eq!(key, "conversions[0].default_currency");
+        let s = load_env(&[(
+            "ATTRSYNC__ATTRIBUTION__MODELS",
+            "linear , markov,first_touch ",
+        )])
+        .unwrap();
+        assert_eq!(s.attribution.models.len(), 3);
+    }
+
+    #[test]
+    fn empty_paths_bad_urls_and_binds_name_their_keys() {
+        for (k, v, key) in [
+            ("ATTRSYNC__RUN_STORE__URL", "sqlite://", "run_store.url"),
+            ("ATTRSYNC__SINK__DIR", "", "sink.dir"),
+            ("ATTRSYNC__SOURCE__PATH", "", "source.path"),
+            ("ATTRSYNC__SERVER__BIND", "9090", "server.bind"),
+        ] {
+            let (got, msg) = key_of(load_env(&[(k, v)]).unwrap_err());
+            assert_eq!(got, key, "{msg}");
+        }
+        let (key, msg) = key_of(
+            load_env(&[
+                ("ATTRSYNC__ADS__GOOGLE__ENABLED", "true"),
+                ("ATTRSYNC__ADS__GOOGLE__ACCOUNTS", "1"),
+                ("ATTRSYNC__ADS__GOOGLE__CLIENT_ID", "c"),
+                ("ATTRSYNC__ADS__GOOGLE__REFRESH_TOKEN", "r"),
+            ])
+            .unwrap_err(),
+        );
+        assert_eq!(key, "ads.google.developer_token", "{msg}");
+        let all = load_env(&[]).unwrap();
+        let mut broken = all.clone();
+        broken.attribution.lookback_days = 0;
+        broken.schedule.interval = std::time::Duration::ZERO;
+        assert_eq!(broken.problems().len(), 2, "every problem is reported");
     }
 
     #[test]

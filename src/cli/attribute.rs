@@ -139,6 +139,17 @@ pub fn execute(args: AttributeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    if set.paths.is_empty() {
+        let why = match bad.first() {
+            Some(b) => format!(
+                "no usable row: all {rows} rows are malformed (line {}: {})",
+                b.line, b.reason
+            ),
+            None => "no rows: the file holds a header only, or nothing".into(),
+        };
+        eprintln!("error: {}: {why}", args.paths.display());
+        return ExitCode::FAILURE;
+    }
     let model = match args.model {
         ModelArg::FirstTouch => PathModel::Rule(RuleModel::FirstTouch),
         ModelArg::LastTouch => PathModel::Rule(RuleModel::LastTouch),

@@ -13,12 +13,25 @@ struct Line {
     detail: String,
 }
 
-pub async fn execute(ctx: &Context) -> ExitCode {
-    let mut lines = vec![Line {
-        name: "config".into(),
-        ok: true,
-        detail: "valid".into(),
-    }];
+/// Every line is reported, whatever failed before it: configuration problems (each key), then
+/// every service that can be reached with the rest.
+pub async fn execute(ctx: &Context, problems: Vec<crate::config::ConfigError>) -> ExitCode {
+    let mut lines = if problems.is_empty() {
+        vec![Line {
+            name: "config".into(),
+            ok: true,
+            detail: "valid".into(),
+        }]
+    } else {
+        problems
+            .iter()
+            .map(|p| Line {
+                name: "config".into(),
+                ok: false,
+                detail: p.to_string(),
+            })
+            .collect()
+    };
     let s = &ctx.settings;
     lines.push(match ctx.store().await {
         Ok(store) => match store.ping().await {
@@ -99,16 +112,22 @@ pub async fn execute(ctx: &Context) -> ExitCode {
             },
         });
     }
-    if s.sink.kind == SinkKind::Local {
+    if s.sink.kind == SinkKind::Local && !s.sink.dir.as_os_str().is_empty() {
         let d = &s.sink.dir;
-        let ok = std::fs::create_dir_all(d).is_ok();
+        // Writing a file proves it: a directory can exist and still refuse writes.
+        let probe = d.join(".attrsync-check");
+        let tried = std::fs::create_dir_all(d)
+            .and_then(|_| std::fs::write(&probe, b"probe"))
+            .and_then(|_| std::fs::remove_file(&probe));
         lines.push(Line {
             name: "sink (local)".into(),
-            ok,
-            detail: if ok {
-                format!("{} is writable", d.display())
-            } else {
-                format!("cannot create {}; set sink.dir", d.display())
+            ok: tried.is_ok(),
+            detail: match tried {
+                Ok(()) => format!("{} is writable", d.display()),
+                Err(e) => format!(
+                    "cannot write to {}: {e}; set sink.dir to a writable directory",
+                    d.display()
+                ),
             },
         });
     }

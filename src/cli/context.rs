@@ -36,6 +36,17 @@ impl Context {
         Ok(Self { settings })
     }
 
+    /// Loads settings for `check`: every validation problem is returned instead of stopping.
+    pub fn load_for_check(file: Option<PathBuf>) -> Result<(Self, Vec<ConfigError>), ConfigError> {
+        let settings = Settings::load_unvalidated(&LoadOptions {
+            file,
+            ..Default::default()
+        })?;
+        crate::telemetry::init(settings.log.format);
+        let problems = settings.problems();
+        Ok((Self { settings }, problems))
+    }
+
     /// Opens the run store, migrating when `run_store.auto_migrate` is on.
     pub async fn store(&self) -> anyhow::Result<AnyStore> {
         let store = AnyStore::open(&self.settings.run_store).await?;

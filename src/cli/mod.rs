@@ -55,6 +55,25 @@ pub fn main() -> ExitCode {
         // generate needs no configuration or runtime.
         Command::Generate(args) => generate::execute(args),
         Command::Attribute(args) => attribute::execute(args),
+        Command::Check => {
+            let (ctx, problems) = match Context::load_for_check(cli.config) {
+                Ok(c) => c,
+                Err(e) => {
+                    crate::redact::eprint_error(&e.to_string());
+                    return ExitCode::from(2);
+                }
+            };
+            match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(check::execute(&ctx, problems)),
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         command => {
             let ctx = match Context::load(cli.config) {
                 Ok(c) => c,
@@ -79,7 +98,7 @@ pub fn main() -> ExitCode {
                     Command::Backfill(args) => backfill::execute(&ctx, args).await,
                     Command::Status(args) => status::execute(&ctx, args).await,
                     Command::Migrate => migrate::execute(&ctx).await,
-                    Command::Check => check::execute(&ctx).await,
+                    Command::Check => unreachable!("handled above"),
                     Command::Verify(args) => verify::execute(&ctx, args).await,
                     Command::Generate(_) | Command::Attribute(_) => unreachable!("handled above"),
                 }

@@ -53,8 +53,14 @@ pub fn read(
     read_bytes(&buf, cols)
 }
 
-/// [`read`] over bytes already in memory.
+/// Counts and values above this are refused: no real path file has them, and sums of such
+/// numbers overflow to infinity (which would credit every channel 0).
+pub const MAX_NUMBER: f64 = 1e15;
+
+/// [`read`] over bytes already in memory. A UTF-8 byte-order mark (spreadsheets write one) is
+/// skipped.
 pub fn read_bytes(buf: &[u8], cols: &PathColumns) -> anyhow::Result<(PathSet, Vec<BadRow>, u64)> {
+    let buf = buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(buf);
     if buf.contains(&b'"') {
         return read_csv(buf, cols);
     }
@@ -115,7 +121,10 @@ pub(super) fn number(field: Option<&[u8]>, present: bool, what: &str) -> Result<
             }
             let t = std::str::from_utf8(b).unwrap_or("\u{fffd}").trim();
             match t.parse::<f64>() {
-                Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+                Ok(v) if v.is_finite() && (0.0..=MAX_NUMBER).contains(&v) => Ok(v),
+                Ok(v) if v.is_finite() && v > MAX_NUMBER => Err(format!(
+                    "{what} '{t}' is out of range (at most {MAX_NUMBER:e})"
+                )),
                 _ => Err(format!("{what} '{t}' is not a non-negative number")),
             }
         }

@@ -82,11 +82,16 @@ impl Report {
                 out,
                 "{},{},{}",
                 csv_field(&self.channels[i]),
-                self.totals.conversions[i],
-                self.totals.values[i]
+                num(self.totals.conversions[i]),
+                num(self.totals.values[i])
             );
             if let Some(m) = &self.markov {
-                let _ = write!(out, ",{},{}", m.removal_conversion[i], m.removal_value[i]);
+                let _ = write!(
+                    out,
+                    ",{},{}",
+                    num(m.removal_conversion[i]),
+                    num(m.removal_value[i])
+                );
             }
             out.push('\n');
         }
@@ -94,10 +99,42 @@ impl Report {
     }
 }
 
+/// A number as people read it: 12 significant digits (no `3178.3599999999997`), and values
+/// below 1e-9 as 0 (no 300-digit `0.000…1` from float dust).
+pub fn num(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    if x.abs() < 1e-9 {
+        return "0".into();
+    }
+    let magnitude = x.abs().log10().floor() as i32 + 1;
+    let decimals = (12 - magnitude).clamp(0, 15);
+    let scale = 10f64.powi(decimals);
+    let rounded = (x * scale).round() / scale;
+    format!("{rounded}")
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::num;
+
+    #[test]
+    fn numbers_print_without_float_noise() {
+        assert_eq!(num(3178.3599999999997), "3178.36");
+        assert_eq!(num(1e-300), "0");
+        assert_eq!(num(-2.5e-10), "0");
+        assert_eq!(num(2.0), "2");
+        assert_eq!(num(0.1 + 0.2), "0.3");
+        assert_eq!(num(123456789012345.0), "123456789012345");
+        assert_eq!(num(2.0 / 3.0), "0.666666666667");
     }
 }

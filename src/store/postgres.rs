@@ -36,6 +36,7 @@ const LOCK_CLASS: i32 = 0x4154_5253; // "ATRS"
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    opts: PgConnectOptions,
 }
 
 fn odt(t: Timestamp) -> OffsetDateTime {
@@ -56,8 +57,37 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(2))
             .acquire_timeout(settings.connect_timeout)
-            .connect_lazy_with(opts);
-        Ok(Self { pool })
+            .connect_lazy_with(opts.clone());
+        Ok(Self { pool, opts })
+    }
+
+    /// A pool that timed out says nothing of why: connect once directly for the cause, and name
+    /// the server.
+    async fn unreachable(&self, e: sqlx::Error, what: &str) -> StoreError {
+        if !matches!(e, sqlx::Error::PoolTimedOut) {
+            return classify(e, what);
+        }
+        let target = format!(
+            "{}:{}/{}",
+            self.opts.get_host(),
+            self.opts.get_port(),
+            self.opts.get_database().unwrap_or("postgres")
+        );
+        let cause = match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            sqlx::ConnectOptions::connect(&self.opts),
+        )
+        .await
+        {
+            Ok(Err(e)) => e.to_string(),
+            Ok(Ok(_)) => {
+                "it answers now; it was busy or slow (raise run_store.connect_timeout)".into()
+            }
+            Err(_) => "no answer within 5 s".into(),
+        };
+        StoreError::Unavailable(anyhow::anyhow!(
+            "{what}: cannot reach PostgreSQL at {target} (run_store.url): {cause}"
+        ))
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -141,14 +171,12 @@ fn record(r: &PgRow) -> RunRecord {
 
 impl RunStore for PostgresStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
-            sqlx::migrate::MigrateError::Execute(e) => {
-                classify(e, "applying PostgreSQL run-store migrations")
-            }
-            other => StoreError::Failed(
-                anyhow::Error::new(other).context("applying PostgreSQL run-store migrations"),
-            ),
-        })
+        let what = "applying PostgreSQL run-store migrations";
+        match MIGRATOR.run(&self.pool).await {
+            Ok(()) => Ok(()),
+            Err(sqlx::migrate::MigrateError::Execute(e)) => Err(self.unreachable(e, what).await),
+            Err(other) => Err(StoreError::Failed(anyhow::Error::new(other).context(what))),
+        }
     }
 
     async fn claim(
@@ -157,11 +185,10 @@ impl RunStore for PostgresStore {
         trigger: Trigger,
         meta: &RunnerMeta,
     ) -> Result<Claim, StoreError> {
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .map_err(|e| classify(e, "connecting for the lease"))?;
+        let mut conn = match self.pool.acquire().await {
+            Ok(c) => c,
+            Err(e) => return Err(self.unreachable(e, "connecting for the lease").await),
+        };
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
             .bind(LOCK_CLASS)
             .bind(job)
@@ -337,11 +364,10 @@ impl RunStore for PostgresStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(|e| classify(e, "ping"))?;
-        Ok(())
+        match sqlx::query("SELECT 1").execute(&self.pool).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.unreachable(e, "ping").await),
+        }
     }
 
     async fn identity(&self) -> Result<(String, bool), StoreError> {

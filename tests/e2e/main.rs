@@ -7,5 +7,6 @@ mod support;
 mod cursors;
 mod embedded;
 mod incremental;
+mod messages;
 mod secrets;
 mod stores;

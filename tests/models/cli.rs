@@ -113,3 +113,77 @@ fn custom_separator_and_columns() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("email,1,0") && out.contains("fb,2,0"), "{out}");
 }
+
+#[test]
+fn a_byte_order_mark_out_of_range_counts_and_a_file_of_bad_rows_are_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    // A spreadsheet's CSV: a UTF-8 byte-order mark before the header.
+    std::fs::write(
+        dir.path().join("bom.csv"),
+        "\u{feff}path,total_conversions,total_null\nsearch > email,3,1\nemail,1,2\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_bin(
+        dir.path(),
+        &["attribute", "--paths", "bom.csv", "--model", "last_touch"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("email,4,0"), "{out}");
+    // 1e308 is finite, but sums of it overflow: refused, named, and the rest credited.
+    std::fs::write(
+        dir.path().join("huge.csv"),
+        "path,total_conversions\nsearch,1e308\nemail,2\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_bin(
+        dir.path(),
+        &["attribute", "--paths", "huge.csv", "--model", "linear"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("line 2") && err.contains("out of range"),
+        "{err}"
+    );
+    assert!(
+        out.contains("email,2,0") && !out.contains("search"),
+        "{out}"
+    );
+    // Every row malformed: exit 1 with the reason, not a header alone.
+    std::fs::write(
+        dir.path().join("bad.csv"),
+        "path,total_conversions\nsearch,many\nemail,-1\n",
+    )
+    .unwrap();
+    let (code, out, err) = run_bin(
+        dir.path(),
+        &["attribute", "--paths", "bad.csv", "--model", "markov"],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("no usable row") && err.contains("line 2"),
+        "{err}"
+    );
+}
+
+#[test]
+fn numbers_are_printed_without_float_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    // 0.1 + 0.2 is 0.30000000000000004 in floating point.
+    write(
+        dir.path(),
+        "p.csv",
+        "path,total_conversions,total_conversion_value\na,0.1,1.1\nb > a,0.2,2.2\n",
+    );
+    let (code, out, err) = run_bin(
+        dir.path(),
+        &["attribute", "--paths", "p.csv", "--model", "last_touch"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("a,0.3,3.3"), "{out}");
+    assert!(out.lines().all(|l| l.len() < 60), "{out}");
+}
