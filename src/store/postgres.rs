@@ -36,7 +36,7 @@ const LOCK_CLASS: i32 = 0x4154_5253; // "ATRS"
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: PgPool,
-    opts: PgConnectOptions,
+    opts: std::sync::Arc<PgConnectOptions>,
 }
 
 fn odt(t: Timestamp) -> OffsetDateTime {
@@ -58,7 +58,10 @@ impl PostgresStore {
             .max_connections(settings.max_connections.max(2))
             .acquire_timeout(settings.connect_timeout)
             .connect_lazy_with(opts.clone());
-        Ok(Self { pool, opts })
+        Ok(Self {
+            pool,
+            opts: std::sync::Arc::new(opts),
+        })
     }
 
     /// A pool that timed out says nothing of why: connect once directly for the cause, and name
@@ -75,7 +78,7 @@ impl PostgresStore {
         );
         let cause = match tokio::time::timeout(
             std::time::Duration::from_secs(5),
-            sqlx::ConnectOptions::connect(&self.opts),
+            sqlx::ConnectOptions::connect(self.opts.as_ref()),
         )
         .await
         {
