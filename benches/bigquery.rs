@@ -56,7 +56,11 @@ async fn main() {
                 "loaded_at": "2026-11-25T18:00:00.000000Z"
             })
             .to_string();
-            EncodedRow { row_key: key, json }
+            EncodedRow {
+                row_key: key,
+                json,
+                values: 0,
+            }
         })
         .collect();
     let started = Instant::now();

@@ -29,34 +29,48 @@ pub struct TableCheck {
     pub extra: Vec<String>,
     /// Buckets whose count or sum differ (when the keys themselves cannot be named).
     pub buckets: Vec<usize>,
+    /// Every key is there, but some row's values are not what the run wrote (an edit).
+    pub values_differ: bool,
 }
 
-fn checksum_of(keys: &[String]) -> Checksum {
+fn checksum_of(rows: &[(String, u64)]) -> Checksum {
     let mut b = ChecksumBuilder::default();
-    keys.iter().for_each(|k| b.add(k));
+    rows.iter().for_each(|(k, v)| b.add(k, *v));
     b.finish()
 }
 
-/// Compares what the sink holds with the stored checksum (and the manifest, if any).
+fn keys_checksum(keys: &[String]) -> Checksum {
+    let mut b = ChecksumBuilder::default();
+    keys.iter().for_each(|k| b.add(k, 0));
+    b.finish()
+}
+
+/// Compares what the sink holds (keys and values digests) with the stored checksum (and the
+/// manifest, if any). Runs from before values were checksummed compare keys only.
 pub fn compare(
     table: &str,
     expected: &Checksum,
-    found: &[String],
+    found_rows: &[(String, u64)],
     manifest: Option<&[String]>,
 ) -> TableCheck {
-    let actual = checksum_of(found);
+    let actual = checksum_of(found_rows);
+    let keys_ok = actual.count == expected.count && actual.sum == expected.sum;
+    let values_ok = expected.values.is_none() || expected.values == actual.values;
     let mut check = TableCheck {
         table: table.to_string(),
         expected: expected.count,
         found: actual.count,
-        ok: actual.count == expected.count && actual.sum == expected.sum,
+        ok: keys_ok && values_ok,
+        values_differ: keys_ok && !values_ok,
         ..Default::default()
     };
-    if check.ok {
+    if check.ok || check.values_differ {
         return check;
     }
+    let found: Vec<String> = found_rows.iter().map(|(k, _)| k.clone()).collect();
+    let found = &found[..];
     match manifest {
-        Some(m) if checksum_of(m).sum == expected.sum => {
+        Some(m) if keys_checksum(m).sum == expected.sum => {
             let want: HashSet<&str> = m.iter().map(String::as_str).collect();
             let have: HashSet<&str> = found.iter().map(String::as_str).collect();
             check.missing = m
@@ -89,6 +103,10 @@ pub async fn execute(ctx: &Context, args: VerifyArgs) -> ExitCode {
     let result = async {
         let store = ctx.store().await?;
         let record = store.run(run).await?.ok_or_else(|| anyhow::anyhow!("no run {} in the run store", run))?;
+        // A succeeded run that had nothing new to write (an unchanged snapshot file) is fine.
+        if record.status == "succeeded" && record.counts.rows_written == 0 {
+            return Ok(Vec::new());
+        }
         let quality: Quality = serde_json::from_value(record.counts.quality.clone())
             .map_err(|_| anyhow::anyhow!("run {run} has no quality record (runs before this version, or a run that failed before loading)"))?;
         if quality.checksums.is_empty() {
@@ -121,6 +139,10 @@ pub async fn execute(ctx: &Context, args: VerifyArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if checks.is_empty() {
+        println!("run {run} succeeded and wrote no rows: nothing to verify");
+        return ExitCode::SUCCESS;
+    }
     let mut bad = 0;
     for c in &checks {
         if c.ok {
@@ -131,6 +153,13 @@ pub async fn execute(ctx: &Context, args: VerifyArgs) -> ExitCode {
             continue;
         }
         bad += 1;
+        if c.values_differ {
+            println!(
+                "MISMATCH {:<22} {} rows as expected, but some row's values differ from what the run wrote (edited?)",
+                c.table, c.found
+            );
+            continue;
+        }
         println!(
             "MISMATCH {:<22} expected {} rows, found {}",
             c.table, c.expected, c.found

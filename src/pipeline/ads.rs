@@ -183,7 +183,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             .map(|r| rows::ad_metric(r, pulled_at, meta))
             .collect();
         for e in &encoded {
-            checksum.add(&e.row_key);
+            checksum.add(&e.row_key, e.values);
         }
         let produced = encoded.len() as u64;
         let written = async {

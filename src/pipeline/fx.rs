@@ -205,7 +205,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             .collect();
         let mut checksum = ChecksumBuilder::default();
         for e in &encoded {
-            checksum.add(&e.row_key);
+            checksum.add(&e.row_key, e.values);
         }
         let produced = encoded.len() as u64;
         let written_rows = async {

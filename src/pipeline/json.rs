@@ -28,16 +28,42 @@ pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Writes one object's members in order.
+/// Writes one object's members in order, and digests the values of the tracked columns (see
+/// `checksum::value_fields`) as it goes.
 pub struct Obj<'a> {
     out: &'a mut String,
     first: bool,
+    tracked: &'static [(&'static str, super::checksum::Kind)],
+    values: u64,
 }
 
 impl<'a> Obj<'a> {
     pub fn start(out: &'a mut String) -> Self {
         out.push('{');
-        Self { out, first: true }
+        Self {
+            out,
+            first: true,
+            tracked: &[],
+            values: 0,
+        }
+    }
+
+    /// An object whose `tracked` columns' values are digested.
+    pub fn tracking(
+        out: &'a mut String,
+        tracked: &'static [(&'static str, super::checksum::Kind)],
+    ) -> Self {
+        let mut o = Self::start(out);
+        o.tracked = tracked;
+        o
+    }
+
+    fn track(&mut self, k: &str, canonical: &str) {
+        if self.tracked.iter().any(|(n, _)| *n == k) {
+            self.values = self
+                .values
+                .wrapping_add(super::checksum::field_hash(k, canonical));
+        }
     }
 
     fn key(&mut self, k: &str) {
@@ -53,6 +79,7 @@ impl<'a> Obj<'a> {
     pub fn str(&mut self, k: &str, v: &str) -> &mut Self {
         self.key(k);
         push_str(self.out, v);
+        self.track(k, v);
         self
     }
 
@@ -66,12 +93,16 @@ impl<'a> Obj<'a> {
     pub fn null(&mut self, k: &str) -> &mut Self {
         self.key(k);
         self.out.push_str("null");
+        self.track(k, super::checksum::NULL);
         self
     }
 
     pub fn int(&mut self, k: &str, v: i64) -> &mut Self {
         self.key(k);
-        self.out.push_str(itoa::Buffer::new().format(v));
+        let mut b = itoa::Buffer::new();
+        let t = b.format(v);
+        self.out.push_str(t);
+        self.track(k, t);
         self
     }
 
@@ -87,7 +118,13 @@ impl<'a> Obj<'a> {
             return self.null(k);
         }
         self.key(k);
-        self.out.push_str(ryu::Buffer::new().format_finite(v));
+        let mut b = ryu::Buffer::new();
+        let t = b.format_finite(v);
+        self.out.push_str(t);
+        if !self.tracked.is_empty() {
+            let c = super::checksum::canonical_number(t);
+            self.track(k, &c);
+        }
         self
     }
 
@@ -131,8 +168,10 @@ impl<'a> Obj<'a> {
         }
     }
 
-    pub fn end(&mut self) {
+    /// Closes the object; returns the digest of the tracked values.
+    pub fn end(&mut self) -> u64 {
         self.out.push('}');
+        self.values
     }
 }
 

@@ -36,7 +36,7 @@ async fn write_chunks<T: Sync, K: Sink>(
             continue;
         }
         for r in &rows {
-            entry.checksum.add(&r.row_key);
+            entry.checksum.add(&r.row_key, r.values);
         }
         entry.produced += rows.len() as u64;
         entry.acknowledged += sink.write(meta.run_id, table, rows).await?;

@@ -1,13 +1,14 @@
 //! Encoding domain objects as warehouse rows (DESIGN §4). Every row has `row_key`, `run_id`
 //! and `loaded_at`; keys are deterministic so a re-sent row is the same row.
 
+use super::checksum::value_fields;
 use super::json::Obj;
 use crate::domain::attribution::{Conversion, Credit};
 use crate::domain::ids::{RunId, Uuid};
 use crate::domain::platform::Platform;
 use crate::domain::time::Timestamp;
 use crate::domain::touchpoint::Touchpoint;
-use crate::sinks::EncodedRow;
+use crate::sinks::{EncodedRow, Table};
 
 /// Run-level columns.
 #[derive(Debug, Clone, Copy)]
@@ -19,7 +20,7 @@ pub struct RowMeta {
 /// A `conversions` row; key = the conversion event's uuid.
 pub fn conversion(c: &Conversion, touches_in_window: usize, m: RowMeta) -> EncodedRow {
     let mut json = String::with_capacity(400);
-    Obj::start(&mut json)
+    let values = Obj::tracking(&mut json, value_fields(Table::Conversions))
         .uuid("row_key", c.uuid)
         .uuid("conversion_id", c.uuid)
         .str("conversion_name", &c.name)
@@ -35,13 +36,14 @@ pub fn conversion(c: &Conversion, touches_in_window: usize, m: RowMeta) -> Encod
     EncodedRow {
         row_key: c.uuid.to_string(),
         json,
+        values,
     }
 }
 
 /// A `touchpoints` row; key = the session-start event's uuid.
 pub fn touchpoint(t: &Touchpoint, m: RowMeta) -> EncodedRow {
     let mut json = String::with_capacity(600);
-    Obj::start(&mut json)
+    let values = Obj::tracking(&mut json, value_fields(Table::Touchpoints))
         .uuid("row_key", t.uuid)
         .uuid("touchpoint_id", t.uuid)
         .ts("touched_at", t.timestamp)
@@ -65,6 +67,7 @@ pub fn touchpoint(t: &Touchpoint, m: RowMeta) -> EncodedRow {
     EncodedRow {
         row_key: t.uuid.to_string(),
         json,
+        values,
     }
 }
 
@@ -86,7 +89,7 @@ pub fn credit_key(conversion: Uuid, model: &str, touch: Option<Uuid>) -> String 
 pub fn credit(c: &Conversion, cr: &Credit, touch: Option<&Touchpoint>, m: RowMeta) -> EncodedRow {
     let key = credit_key(c.uuid, cr.model.as_str(), cr.touchpoint);
     let mut json = String::with_capacity(600);
-    Obj::start(&mut json)
+    let values = Obj::tracking(&mut json, value_fields(Table::AttributionCredits))
         .str("row_key", &key)
         .uuid("conversion_id", c.uuid)
         .str("conversion_name", &c.name)
@@ -108,7 +111,11 @@ pub fn credit(c: &Conversion, cr: &Credit, touch: Option<&Touchpoint>, m: RowMet
         .int("run_id", m.run_id.0)
         .ts("loaded_at", m.loaded_at)
         .end();
-    EncodedRow { row_key: key, json }
+    EncodedRow {
+        row_key: key,
+        json,
+        values,
+    }
 }
 
 /// An `ad_metrics` row; key = platform:account:campaign:date. `pulled_at` orders restated
@@ -120,7 +127,7 @@ pub fn ad_metric(
 ) -> EncodedRow {
     let key = r.row_key();
     let mut json = String::with_capacity(360);
-    Obj::start(&mut json)
+    let values = Obj::tracking(&mut json, value_fields(Table::AdMetrics))
         .str("row_key", &key)
         .str("platform", r.platform.as_str())
         .str("account_id", &r.account_id)
@@ -140,7 +147,11 @@ pub fn ad_metric(
         .int("run_id", m.run_id.0)
         .ts("loaded_at", m.loaded_at)
         .end();
-    EncodedRow { row_key: key, json }
+    EncodedRow {
+        row_key: key,
+        json,
+        values,
+    }
 }
 
 /// An `fx_rates` row; key = reporting:currency:date.
@@ -152,7 +163,7 @@ pub fn fx_rate(
 ) -> EncodedRow {
     let key = format!("{}:{}:{}", reporting.as_str(), r.currency.as_str(), r.date);
     let mut json = String::with_capacity(200);
-    Obj::start(&mut json)
+    let values = Obj::tracking(&mut json, value_fields(Table::FxRates))
         .str("row_key", &key)
         .str("date", &r.date.to_string())
         .str("currency", r.currency.as_str())
@@ -162,7 +173,11 @@ pub fn fx_rate(
         .int("run_id", m.run_id.0)
         .ts("loaded_at", m.loaded_at)
         .end();
-    EncodedRow { row_key: key, json }
+    EncodedRow {
+        row_key: key,
+        json,
+        values,
+    }
 }
 
 #[cfg(test)]
@@ -174,7 +189,6 @@ mod tests {
     use crate::domain::money::{Currency, Money};
     use crate::domain::touchpoint::{Channel, PersonKey};
     use crate::sinks::bigquery::schema::def;
-    use crate::sinks::Table;
 
     fn keys(json: &str) -> Vec<String> {
         let v: serde_json::Value = serde_json::from_str(json).unwrap();
@@ -240,6 +254,22 @@ mod tests {
         );
         let row = super::credit(&conv, &credit, Some(&touch), m);
         assert_eq!(keys(&row.json), columns(Table::AttributionCredits));
+        // The values digest written equals the one recomputed from the row read back.
+        let back = |r: &EncodedRow, t: Table| {
+            let v: serde_json::Value = serde_json::from_str(&r.json).unwrap();
+            crate::pipeline::checksum::values_of(t, |f| v.get(f).cloned())
+        };
+        assert_eq!(back(&row, Table::AttributionCredits), row.values);
+        let c = conversion(&conv, 1, m);
+        assert_eq!(back(&c, Table::Conversions), c.values);
+        let t = touchpoint(&touch, m);
+        assert_eq!(back(&t, Table::Touchpoints), t.values);
+        let mut edited = credit.clone();
+        edited.credit = 0.5;
+        assert_ne!(
+            super::credit(&conv, &edited, Some(&touch), m).values,
+            row.values
+        );
         assert_eq!(
             row.row_key,
             "00000000-0000-0000-0000-000000000001:linear:00000000-0000-0000-0000-000000000002"

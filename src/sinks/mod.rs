@@ -53,6 +53,8 @@ impl fmt::Display for Table {
 pub struct EncodedRow {
     pub row_key: String,
     pub json: String,
+    /// Digest of the row's value columns (for the run's checksum).
+    pub values: u64,
 }
 
 /// Why a sink refused; the variant says whether retrying later can help.

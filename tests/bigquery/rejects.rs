@@ -104,6 +104,7 @@ fn rows(n: usize) -> Vec<EncodedRow> {
         .map(|i| EncodedRow {
             row_key: format!("conv-{i}:linear:touch"),
             json: format!(r#"{{"row_key":"conv-{i}:linear:touch","credit":0.5}}"#),
+            values: 0,
         })
         .collect()
 }

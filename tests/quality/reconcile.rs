@@ -135,3 +135,40 @@ fn verify_finds_a_row_deleted_from_the_local_sink() {
     assert_eq!(code, 1);
     assert!(out.contains("  extra   "), "{out}");
 }
+
+#[test]
+fn verify_finds_an_edited_value_and_passes_a_run_that_wrote_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = sample();
+    let ads = crate::support::sample_ads();
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", sample.as_str()),
+        ("ATTRSYNC__ADS__FILE__PATH", ads.as_str()),
+    ];
+    let (code, ..) = run_bin(dir.path(), &["run", "--once"], &env);
+    assert_eq!(code, 0);
+    // Run 2 is the ad file's first run; a second cycle's ad run (4) finds it unchanged.
+    let (code, ..) = run_bin(dir.path(), &["run", "--once"], &env);
+    assert_eq!(code, 0);
+    let (code, out, err) = run_bin(dir.path(), &["verify", "--run", "4"], &env);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("wrote no rows"), "{out}");
+
+    // A credit edited by hand: same keys, other values.
+    let file = dir.path().join("out/attribution_credits/1.ndjson");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let was = rows[5]["credited_value_micros"].as_i64().unwrap_or(0);
+    rows[5]["credited_value_micros"] = serde_json::json!(was + 1_000_000);
+    let edited: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+    std::fs::write(&file, edited.join("\n") + "\n").unwrap();
+    let (code, out, _) = run_bin(dir.path(), &["verify", "--run", "1"], &env);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("MISMATCH attribution_credits") && out.contains("values differ"),
+        "{out}"
+    );
+}

@@ -92,6 +92,7 @@ mod tests {
             .map(|i| EncodedRow {
                 row_key: format!("k{i}"),
                 json: format!(r#"{{"row_key":"k{i}","pad":"{}"}}"#, "x".repeat(width)),
+                values: 0,
             })
             .collect()
     }

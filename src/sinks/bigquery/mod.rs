@@ -206,25 +206,40 @@ impl BigQuerySink {
         Ok(resp)
     }
 
-    /// The row keys run `run` holds in `<table>_latest` (for `attrsync verify`).
-    pub async fn run_keys(&self, run: RunId, table: Table) -> Result<Vec<String>, SinkError> {
+    /// The rows run `run` holds in `<table>_latest`: key and values digest (for `verify`).
+    pub async fn run_keys(
+        &self,
+        run: RunId,
+        table: Table,
+    ) -> Result<Vec<(String, u64)>, SinkError> {
         use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
         use gcp_bigquery_client::model::table_row::TableRow;
+        let fields = crate::pipeline::checksum::value_fields(table);
+        let cols: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
         let sql = format!(
-            "SELECT row_key FROM {} WHERE run_id = {}",
+            "SELECT row_key, {} FROM {} WHERE run_id = {}",
+            cols.join(", "),
             self.qualified(&format!("{}_latest", table.name())),
             run.0
         );
         let first = self.run_sql(&sql).await?;
-        let keys_of = |rows: Option<Vec<TableRow>>, out: &mut Vec<String>| {
+        let keys_of = |rows: Option<Vec<TableRow>>, out: &mut Vec<(String, u64)>| {
             for r in rows.unwrap_or_default() {
-                let cell = r
+                let cells: Vec<serde_json::Value> = r
                     .columns
-                    .and_then(|c| c.into_iter().next())
-                    .and_then(|c| c.value);
-                if let Some(serde_json::Value::String(k)) = cell {
-                    out.push(k);
-                }
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|c| c.value.unwrap_or(serde_json::Value::Null))
+                    .collect();
+                let Some(serde_json::Value::String(k)) = cells.first().cloned() else {
+                    continue;
+                };
+                let values = crate::pipeline::checksum::values_of(table, |f| {
+                    cols.iter()
+                        .position(|c| *c == f)
+                        .map(|i| cells[i + 1].clone())
+                });
+                out.push((k, values));
             }
         };
         let mut keys = Vec::new();

@@ -237,12 +237,13 @@ impl LocalSink {
         Ok(())
     }
 
-    /// The row keys found in a run's rows file, and those its manifest lists (if present).
+    /// The rows found in a run's rows file (key and values digest), and the keys its manifest
+    /// lists (if present).
     pub fn run_keys(
         &self,
         run: RunId,
         table: Table,
-    ) -> anyhow::Result<(Vec<String>, Option<Vec<String>>)> {
+    ) -> anyhow::Result<(Vec<(String, u64)>, Option<Vec<String>>)> {
         let rows = self.file_of(run, table);
         let mut found = Vec::new();
         match File::open(&rows) {
@@ -255,8 +256,9 @@ impl LocalSink {
                     let v: serde_json::Value = serde_json::from_str(&line).with_context(|| {
                         format!("{} line {} is not JSON", rows.display(), i + 1)
                     })?;
+                    let values = crate::pipeline::checksum::values_of(table, |f| v.get(f).cloned());
                     match v["row_key"].as_str() {
-                        Some(k) => found.push(k.to_string()),
+                        Some(k) => found.push((k.to_string(), values)),
                         None => anyhow::bail!("{} line {} has no row_key", rows.display(), i + 1),
                     }
                 }
