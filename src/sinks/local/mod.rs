@@ -42,6 +42,9 @@ impl std::fmt::Debug for LocalSink {
 /// The two files of a run's table.
 const KINDS: [&str; 2] = ["ndjson", "keys"];
 
+/// A run's rows of one table (key, values digest) and the keys its manifest lists.
+pub type RunRows = (Vec<(String, u64)>, Option<Vec<String>>);
+
 /// The file naming the run store the directory belongs to.
 pub const OWNER_FILE: &str = ".attrsync-store";
 
@@ -243,7 +246,7 @@ impl LocalSink {
         &self,
         run: RunId,
         table: Table,
-    ) -> anyhow::Result<(Vec<(String, u64)>, Option<Vec<String>>)> {
+    ) -> anyhow::Result<RunRows> {
         let rows = self.file_of(run, table);
         let mut found = Vec::new();
         match File::open(&rows) {
