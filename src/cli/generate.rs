@@ -22,8 +22,11 @@ pub struct GenerateArgs {
     #[arg(long, default_value = "2026-11-01")]
     pub end: Date,
     /// Output file; gzip when it ends in .gz.
-    #[arg(long, default_value = "data/sample/events.ndjson.gz")]
+    #[arg(long, default_value = "events.ndjson.gz")]
     pub out: PathBuf,
+    /// Overwrite the bundled sample (`data/sample/…`), which tests and the README rely on.
+    #[arg(long)]
+    pub force: bool,
     /// Row shape.
     #[arg(long, value_enum, default_value_t = Shape::Export)]
     pub shape: Shape,
@@ -38,8 +41,45 @@ pub struct GenerateArgs {
     pub paths: Option<u64>,
 }
 
+/// Whether `p` is one of the bundled sample files (an existing file in `data/sample/`).
+fn bundled_sample(p: &std::path::Path) -> bool {
+    let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let dir = abs.parent();
+    abs.is_file()
+        && dir
+            .and_then(|d| d.file_name())
+            .is_some_and(|n| n == "sample")
+        && dir
+            .and_then(|d| d.parent())
+            .and_then(|d| d.file_name())
+            .is_some_and(|n| n == "data")
+}
+
 pub fn execute(args: GenerateArgs) -> ExitCode {
     crate::telemetry::init(crate::config::LogFormat::Pretty);
+    let ads_target = if args.no_ads || args.paths.is_some() {
+        None
+    } else {
+        Some(args.ads_out.clone().unwrap_or_else(|| {
+            args.out
+                .parent()
+                .unwrap_or(std::path::Path::new(""))
+                .join("ad_metrics.ndjson")
+        }))
+    };
+    if !args.force {
+        if let Some(p) = std::iter::once(&args.out)
+            .chain(ads_target.iter())
+            .find(|p| bundled_sample(p))
+        {
+            eprintln!(
+                "error: refusing to overwrite the bundled sample {} (tests and the README rely on it); \
+                 choose another --out (or --ads-out), or pass --force",
+                p.display()
+            );
+            return ExitCode::from(2);
+        }
+    }
     if let Some(rows) = args.paths {
         let started = Instant::now();
         return match crate::generate::write_paths(&args.out, rows, args.seed) {
@@ -63,16 +103,7 @@ pub fn execute(args: GenerateArgs) -> ExitCode {
         days: args.days,
         seed: args.seed,
         end: args.end,
-        ads_out: if args.no_ads {
-            None
-        } else {
-            Some(args.ads_out.clone().unwrap_or_else(|| {
-                args.out
-                    .parent()
-                    .unwrap_or(std::path::Path::new(""))
-                    .join("ad_metrics.ndjson")
-            }))
-        },
+        ads_out: ads_target,
         out: args.out,
         shape: args.shape,
     };

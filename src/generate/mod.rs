@@ -101,6 +101,7 @@ pub fn generate(
                     shape: opts.shape,
                     events: 0,
                     paid: &mut sessions,
+                    end_ms,
                 };
                 for i in a..b {
                     person::simulate(opts.seed, i, start_ms, end_ms, &mut w);

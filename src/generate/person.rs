@@ -27,10 +27,15 @@ pub(super) struct Writer<'o> {
     pub events: u64,
     /// Paid sessions per (campaign, UTC day), for the matching ad metrics.
     pub paid: &'o mut super::ads::PaidSessions,
+    /// `--end` (exclusive), in milliseconds: nothing at or after it is written.
+    pub end_ms: i64,
 }
 
 impl Writer<'_> {
     fn event(&mut self, e: Event<'_>) {
+        if e.millis >= self.end_ms {
+            return;
+        }
         let ts = Timestamp::from_micros(e.millis * MS).to_string();
         let id = Uuid(e.uuid).to_string();
         let out = &mut *self.out;

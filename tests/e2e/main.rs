@@ -6,6 +6,7 @@ mod support;
 
 mod cursors;
 mod embedded;
+mod generate;
 mod incremental;
 mod messages;
 mod secrets;

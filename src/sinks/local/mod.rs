@@ -242,11 +242,7 @@ impl LocalSink {
 
     /// The rows found in a run's rows file (key and values digest), and the keys its manifest
     /// lists (if present).
-    pub fn run_keys(
-        &self,
-        run: RunId,
-        table: Table,
-    ) -> anyhow::Result<RunRows> {
+    pub fn run_keys(&self, run: RunId, table: Table) -> anyhow::Result<RunRows> {
         let rows = self.file_of(run, table);
         let mut found = Vec::new();
         match File::open(&rows) {
