@@ -70,7 +70,15 @@ pub fn record_run(
         for (table, n) in &s.rows_by_table {
             metrics::counter!("attrsync_rows_written_total", "job" => job.clone(), "table" => table.clone()).increment(*n);
         }
-        if let Some(q) = &s.quality {
+        let events_job = !(job.starts_with("ads:") || job.starts_with("fx:"));
+        if let Some(q) = s.quality.as_ref().filter(|_| !events_job) {
+            metrics::gauge!("attrsync_quality_score", "job" => job.clone()).set(q.score);
+            if let Some(spend) = &q.spend {
+                metrics::gauge!("attrsync_spend_matched_share", "job" => job.clone())
+                    .set(spend.share);
+            }
+        }
+        if let Some(q) = s.quality.as_ref().filter(|_| events_job) {
             metrics::gauge!("attrsync_quality_score", "job" => job.clone()).set(q.score);
             let shares = [
                 ("events_used", q.reconciliation.score),
@@ -99,5 +107,63 @@ pub fn record_run(
             metrics::histogram!("attrsync_run_duration_seconds", "job" => job)
                 .record(took.as_secs_f64());
         }
+    }
+}
+
+/// Registers every metric family for the jobs and APIs this process runs, at zero, so that a
+/// scrape right after start-up (and an alert on an absent series) sees them before the first
+/// run completes. `attrsync_last_success_timestamp_seconds` starts at 0: never.
+pub fn register_metrics(jobs: &[String], apis: &[String]) {
+    use crate::domain::extract::SkipReason;
+    metrics::describe_counter!("attrsync_runs_total", "Runs finished, by job and status");
+    metrics::describe_histogram!("attrsync_run_duration_seconds", "Run wall time, by job");
+    metrics::describe_counter!("attrsync_events_read_total", "Events read, by job");
+    metrics::describe_counter!(
+        "attrsync_events_skipped_total",
+        "Events skipped, by job and reason"
+    );
+    metrics::describe_counter!(
+        "attrsync_rows_written_total",
+        "Rows the sink acknowledged, by job and table"
+    );
+    metrics::describe_counter!("attrsync_http_requests_total", "API requests sent, by API");
+    metrics::describe_counter!(
+        "attrsync_http_throttled_total",
+        "Throttled API answers, by API"
+    );
+    metrics::describe_gauge!(
+        "attrsync_last_success_timestamp_seconds",
+        "When a job last succeeded (0: never)"
+    );
+    metrics::describe_gauge!(
+        "attrsync_quality_score",
+        "The last run's data-quality score, by job"
+    );
+    for job in jobs {
+        for status in ["succeeded", "failed", "lease_held"] {
+            metrics::counter!("attrsync_runs_total", "job" => job.clone(), "status" => status)
+                .increment(0);
+        }
+        metrics::gauge!("attrsync_last_success_timestamp_seconds", "job" => job.clone()).set(0.0);
+        let tables: &[&str] = if job.starts_with("ads:") {
+            &["ad_metrics"]
+        } else if job.starts_with("fx:") {
+            &["fx_rates"]
+        } else {
+            metrics::counter!("attrsync_events_read_total", "job" => job.clone()).increment(0);
+            for r in SkipReason::ALL {
+                metrics::counter!("attrsync_events_skipped_total", "job" => job.clone(), "reason" => r.as_str())
+                    .increment(0);
+            }
+            &["conversions", "touchpoints", "attribution_credits"]
+        };
+        for t in tables {
+            metrics::counter!("attrsync_rows_written_total", "job" => job.clone(), "table" => *t)
+                .increment(0);
+        }
+    }
+    for api in apis {
+        metrics::counter!("attrsync_http_requests_total", "api" => api.clone()).increment(0);
+        metrics::counter!("attrsync_http_throttled_total", "api" => api.clone()).increment(0);
     }
 }

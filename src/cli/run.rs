@@ -68,6 +68,20 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
                 ready_max_age: ctx.settings.server.ready_max_age,
                 metrics: crate::server::install_metrics()?,
             };
+            let mut jobs = vec![crate::sources::Source::job(&pipeline.source)];
+            jobs.extend(pipeline.fx.as_ref().map(|f| f.job()));
+            jobs.extend(pipeline.ads.iter().map(crate::ads::AdSource::job));
+            let mut apis: Vec<String> = jobs
+                .iter()
+                .filter_map(|j| match j.split(':').collect::<Vec<_>>().as_slice() {
+                    ["posthog", _] => Some("posthog".to_string()),
+                    ["ads", platform, _] => Some(platform.to_string()),
+                    _ => None,
+                })
+                .collect();
+            apis.sort();
+            apis.dedup();
+            crate::telemetry::register_metrics(&jobs, &apis);
             crate::server::serve(bind, state, shutdown.clone()).await
         };
         match started.await {

@@ -3,11 +3,19 @@
 
 use crate::support::run_bin;
 
+/// The start-up error of these settings (the configuration names the key before any source
+/// is built).
 fn err_of(pairs: &[(&str, &str)]) -> String {
-    let s = crate::support::settings(pairs);
-    match attrsync::ads::sources(&s.ads, None) {
+    let env = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    match attrsync::config::Settings::load(&attrsync::config::LoadOptions {
+        env: Some(env),
+        ..Default::default()
+    }) {
         Ok(_) => panic!("accepted {pairs:?}"),
-        Err(e) => format!("{e:#}"),
+        Err(e) => e.to_string(),
     }
 }
 

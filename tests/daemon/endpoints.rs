@@ -53,9 +53,14 @@ async fn metrics_expose_runs_rows_http_and_limiter_series_with_real_values() {
     let ran = eventually(Duration::from_secs(60), || {
         let u = m_url.clone();
         async move {
-            get(&u)
-                .await
-                .is_some_and(|(_, b)| b.contains("attrsync_runs_total"))
+            // The series exist from the start (at 0); wait for the first success.
+            get(&u).await.is_some_and(|(_, b)| {
+                metric(
+                    &b,
+                    "attrsync_runs_total{job=\"posthog:4242\",status=\"succeeded\"}",
+                )
+                .is_some_and(|v| v >= 1.0)
+            })
         }
     })
     .await;
@@ -114,6 +119,30 @@ async fn metrics_expose_runs_rows_http_and_limiter_series_with_real_values() {
     assert_eq!(
         get(&format!("{base}/healthz")).await.unwrap(),
         (200, "ok\n".to_string())
+    );
+    // Event-quality shares describe event runs only; ad runs export their spend share.
+    let ads_ran = eventually(Duration::from_secs(30), || {
+        let u = m_url.clone();
+        async move {
+            get(&u).await.is_some_and(|(_, b)| {
+                metric(
+                    &b,
+                    "attrsync_runs_total{job=\"ads:file\",status=\"succeeded\"}",
+                )
+                .is_some_and(|v| v >= 1.0)
+            })
+        }
+    })
+    .await;
+    assert!(ads_ran);
+    let (_, text) = get(&m_url).await.unwrap();
+    assert!(
+        !text.contains("attrsync_quality_share{job=\"ads:file\""),
+        "{text}"
+    );
+    assert!(
+        metric(&text, "attrsync_spend_matched_share{job=\"ads:file\"}").is_some(),
+        "{text}"
     );
     d.terminate();
     assert_eq!(d.wait(Duration::from_secs(30)), Some(0));
@@ -215,4 +244,41 @@ async fn check_prints_a_line_per_service_and_fails_when_one_is_down() {
         !out.contains("attrsync@"),
         "no connection strings in the output"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_family_answers_with_zeros_before_the_first_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = small_events(dir.path());
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", file.as_str()),
+        // The first run waits up to a minute: scrapes before it must still see the series.
+        ("ATTRSYNC__SCHEDULE__START_JITTER", "1h"),
+        ("ATTRSYNC__SERVER__BIND", bind.as_str()),
+    ];
+    let mut d = Proc::spawn(dir.path(), &["run"], &env);
+    let m_url = format!("http://{bind}/metrics");
+    let up = eventually(Duration::from_secs(30), || {
+        let u = m_url.clone();
+        async move { get(&u).await.is_some_and(|(c, _)| c == 200) }
+    })
+    .await;
+    assert!(up, "{}", d.stderr());
+    let (_, text) = get(&m_url).await.unwrap();
+    let job = "file:events.ndjson";
+    for series in [
+        format!("attrsync_runs_total{{job=\"{job}\",status=\"succeeded\"}}"),
+        format!("attrsync_runs_total{{job=\"{job}\",status=\"failed\"}}"),
+        format!("attrsync_events_read_total{{job=\"{job}\"}}"),
+        format!("attrsync_rows_written_total{{job=\"{job}\",table=\"conversions\"}}"),
+        "attrsync_runs_total{job=\"ads:file\",status=\"succeeded\"}".to_string(),
+        format!("attrsync_last_success_timestamp_seconds{{job=\"{job}\"}}"),
+    ] {
+        assert_eq!(metric(&text, &series), Some(0.0), "{series} in:\n{text}");
+    }
+    assert!(text.contains("# HELP attrsync_runs_total"), "{text}");
+    d.terminate();
+    assert_eq!(d.wait(Duration::from_secs(30)), Some(0));
 }

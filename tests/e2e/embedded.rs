@@ -235,3 +235,28 @@ fn campaign_performance_joins_spend_with_credits_per_model() {
     let cpa = r["spend_micros"].as_f64().unwrap() / r["attributed_conversions"].as_f64().unwrap();
     assert!((r["cpa_micros"].as_f64().unwrap() - cpa).abs() < 1e-6);
 }
+
+#[test]
+fn the_readme_names_the_default_models() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `attribution.models` |"))
+        .expect("the README documents attribution.models");
+    let default = crate::support::settings(&[]).attribution.models;
+    let default_cell = row.split('|').nth(2).unwrap();
+    for m in &default {
+        let named = default_cell.contains(m.as_str())
+            || (default_cell.contains("six rule-based")
+                && !matches!(m.as_str(), "markov" | "shapley"));
+        assert!(
+            named,
+            "{m} is enabled by default but the README says: {default_cell}"
+        );
+    }
+    assert!(
+        !default_cell.trim().starts_with("the six"),
+        "{default_cell}"
+    );
+}

@@ -92,3 +92,67 @@ fn status_limit_zero_and_empty_paths_are_refused_with_the_reason() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("ads.google.client_id"), "{err}");
 }
+
+#[test]
+fn an_empty_events_file_succeeds_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("empty.ndjson"), "").unwrap();
+    let (code, out, err) = run_bin(
+        dir.path(),
+        &["run", "--once"],
+        &[
+            ("ATTRSYNC__SOURCE__PATH", "empty.ndjson"),
+            ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("warning: the run read no events"), "{out}");
+    let (_, json, _) = run_bin(dir.path(), &["status", "--json"], &[]);
+    let run: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(run["quality"]["verdict"], "warn");
+}
+
+#[test]
+fn a_five_megabyte_property_is_cut_and_counted() {
+    use crate::support::events::*;
+    let dir = tempfile::tempdir().unwrap();
+    let huge = "x".repeat(5 << 20);
+    let mut lines = vec![
+        pageview(
+            1,
+            "a",
+            &at(1, 0),
+            "s1",
+            serde_json::json!({"utm_source": "google", "utm_medium": "cpc", "utm_campaign": huge}),
+        ),
+        purchase(2, "a", &at(1, 1), "s1", "10", "USD"),
+    ];
+    lines.extend((0..40).map(|i| pageview(10 + i, "b", &at(1, 2), "s2", direct())));
+    std::fs::write(dir.path().join("e.ndjson"), lines.join("\n") + "\n").unwrap();
+    let (code, out, err) = run_bin(
+        dir.path(),
+        &["run", "--once"],
+        &[
+            ("ATTRSYNC__SOURCE__PATH", "e.ndjson"),
+            ("ATTRSYNC__ADS__FILE__ENABLED", "false"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("text fields longer than 2048 bytes were cut"),
+        "{out}"
+    );
+    for table in ["touchpoints", "attribution_credits"] {
+        let dir_t = dir.path().join("out").join(table);
+        for f in std::fs::read_dir(&dir_t).unwrap() {
+            let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+            assert!(
+                text.lines().all(|l| l.len() < 10_000),
+                "{table}: a row stays small"
+            );
+        }
+    }
+    let (_, json, _) = run_bin(dir.path(), &["status", "--json"], &[]);
+    let run: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(run["quality"]["reconciliation"]["truncated_fields"], 1);
+}

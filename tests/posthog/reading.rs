@@ -261,3 +261,51 @@ async fn conversions_ingested_hours_after_their_timestamp_are_read_when_they_arr
     let s3 = run(&p).await.unwrap();
     assert_eq!((s3.conversions, s3.touchpoints), (0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_stamped_event_is_skipped_and_does_not_hold_the_cursor() {
+    let now = Timestamp::now();
+    let f = fixture(20, now.add_micros(-3_600_000_000), 3 * 3600, 11);
+    let mut events = f.events.clone();
+    let mut r = Lcg(31);
+    // A phone with its clock in 2030, ingested a few minutes ago.
+    events.push(Event {
+        uuid: r.uuid(),
+        event: "purchase".into(),
+        micros: Timestamp::parse("2030-01-01T00:00:00Z").unwrap().micros(),
+        created_at: now.add_micros(-300_000_000).micros(),
+        distinct_id: "anon-1".into(),
+        person_id: None,
+        properties: json!({"revenue": "1", "currency": "USD"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    });
+    let Served { fake, dir: _dir, p } = served(events, &[]).await;
+    let s = run(&p).await.unwrap();
+    assert_eq!(
+        s.read
+            .skipped(attrsync::domain::extract::SkipReason::Future),
+        1
+    );
+    assert_eq!(
+        s.conversions as usize, f.purchases,
+        "the 2030 purchase is not credited"
+    );
+    // New events still arrive: the cursor follows ingestion, not the 2030 timestamp.
+    let later = Event {
+        uuid: r.uuid(),
+        event: "purchase".into(),
+        micros: Timestamp::now().add_micros(-120_000_000).micros(),
+        created_at: Timestamp::now().add_micros(-90_000_000).micros(),
+        distinct_id: "anon-2".into(),
+        person_id: None,
+        properties: json!({"revenue": "2", "currency": "USD"})
+            .as_object()
+            .unwrap()
+            .clone(),
+    };
+    fake.add_events(vec![later]);
+    let s2 = run(&p).await.unwrap();
+    assert_eq!(s2.conversions, 1);
+}

@@ -214,8 +214,16 @@ impl Inner {
                 match rows::to_event(row, q.width()) {
                     Ok((ev, created_at)) => {
                         if ev.timestamp > mark.latest {
-                            ex.counts.skip(SkipReason::Future);
-                            tracing::warn!(event = %ev.uuid, timestamp = %ev.timestamp, "skipped an event stamped in the future");
+                            if mark.tail.contains(&ev.uuid) {
+                                // Counted by the run that first read it (overlap re-read).
+                                ex.counts.read -= 1;
+                            } else {
+                                ex.counts.skip(SkipReason::Future);
+                                tracing::warn!(event = %ev.uuid, timestamp = %ev.timestamp, "skipped an event stamped in the future");
+                            }
+                            if mark.next_from.is_some_and(|f| created_at >= f) {
+                                out.tail.push(ev.uuid);
+                            }
                         } else {
                             let fresh = mark.fresh && !mark.tail.contains(&ev.uuid);
                             if mark.next_from.is_some_and(|f| created_at >= f) {
