@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::process::ExitCode;
 
 use super::Context;
+use crate::domain::checksum::{Checksum, ChecksumBuilder};
 use crate::domain::ids::RunId;
-use crate::pipeline::checksum::{Checksum, ChecksumBuilder};
 use crate::pipeline::quality::Quality;
 use crate::sinks::{AnySink, Table};
 use crate::store::RunStore;

@@ -2,6 +2,7 @@
 
 pub mod ad_metric;
 pub mod attribution;
+pub mod checksum;
 pub mod collections;
 pub mod conversion;
 pub mod event;
@@ -9,5 +10,6 @@ pub mod extract;
 pub mod ids;
 pub mod money;
 pub mod platform;
+pub mod table;
 pub mod time;
 pub mod touchpoint;

@@ -1,42 +1,12 @@
 //! The parallel reader for unquoted path files: rows are aggregated by their raw path text
 //! first (one hash per row), and only distinct paths are split into channels.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use rayon::prelude::*;
 
-use super::pathfile::{number, positions, split_path, BadRow, PathColumns, Positions};
+use super::columns::{number, positions, split_path, BadRow, PathColumns, Positions};
 use crate::engine::paths::{PathSet, PathStats};
 
-/// FxHash: fast and good enough for in-memory keys that no attacker chooses.
-#[derive(Default)]
-struct Fx(u64);
-
-impl Hasher for Fx {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let mut tail = [0u8; 8];
-        let rest = chunks.remainder();
-        tail[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(tail) ^ rest.len() as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-impl Fx {
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+type FxMap<K, V> = crate::domain::collections::FastMap<K, V>;
 
 struct Partial<'a> {
     paths: FxMap<&'a [u8], PathStats>,

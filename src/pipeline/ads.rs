@@ -9,12 +9,12 @@ use futures_util::stream::{self, StreamExt};
 use tracing::Instrument;
 
 use super::campaigns::SpendCoverage;
-use super::checksum::ChecksumBuilder;
 use super::quality::{Quality, RowCounts};
 use super::rows::{self, RowMeta};
 use super::{Outcome, Pipeline, RunError, RunSummary};
 use crate::ads::{AdSource, AnyAdSource};
 use crate::domain::ad_metric::AdMetricRow;
+use crate::domain::checksum::ChecksumBuilder;
 use crate::domain::ids::RunId;
 use crate::domain::time::{Date, Timestamp};
 use crate::sinks::{Sink, SinkError, Table};
@@ -98,7 +98,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             }
         }
         .await;
-        crate::telemetry::record_run(&job, &result, started.elapsed());
+        super::run_metrics::record_run(&job, &result, started.elapsed());
         result
     }
 

@@ -8,11 +8,11 @@ use std::time::Instant;
 use anyhow::Context;
 use tracing::Instrument;
 
-use super::checksum::ChecksumBuilder;
 use super::quality::{Quality, RowCounts};
 use super::rows::{self, RowMeta};
 use super::{Outcome, Pipeline, RunError, RunSummary};
 use crate::config::{FxSettings, FxSource};
+use crate::domain::checksum::ChecksumBuilder;
 use crate::domain::ids::RunId;
 use crate::domain::money::Currency;
 use crate::domain::time::{Date, Timestamp};
@@ -128,7 +128,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             }
         }
         .await;
-        crate::telemetry::record_run(&job, &result, started.elapsed());
+        super::run_metrics::record_run(&job, &result, started.elapsed());
         Some((job, result))
     }
 

@@ -33,7 +33,7 @@ pub fn push_str(out: &mut String, s: &str) {
 pub struct Obj<'a> {
     out: &'a mut String,
     first: bool,
-    tracked: &'static [(&'static str, super::checksum::Kind)],
+    tracked: &'static [(&'static str, crate::domain::checksum::Kind)],
     values: u64,
 }
 
@@ -51,7 +51,7 @@ impl<'a> Obj<'a> {
     /// An object whose `tracked` columns' values are digested.
     pub fn tracking(
         out: &'a mut String,
-        tracked: &'static [(&'static str, super::checksum::Kind)],
+        tracked: &'static [(&'static str, crate::domain::checksum::Kind)],
     ) -> Self {
         let mut o = Self::start(out);
         o.tracked = tracked;
@@ -62,7 +62,7 @@ impl<'a> Obj<'a> {
         if self.tracked.iter().any(|(n, _)| *n == k) {
             self.values = self
                 .values
-                .wrapping_add(super::checksum::field_hash(k, canonical));
+                .wrapping_add(crate::domain::checksum::field_hash(k, canonical));
         }
     }
 
@@ -93,7 +93,7 @@ impl<'a> Obj<'a> {
     pub fn null(&mut self, k: &str) -> &mut Self {
         self.key(k);
         self.out.push_str("null");
-        self.track(k, super::checksum::NULL);
+        self.track(k, crate::domain::checksum::NULL);
         self
     }
 
@@ -122,7 +122,7 @@ impl<'a> Obj<'a> {
         let t = b.format_finite(v);
         self.out.push_str(t);
         if !self.tracked.is_empty() {
-            let c = super::checksum::canonical_number(t);
+            let c = crate::domain::checksum::canonical_number(t);
             self.track(k, &c);
         }
         self

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use super::attribute::Attributed;
-use super::checksum::ChecksumBuilder;
 use super::rows::{self, RowMeta};
+use crate::domain::checksum::ChecksumBuilder;
 use crate::domain::touchpoint::Touchpoint;
 use crate::sinks::{EncodedRow, Sink, SinkError, Table};
 

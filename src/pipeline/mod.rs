@@ -3,13 +3,13 @@
 pub mod ads;
 pub mod attribute;
 pub mod campaigns;
-pub mod checksum;
 pub mod failpoint;
 pub mod fx;
 pub mod json;
 pub mod load;
 pub mod quality;
 pub mod rows;
+pub mod run_metrics;
 pub mod summary;
 
 use std::collections::BTreeMap;
@@ -158,7 +158,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let started = Instant::now();
         let result = self.claim_and_run(spec).await;
         self.current.lock().expect("current run lock").take();
-        crate::telemetry::record_run(&spec.job, &result, started.elapsed());
+        run_metrics::record_run(&spec.job, &result, started.elapsed());
         result
     }
 

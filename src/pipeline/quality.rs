@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::attribute::Attributed;
-use super::checksum::Checksum;
 use crate::config::{OnLowScore, QualitySettings};
+use crate::domain::checksum::Checksum;
 use crate::domain::extract::{ReadCounts, SkipReason};
 use crate::domain::touchpoint::UNASSIGNED;
 

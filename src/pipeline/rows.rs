@@ -1,9 +1,9 @@
 //! Encoding domain objects as warehouse rows (DESIGN §4). Every row has `row_key`, `run_id`
 //! and `loaded_at`; keys are deterministic so a re-sent row is the same row.
 
-use super::checksum::value_fields;
 use super::json::Obj;
 use crate::domain::attribution::{Conversion, Credit};
+use crate::domain::checksum::value_fields;
 use crate::domain::ids::{RunId, Uuid};
 use crate::domain::platform::Platform;
 use crate::domain::time::Timestamp;
@@ -257,7 +257,7 @@ mod tests {
         // The values digest written equals the one recomputed from the row read back.
         let back = |r: &EncodedRow, t: Table| {
             let v: serde_json::Value = serde_json::from_str(&r.json).unwrap();
-            crate::pipeline::checksum::values_of(t, |f| v.get(f).cloned())
+            crate::domain::checksum::values_of(t, |f| v.get(f).cloned())
         };
         assert_eq!(back(&row, Table::AttributionCredits), row.values);
         let c = conversion(&conv, 1, m);

@@ -214,7 +214,7 @@ impl BigQuerySink {
     ) -> Result<Vec<(String, u64)>, SinkError> {
         use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
         use gcp_bigquery_client::model::table_row::TableRow;
-        let fields = crate::pipeline::checksum::value_fields(table);
+        let fields = crate::domain::checksum::value_fields(table);
         let cols: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
         let sql = format!(
             "SELECT row_key, {} FROM {} WHERE run_id = {}",
@@ -234,7 +234,7 @@ impl BigQuerySink {
                 let Some(serde_json::Value::String(k)) = cells.first().cloned() else {
                     continue;
                 };
-                let values = crate::pipeline::checksum::values_of(table, |f| {
+                let values = crate::domain::checksum::values_of(table, |f| {
                     cols.iter()
                         .position(|c| *c == f)
                         .map(|i| cells[i + 1].clone())

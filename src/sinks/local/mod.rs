@@ -255,7 +255,7 @@ impl LocalSink {
                     let v: serde_json::Value = serde_json::from_str(&line).with_context(|| {
                         format!("{} line {} is not JSON", rows.display(), i + 1)
                     })?;
-                    let values = crate::pipeline::checksum::values_of(table, |f| v.get(f).cloned());
+                    let values = crate::domain::checksum::values_of(table, |f| v.get(f).cloned());
                     match v["row_key"].as_str() {
                         Some(k) => found.push((k.to_string(), values)),
                         None => anyhow::bail!("{} line {} has no row_key", rows.display(), i + 1),

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::sinks::Table;
+use super::table::Table;
 
 /// How a value column is compared: as text, or as a number (`1.0` and `1` are equal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,43 @@
+//! The warehouse tables attrsync writes.
+
+use std::fmt;
+
+/// The warehouse tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    Conversions,
+    Touchpoints,
+    AttributionCredits,
+    AdMetrics,
+    FxRates,
+}
+
+impl Table {
+    pub const ALL: [Table; 5] = [
+        Table::Conversions,
+        Table::Touchpoints,
+        Table::AttributionCredits,
+        Table::AdMetrics,
+        Table::FxRates,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Conversions => "conversions",
+            Table::Touchpoints => "touchpoints",
+            Table::AttributionCredits => "attribution_credits",
+            Table::AdMetrics => "ad_metrics",
+            Table::FxRates => "fx_rates",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == s)
+    }
+}
+
+impl fmt::Display for Table {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
