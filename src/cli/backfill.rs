@@ -10,7 +10,7 @@ use super::Context;
 use crate::domain::time::{Date, Timestamp};
 use crate::pipeline::{Outcome, RunSpec};
 use crate::sources::Source;
-use crate::store::{RunStore, Trigger};
+use crate::store::{CursorPosition, RunStore, Trigger};
 
 #[derive(Debug, clap::Args)]
 pub struct BackfillArgs {
@@ -98,7 +98,7 @@ pub async fn execute(ctx: &Context, args: BackfillArgs) -> ExitCode {
                 Timestamp::start_of(day),
                 Timestamp::start_of(day.add_days(1)),
             )),
-            progress: Some((job.clone(), partition.clone(), day.to_string())),
+            progress: Some(CursorPosition::new(&job, &partition, day.to_string())),
         };
         match pipeline.run(&spec).await {
             Ok(Outcome::Completed(s)) => {

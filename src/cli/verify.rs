@@ -9,7 +9,7 @@ use crate::domain::checksum::{Checksum, ChecksumBuilder};
 use crate::domain::ids::RunId;
 use crate::pipeline::quality::Quality;
 use crate::sinks::{AnySink, Table};
-use crate::store::RunStore;
+use crate::store::{RunStatus, RunStore};
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
@@ -104,7 +104,7 @@ pub async fn execute(ctx: &Context, args: VerifyArgs) -> ExitCode {
         let store = ctx.store().await?;
         let record = store.run(run).await?.ok_or_else(|| anyhow::anyhow!("no run {} in the run store", run))?;
         // A succeeded run that had nothing new to write (an unchanged snapshot file) is fine.
-        if record.status == "succeeded" && record.counts.rows_written == 0 {
+        if record.status == RunStatus::Succeeded && record.counts.rows_written == 0 {
             return Ok(Vec::new());
         }
         let quality: Quality = serde_json::from_value(record.counts.quality.clone())

@@ -19,7 +19,7 @@ use crate::domain::ids::RunId;
 use crate::domain::time::{Date, Timestamp};
 use crate::sinks::{Sink, SinkError, Table};
 use crate::sources::Source;
-use crate::store::{Finish, RunStatus, RunStore, Trigger};
+use crate::store::{CursorPosition, Finish, RunStatus, RunStore, Trigger};
 
 /// Ad accounts pulled at once (each platform has its own limiter).
 const PARALLEL_ACCOUNTS: usize = 4;
@@ -78,7 +78,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                     .await),
                 Ok((summary, window, position)) => {
                     let counts = summary.counts();
-                    let cursors = vec![(job.clone(), ADS_PARTITION.to_string(), position)];
+                    let cursors = [CursorPosition::new(&job, ADS_PARTITION, position)];
                     let span = window.map(|(f, t)| {
                         (
                             Some(Timestamp::start_of(f)),

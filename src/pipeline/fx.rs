@@ -19,7 +19,7 @@ use crate::domain::time::{Date, Timestamp};
 use crate::fx::Rates;
 use crate::sinks::{Sink, SinkError, Table};
 use crate::sources::Source;
-use crate::store::{Finish, RunStatus, RunStore, Trigger};
+use crate::store::{CursorPosition, Finish, RunStatus, RunStore, Trigger};
 
 /// The cursor partition of the fx job.
 pub const FX_PARTITION: &str = "fx";
@@ -114,7 +114,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                     .await),
                 Ok((summary, position)) => {
                     let counts = summary.counts();
-                    let cursors = vec![(job.clone(), FX_PARTITION.to_string(), position)];
+                    let cursors = [CursorPosition::new(&job, FX_PARTITION, position)];
                     let fin = Finish {
                         status: RunStatus::Succeeded,
                         counts: &counts,

@@ -23,7 +23,9 @@ use crate::domain::ids::RunId;
 use crate::domain::time::{Timestamp, MICROS_PER_DAY};
 use crate::sinks::{Sink, SinkError, SinkOwner};
 use crate::sources::{ParseRules, ReadRequest, Source, SourceError};
-use crate::store::{Claim, Finish, RunStatus, RunStore, RunnerMeta, StoreError, Trigger};
+use crate::store::{
+    Claim, CursorPosition, Finish, RunStatus, RunStore, RunnerMeta, StoreError, Trigger,
+};
 use attribute::{attribute, Plan};
 use rows::RowMeta;
 pub use summary::RunSummary;
@@ -136,9 +138,9 @@ pub struct RunSpec {
     pub job: String,
     /// A fixed read window `[from, until)` (backfill); `None` reads from the stored horizon.
     pub window: Option<(Timestamp, Timestamp)>,
-    /// (source, partition, position) committed instead of the events horizon (backfill
-    /// progress); `None` commits the horizon.
-    pub progress: Option<(String, String, String)>,
+    /// The position committed instead of the events horizon (backfill progress); `None`
+    /// commits the horizon.
+    pub progress: Option<CursorPosition>,
 }
 
 impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
@@ -305,10 +307,10 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             Ok((summary, next, window)) => {
                 failpoint::hit(failpoint::BEFORE_COMMIT).await;
                 let counts = summary.counts();
-                let cursors: Vec<(String, String, String)> = match &spec.progress {
+                let cursors: Vec<CursorPosition> = match &spec.progress {
                     Some(p) => vec![p.clone()],
                     None => next
-                        .map(|c| vec![(source_job.clone(), EVENTS_PARTITION.to_string(), c)])
+                        .map(|c| vec![CursorPosition::new(&source_job, EVENTS_PARTITION, c)])
                         .unwrap_or_default(),
                 };
                 let fin = Finish {
@@ -389,7 +391,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
     /// `cause` and whatever it wrote to the sink is discarded (its cursor never moved).
     pub async fn settle(&self, run: RunId, cause: &str) -> Result<(), StoreError> {
         match self.store.run(run).await? {
-            Some(r) if r.status == RunStatus::Running.as_str() => {
+            Some(r) if r.status == RunStatus::Running => {
                 if self
                     .store
                     .mark_failed(run, &crate::redact::redact(cause))

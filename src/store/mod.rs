@@ -1,12 +1,15 @@
 //! The run store: run history (`sync_runs`), cursors (`source_cursors`) and per-job leases.
 //! SQLite for the embedded default, PostgreSQL in production; same tables and meaning.
 
+mod lease;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 mod types;
 pub mod vault;
 
-pub use types::{Claim, Lease, RunCounts, RunRecord, RunStatus, RunnerMeta, Trigger};
+pub use lease::Lease;
+pub use types::{Claim, CursorPosition, RunCounts, RunRecord, RunStatus, RunnerMeta, Trigger};
 
 use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
@@ -56,8 +59,8 @@ pub struct Finish<'a> {
     pub counts: &'a RunCounts,
     pub error: Option<&'a str>,
     pub window: (Option<Timestamp>, Option<Timestamp>),
-    /// (source, partition, position) to store; empty when the run failed.
-    pub cursors: &'a [(String, String, String)],
+    /// Positions to store; empty when the run failed.
+    pub cursors: &'a [CursorPosition],
 }
 
 /// What the pipeline needs from a run store.

@@ -4,14 +4,11 @@
 use std::str::FromStr;
 
 use anyhow::Context;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 
-use super::types::LeaseInner;
-use super::{
-    classify, Claim, Finish, Lease, RunCounts, RunRecord, RunStore, RunnerMeta, StoreError, Trigger,
-};
+use super::lease::LeaseInner;
+use super::{classify, Claim, Finish, Lease, RunStore, RunnerMeta, StoreError, Trigger};
 use crate::config::RunStoreSettings;
 use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
@@ -39,13 +36,34 @@ pub struct PostgresStore {
     opts: std::sync::Arc<PgConnectOptions>,
 }
 
-fn odt(t: Timestamp) -> OffsetDateTime {
+// How this backend stores what `sql.rs` writes: native timestamps and JSONB.
+type Db = sqlx::Postgres;
+type Time = OffsetDateTime;
+type Json = serde_json::Value;
+type Pid = i32;
+
+fn to_db(t: Timestamp) -> Time {
     t.to_offset_datetime()
 }
 
-fn from_odt(t: Option<OffsetDateTime>) -> Option<Timestamp> {
-    t.map(Timestamp::from_offset_datetime)
+fn from_db(t: Time) -> Option<Timestamp> {
+    Some(Timestamp::from_offset_datetime(t))
 }
+
+fn json(v: &serde_json::Value) -> Json {
+    v.clone()
+}
+
+fn from_json(j: Json) -> serde_json::Value {
+    j
+}
+
+fn pid(p: u32) -> Pid {
+    // Linux pids fit in 22 bits.
+    p as i32
+}
+
+super::sql::run_queries!();
 
 impl PostgresStore {
     /// Builds the pool; connections are made lazily so start-up survives a database that is down.
@@ -98,77 +116,30 @@ impl PostgresStore {
     }
 
     async fn holder(&self, job: &str) -> String {
-        let row = sqlx::query(
-            "SELECT id, host, pid, started_at FROM sync_runs WHERE job = $1 AND status = 'running' ORDER BY id DESC LIMIT 1",
+        if let Some(run) = running_run(&self.pool, job).await {
+            return run;
+        }
+        // The holder took the lock but has not committed its run row yet: name the session
+        // that holds the lock instead.
+        let who: Option<(String, Option<OffsetDateTime>)> = sqlx::query_as(
+            "SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 \
+             AND l.objid::bigint = (hashtext($2)::bigint & 4294967295) AND l.objsubid = 2 LIMIT 1",
         )
+        .bind(LOCK_CLASS as i64)
         .bind(job)
         .fetch_optional(&self.pool)
-        .await;
-        match row {
-            Ok(Some(r)) => format!(
-                "run {} on {} (pid {}), started {}",
-                r.get::<i64, _>("id"),
-                r.get::<String, _>("host"),
-                r.get::<i32, _>("pid"),
-                Timestamp::from_offset_datetime(r.get("started_at"))
+        .await
+        .ok()
+        .flatten();
+        match who {
+            Some((app, since)) => format!(
+                "{app}, connected since {}",
+                since.map_or("?".to_string(), |t| Timestamp::from_offset_datetime(t)
+                    .to_string())
             ),
-            // The holder took the lock but has not committed its run row yet: name the
-            // session that holds the lock instead.
-            _ => {
-                let who: Option<(String, Option<OffsetDateTime>)> = sqlx::query_as(
-                    "SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-                     WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1 \
-                     AND l.objid::bigint = (hashtext($2)::bigint & 4294967295) AND l.objsubid = 2 LIMIT 1",
-                )
-                .bind(LOCK_CLASS as i64)
-                .bind(job)
-                .fetch_optional(&self.pool)
-                .await
-                .ok()
-                .flatten();
-                match who {
-                    Some((app, since)) => format!(
-                        "{app}, connected since {}",
-                        since.map_or("?".to_string(), |t| Timestamp::from_offset_datetime(t)
-                            .to_string())
-                    ),
-                    None => "another runner that has just finished".into(),
-                }
-            }
+            None => "another runner that has just finished".into(),
         }
-    }
-}
-
-fn record(r: &PgRow) -> RunRecord {
-    RunRecord {
-        id: RunId(r.get("id")),
-        job: r.get("job"),
-        trigger: r.get("trigger"),
-        status: r.get("status"),
-        started_at: Timestamp::from_offset_datetime(r.get("started_at")),
-        finished_at: from_odt(r.get("finished_at")),
-        window_start: from_odt(r.get("window_start")),
-        window_end: from_odt(r.get("window_end")),
-        counts: RunCounts {
-            events_read: r.get("events_read"),
-            events_skipped: r.get("events_skipped"),
-            conversions: r.get("conversions"),
-            touchpoints: r.get("touchpoints"),
-            credits: r.get("credits"),
-            ad_metric_rows: r.get("ad_metric_rows"),
-            rows_written: r.get("rows_written"),
-            details: r
-                .get::<Option<serde_json::Value>, _>("details")
-                .unwrap_or_default(),
-            quality: r
-                .get::<Option<serde_json::Value>, _>("quality")
-                .unwrap_or_default(),
-        },
-        error: r.get("error"),
-        host: r.get("host"),
-        pid: r.get::<i32, _>("pid") as i64,
-        version: r.get("version"),
-        abandoned_at: from_odt(r.get("abandoned_at")),
     }
 }
 
@@ -208,56 +179,16 @@ impl RunStore for PostgresStore {
             job: job.to_string(),
             inner: LeaseInner::Postgres(Some(conn)),
         };
-        let now = Timestamp::now();
-        let note = format!(
-            "abandoned: its runner stopped without finishing; detected by {} (pid {}) at {now}",
-            meta.host, meta.pid
-        );
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(|e| classify(e, "begin claim"))?;
-        let abandoned: Vec<i64> = sqlx::query_scalar(
-            "UPDATE sync_runs SET status = 'abandoned', abandoned_at = $1, finished_at = $1, error = COALESCE(error, $2) \
-             WHERE job = $3 AND status = 'running' RETURNING id",
-        )
-        .bind(odt(now))
-        .bind(&note)
-        .bind(job)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(|e| classify(e, "marking abandoned runs"))?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO sync_runs (job, trigger, status, started_at, host, pid, version) \
-             VALUES ($1, $2, 'running', $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(job)
-        .bind(trigger.as_str())
-        .bind(odt(now))
-        .bind(&meta.host)
-        .bind(meta.pid as i32)
-        .bind(&meta.version)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| classify(e, "inserting the run row"))?;
-        tx.commit().await.map_err(|e| classify(e, "commit claim"))?;
+        let mut conn = match self.pool.acquire().await {
+            Ok(c) => c,
+            Err(e) => return Err(self.unreachable(e, "connecting to open a run").await),
+        };
+        let (run, abandoned) = open_run(&mut conn, job, trigger, meta).await?;
         Ok(Claim::Acquired {
-            run: RunId(id),
+            run,
             lease,
-            abandoned: abandoned.into_iter().map(RunId).collect(),
+            abandoned,
         })
-    }
-
-    async fn cursor(&self, source: &str, partition: &str) -> Result<Option<String>, StoreError> {
-        sqlx::query_scalar(
-            "SELECT position FROM source_cursors WHERE source = $1 AND partition = $2",
-        )
-        .bind(source)
-        .bind(partition)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(|e| classify(e, "reading a cursor"))
     }
 
     async fn finish(&self, mut lease: Lease, run: RunId, f: Finish<'_>) -> Result<(), StoreError> {
@@ -273,97 +204,10 @@ impl RunStore for PostgresStore {
                 "lease connection already released"
             )));
         };
-        let result = async {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await.map_err(|e| classify(e, "begin finish"))?;
-            let c = f.counts;
-            sqlx::query(
-                "UPDATE sync_runs SET status = $1, finished_at = now(), window_start = $2, window_end = $3, \
-                 events_read = $4, events_skipped = $5, conversions = $6, touchpoints = $7, credits = $8, \
-                 ad_metric_rows = $9, rows_written = $10, error = $11, details = $12, quality = $13 WHERE id = $14",
-            )
-            .bind(f.status.as_str())
-            .bind(f.window.0.map(odt))
-            .bind(f.window.1.map(odt))
-            .bind(c.events_read)
-            .bind(c.events_skipped)
-            .bind(c.conversions)
-            .bind(c.touchpoints)
-            .bind(c.credits)
-            .bind(c.ad_metric_rows)
-            .bind(c.rows_written)
-            .bind(f.error)
-            .bind(&c.details)
-            .bind((!c.quality.is_null()).then_some(&c.quality))
-            .bind(run.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| classify(e, "updating the run row"))?;
-            for (source, partition, position) in f.cursors {
-                sqlx::query(
-                    "INSERT INTO source_cursors (source, partition, position, updated_at, run_id) VALUES ($1, $2, $3, now(), $4) \
-                     ON CONFLICT (source, partition) DO UPDATE SET position = excluded.position, \
-                     updated_at = excluded.updated_at, run_id = excluded.run_id",
-                )
-                .bind(source)
-                .bind(partition)
-                .bind(position)
-                .bind(run.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| classify(e, "storing a cursor"))?;
-            }
-            tx.commit().await.map_err(|e| classify(e, "commit finish"))
-        }
-        .await;
+        let result = close_run(&mut conn, run, &f).await;
         *slot = Some(conn);
         release(lease).await;
         result
-    }
-
-    async fn mark_failed(&self, run: RunId, error: &str) -> Result<bool, StoreError> {
-        let r = sqlx::query("UPDATE sync_runs SET status = 'failed', finished_at = now(), error = $1 WHERE id = $2 AND status = 'running'")
-            .bind(error)
-            .bind(run.0)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| classify(e, "marking a run failed"))?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    async fn recent(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM sync_runs ORDER BY id DESC LIMIT $1")
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| classify(e, "listing runs"))?;
-        Ok(rows.iter().map(record).collect())
-    }
-
-    async fn run(&self, id: RunId) -> Result<Option<RunRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM sync_runs WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| classify(e, "reading a run"))?;
-        Ok(row.as_ref().map(record))
-    }
-
-    async fn last_success(&self) -> Result<Option<Timestamp>, StoreError> {
-        let t: Option<OffsetDateTime> =
-            sqlx::query_scalar("SELECT MAX(finished_at) FROM sync_runs WHERE status = 'succeeded'")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(|e| classify(e, "reading the last success"))?;
-        Ok(from_odt(t))
-    }
-
-    async fn prune(&self, before: Timestamp) -> Result<u64, StoreError> {
-        let r = sqlx::query("DELETE FROM sync_runs WHERE started_at < $1 AND status <> 'running'")
-            .bind(odt(before))
-            .execute(&self.pool)
-            .await
-            .map_err(|e| classify(e, "pruning old runs"))?;
-        Ok(r.rows_affected())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -373,47 +217,7 @@ impl RunStore for PostgresStore {
         }
     }
 
-    async fn identity(&self) -> Result<(String, bool), StoreError> {
-        let id: String = sqlx::query_scalar("SELECT id FROM store_identity LIMIT 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(|e| classify(e, "reading the store identity"))?;
-        let history: i64 = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM source_cursors) + (SELECT COUNT(*) FROM sync_runs WHERE status <> 'running')",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| classify(e, "reading the store history"))?;
-        Ok((id, history > 0))
-    }
-
-    async fn secret(&self, name: &str) -> Result<Option<(String, String)>, StoreError> {
-        sqlx::query_as("SELECT nonce, ciphertext FROM stored_secrets WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(|e| classify(e, "reading a stored secret"))
-    }
-
-    async fn put_secret(
-        &self,
-        name: &str,
-        nonce: &str,
-        ciphertext: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO stored_secrets (name, nonce, ciphertext, updated_at) VALUES ($1, $2, $3, now()) \
-             ON CONFLICT (name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(name)
-        .bind(nonce)
-        .bind(ciphertext)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| classify(e, "storing a secret"))?;
-        Ok(())
-    }
+    super::sql::pool_methods!();
 }
 
 /// Unlocks on the lease's own connection; if that fails the connection is closed, which
@@ -429,18 +233,6 @@ async fn release(mut lease: Lease) {
                 .is_ok();
             if !ok {
                 let _ = c.detach();
-            }
-        }
-    }
-}
-
-impl Drop for Lease {
-    fn drop(&mut self) {
-        // A lease dropped without `finish` (an error path) must not leave its lock on a pooled
-        // connection: detach closes that connection, and PostgreSQL releases the lock.
-        if let LeaseInner::Postgres(conn) = &mut self.inner {
-            if let Some(c) = conn.take() {
-                drop(c.detach());
             }
         }
     }

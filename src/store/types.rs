@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::Lease;
 use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
 
@@ -27,6 +28,12 @@ impl Trigger {
         [Trigger::Schedule, Trigger::Manual, Trigger::Backfill]
             .into_iter()
             .find(|t| t.as_str() == s)
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -119,8 +126,8 @@ pub struct RunCounts {
 pub struct RunRecord {
     pub id: RunId,
     pub job: String,
-    pub trigger: String,
-    pub status: String,
+    pub trigger: Trigger,
+    pub status: RunStatus,
     pub started_at: Timestamp,
     pub finished_at: Option<Timestamp>,
     pub window_start: Option<Timestamp>,
@@ -134,6 +141,26 @@ pub struct RunRecord {
     pub abandoned_at: Option<Timestamp>,
 }
 
+/// A source's position in one partition, stored when its run commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorPosition {
+    /// The job the source reads for (`events:file`, `ads:meta:act_1`, ...).
+    pub source: String,
+    pub partition: String,
+    /// Opaque to the store; only the source reads it.
+    pub position: String,
+}
+
+impl CursorPosition {
+    pub fn new(source: &str, partition: &str, position: String) -> Self {
+        Self {
+            source: source.to_string(),
+            partition: partition.to_string(),
+            position,
+        }
+    }
+}
+
 /// The outcome of trying to start a run.
 #[derive(Debug)]
 pub enum Claim {
@@ -145,19 +172,4 @@ pub enum Claim {
     },
     /// Another runner holds the lease.
     Held { holder: String },
-}
-
-/// Proof of holding a job's lease; released when the run finishes (or the process dies).
-#[derive(Debug)]
-pub struct Lease {
-    pub job: String,
-    pub(crate) inner: LeaseInner,
-}
-
-#[derive(Debug)]
-pub(crate) enum LeaseInner {
-    /// An exclusive lock on a file beside the SQLite database.
-    File { _lock: Option<std::fs::File> },
-    /// A session-level advisory lock held on a dedicated connection.
-    Postgres(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>),
 }

@@ -11,7 +11,7 @@ use attrsync::cli::Context;
 use attrsync::domain::time::Timestamp;
 use attrsync::pipeline::Outcome;
 use attrsync::sinks::Sink;
-use attrsync::store::{RunStore, Trigger};
+use attrsync::store::{RunStatus, RunStore, Trigger};
 use serde_json::Value;
 
 use crate::fake::{self, Common};
@@ -164,7 +164,7 @@ async fn a_refusing_platform_fails_its_run_with_the_cause_recorded() {
     let err = p.run_ads(src, Trigger::Manual).await.unwrap_err();
     assert!(!err.transient);
     let run = p.store.run(err.run.unwrap()).await.unwrap().unwrap();
-    assert_eq!(run.status, "failed");
+    assert_eq!(run.status, RunStatus::Failed);
     let cause = run.error.unwrap();
     assert!(
         cause.contains("ads.meta.access_token") && !cause.contains("revoked-SENSITIVE"),

@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 
 use attrsync::domain::time::{Timestamp, MICROS_PER_DAY};
-use attrsync::store::RunStore;
+use attrsync::store::{RunStatus, RunStore};
 use serde_json::json;
 
 use crate::fixture::{fixture, pipeline, run, served, wanted, Lcg, Served};
@@ -73,7 +73,7 @@ async fn a_failure_mid_stream_fails_the_run_and_the_rerun_resumes_from_the_commi
     );
     assert!(err.transient);
     let last = p.store.recent(1).await.unwrap().remove(0);
-    assert_eq!(last.status, "failed");
+    assert_eq!(last.status, RunStatus::Failed);
     assert!(last.error.unwrap().contains("500"));
     assert!(
         p.store

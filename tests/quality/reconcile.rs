@@ -6,7 +6,7 @@ use attrsync::domain::ids::RunId;
 use attrsync::pipeline::Pipeline;
 use attrsync::sinks::local::LocalSink;
 use attrsync::sinks::{EncodedRow, Sink, SinkError, SinkOwner, Table};
-use attrsync::store::{RunStore, Trigger};
+use attrsync::store::{RunStatus, RunStore, Trigger};
 
 use crate::support::sample_events as sample;
 use crate::support::{read_table, run_bin};
@@ -79,7 +79,7 @@ async fn a_sink_that_drops_a_row_fails_reconciliation_and_keeps_the_cursor() {
         "{text}"
     );
     let run = p.store.recent(1).await.unwrap().remove(0);
-    assert_eq!(run.status, "failed");
+    assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(
         run.counts.quality["reconciliation"]["rows"]["conversions"]["acknowledged"],
         1108

@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod backends;
 mod crash;
 mod postgres;
 mod recovery;

@@ -1,0 +1,29 @@
+//! A job's lease: at most one runner per job at a time.
+
+/// Proof of holding a job's lease; released when the run finishes (or the process dies).
+#[derive(Debug)]
+pub struct Lease {
+    pub job: String,
+    pub(crate) inner: LeaseInner,
+}
+
+#[derive(Debug)]
+pub(crate) enum LeaseInner {
+    /// An exclusive lock on a file beside the SQLite database.
+    File { _lock: Option<std::fs::File> },
+    /// A session-level advisory lock held on a dedicated connection.
+    Postgres(Option<sqlx::pool::PoolConnection<sqlx::Postgres>>),
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // A lease dropped without `finish` (an error path) must not leave its advisory lock on a
+        // pooled connection: detach closes that connection, and PostgreSQL releases the lock.
+        // A file lock is released when its handle closes.
+        if let LeaseInner::Postgres(conn) = &mut self.inner {
+            if let Some(c) = conn.take() {
+                drop(c.detach());
+            }
+        }
+    }
+}
