@@ -72,7 +72,7 @@ async fn tick<S: Source + Sync, K: Sink + Sync, R: RunStore>(
     shutdown: &watch::Receiver<bool>,
 ) -> Result<Outcome, RunError> {
     if opts.auto_migrate && !st.migrated {
-        p.store.migrate().await?;
+        p.store().migrate().await?;
         st.migrated = true;
     }
     while let Some((run, cause)) = st.unsettled.first().cloned() {
@@ -131,7 +131,7 @@ pub async fn run_loop<S: Source + Sync, K: Sink + Sync, R: RunStore>(
             }
         };
         if cancelled {
-            if let Some(run) = pipeline.take_interrupted() {
+            for run in pipeline.take_interrupted() {
                 tracing::warn!(
                     run_id = run.0,
                     "the run did not finish within the grace period; abandoning it"

@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 
 use super::AdError;
 use crate::http::oauth::{OAuth, OAuthError};
-use crate::http::{parse_retry_after, RateLimiter, RetryPolicy};
+use crate::http::{classify_status, RateLimiter, RetryPolicy, StatusClass};
 
 /// What a platform makes of a response.
 #[derive(Debug)]
@@ -45,22 +45,16 @@ impl Reply {
     }
 }
 
-/// The default judgement: 2xx done, 401 refresh, 429/5xx/408 retry (Retry-After honoured),
-/// other 4xx fail.
+/// The default judgement ([`classify_status`]): 2xx done, 401 refresh, 429/5xx/408 retry
+/// (Retry-After honoured), other 4xx fail.
 pub fn http_verdict(r: &Reply) -> Verdict {
-    match r.status {
-        200..=299 => Verdict::Done,
-        401 => Verdict::Refresh,
-        408 | 429 | 500..=599 => {
-            let after = r
-                .headers
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(parse_retry_after);
-            Verdict::Retry(after, format!("HTTP {}", r.status))
-        }
-        s => Verdict::Fail(format!(
-            "HTTP {s}: {}",
+    match classify_status(r.status, &r.headers) {
+        StatusClass::Success => Verdict::Done,
+        StatusClass::Unauthorized => Verdict::Refresh,
+        StatusClass::Retry(after) => Verdict::Retry(after, format!("HTTP {}", r.status)),
+        StatusClass::Refused => Verdict::Fail(format!(
+            "HTTP {}: {}",
+            r.status,
             crate::redact::snippet(&r.body, 300)
         )),
     }
@@ -101,10 +95,10 @@ impl Api {
         build: impl Fn(&reqwest::Client, Option<&str>) -> reqwest::RequestBuilder,
         judge: impl Fn(&Reply) -> Verdict,
     ) -> Result<Reply, AdError> {
-        let mut attempt = 0;
+        let mut tries = self.retry.attempts(&self.name, what);
         let mut refreshed = false;
         loop {
-            attempt += 1;
+            tries.begin();
             let token = self.bearer().await?;
             let permit = self.limiter.acquire().await;
             let sent = build(&self.http, token.as_deref()).send().await;
@@ -153,15 +147,10 @@ impl Api {
                 }
             };
             drop(permit);
-            if !self.retry.may_retry(attempt) {
-                return Err(AdError::Transient(anyhow!(
-                    "{}: {what}: gave up after {attempt} attempts: {last}",
-                    self.name
-                )));
-            }
-            let delay = self.retry.delay(attempt, wait);
-            tracing::warn!(api = %self.name, what, attempt, wait_secs = delay.as_secs_f64(), reason = %last, "retrying");
-            tokio::time::sleep(delay).await;
+            tries
+                .wait(wait, last)
+                .await
+                .map_err(|g| AdError::Transient(anyhow!("{}: {what}: {g}", self.name)))?;
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod x;
 
 use crate::domain::ad_metric::AdMetricRow;
 use crate::domain::time::Date;
+use crate::http::{Classify, ErrorKind};
 pub use account::{Account, AccountInfo, Resolved};
 pub use build::sources;
 pub use day::CampaignDay;
@@ -34,11 +35,16 @@ pub enum AdError {
     Permanent(anyhow::Error),
 }
 
-impl AdError {
-    pub fn is_transient(&self) -> bool {
-        matches!(self, AdError::Transient(_))
+impl Classify for AdError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            AdError::Transient(_) => ErrorKind::Transient,
+            AdError::Permanent(_) => ErrorKind::Permanent,
+        }
     }
+}
 
+impl AdError {
     pub(crate) fn permanent(m: impl std::fmt::Display) -> Self {
         AdError::Permanent(anyhow::anyhow!("{m}"))
     }

@@ -46,16 +46,16 @@ pub async fn execute(ctx: &Context, args: BackfillArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = pipeline.store.migrate().await {
+    if let Err(e) = pipeline.store().migrate().await {
         crate::redact::eprint_error(&format!("{e:#}"));
         return ExitCode::FAILURE;
     }
-    let job = format!("backfill:{}", pipeline.source.job());
+    let job = format!("backfill:{}", pipeline.source().job());
     let partition = format!("{}..{}", args.from, args.to);
     let done = if args.restart {
         None
     } else {
-        match pipeline.store.cursor(&job, &partition).await {
+        match pipeline.store().cursor(&job, &partition).await {
             Ok(c) => c.and_then(|d| Date::parse(&d).ok()),
             Err(e) => {
                 crate::redact::eprint_error(&format!("{e:#}"));

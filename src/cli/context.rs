@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use crate::config::{ConfigError, LoadOptions, Settings, SinkKind, SourceKind};
-use crate::pipeline::{plan_from, Pipeline};
+use crate::pipeline::{Pipeline, RunOptions};
 use crate::sinks::bigquery::BigQuerySink;
 use crate::sinks::local::LocalSink;
 use crate::sinks::AnySink;
 use crate::sources::file::FileSource;
 use crate::sources::posthog::PostHogSource;
 use crate::sources::AnySource;
-use crate::store::{AnyStore, RunStore, RunnerMeta};
+use crate::store::{AnyStore, RunStore};
 
 /// Loaded settings plus helpers to open the configured seams.
 #[derive(Debug)]
@@ -105,29 +105,17 @@ impl Context {
     /// The pipeline for the configured source, sink and store.
     pub async fn pipeline(&self) -> anyhow::Result<Pipeline<AnySource, AnySink, AnyStore>> {
         let s = &self.settings;
-        let (plan, parse) = plan_from(s).context("building the attribution plan")?;
+        let options = RunOptions::from_settings(s)?;
         let store = self.store_lazy().await?;
-        Ok(Pipeline {
-            source: self.source()?,
-            sink: self.sink().await?,
-            ads: crate::ads::sources(&s.ads, self.vault(&store)?).context("[ads]")?,
-            store,
-            parse,
-            plan: std::sync::Arc::new(plan),
-            meta: RunnerMeta::current(),
-            training_micros: s.attribution.training_days as i64
-                * crate::domain::time::MICROS_PER_DAY,
-            max_future_micros: s.source.max_future.as_micros() as i64,
-            keep_runs_days: s.run_store.keep_runs_days,
-            quality: s.quality.clone(),
-            current: Default::default(),
-            campaigns: Default::default(),
-            store_label: s.run_store.redacted_url(),
-            owner: Default::default(),
-            fx: match s.reporting_currency() {
-                Some(c) => Some(crate::pipeline::fx::FxJob::new(c, s.fx.clone())?),
-                None => None,
-            },
-        })
+        let ads = crate::ads::sources(&s.ads, self.vault(&store)?).context("[ads]")?;
+        let fx = match s.reporting_currency() {
+            Some(c) => Some(crate::pipeline::fx::FxJob::new(c, s.fx.clone())?),
+            None => None,
+        };
+        Ok(
+            Pipeline::new(self.source()?, self.sink().await?, store, options)
+                .with_ads(ads)
+                .with_fx(fx),
+        )
     }
 }

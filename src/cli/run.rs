@@ -26,7 +26,7 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
     };
     if args.once {
         if ctx.settings.run_store.auto_migrate {
-            if let Err(e) = pipeline.store.migrate().await {
+            if let Err(e) = pipeline.store().migrate().await {
                 crate::redact::eprint_error(&format!("{e:#}"));
                 return ExitCode::FAILURE;
             }
@@ -44,7 +44,7 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
                 }
             }
         }
-        if let AnySink::Local(l) = &pipeline.sink {
+        if let AnySink::Local(l) = &pipeline.sink() {
             let perf = l.dir().join(crate::sinks::local::performance::FILE);
             if perf.exists() {
                 println!("campaign performance: {}", perf.display());
@@ -63,14 +63,14 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
     } else {
         let started = async {
             let state = crate::server::ServerState {
-                store: pipeline.store.clone(),
+                store: pipeline.store().clone(),
                 started: std::time::Instant::now(),
                 ready_max_age: ctx.settings.server.ready_max_age,
                 metrics: crate::server::install_metrics()?,
             };
-            let mut jobs = vec![crate::sources::Source::job(&pipeline.source)];
-            jobs.extend(pipeline.fx.as_ref().map(|f| f.job()));
-            jobs.extend(pipeline.ads.iter().map(crate::ads::AdSource::job));
+            let mut jobs = vec![crate::sources::Source::job(pipeline.source())];
+            jobs.extend(pipeline.fx().map(|f| f.job()));
+            jobs.extend(pipeline.ads().iter().map(crate::ads::AdSource::job));
             let mut apis: Vec<String> = jobs
                 .iter()
                 .filter_map(|j| match j.split(':').collect::<Vec<_>>().as_slice() {

@@ -107,16 +107,19 @@ pub async fn execute(ctx: &Context, args: VerifyArgs) -> ExitCode {
         if record.status == RunStatus::Succeeded && record.counts.rows_written == 0 {
             return Ok(Vec::new());
         }
+        if record.counts.quality.is_null() {
+            anyhow::bail!("run {run} has no quality record (runs before this version, or a run that failed before loading)");
+        }
         let quality: Quality = serde_json::from_value(record.counts.quality.clone())
-            .map_err(|_| anyhow::anyhow!("run {run} has no quality record (runs before this version, or a run that failed before loading)"))?;
+            .map_err(|e| anyhow::anyhow!("run {run}'s quality record cannot be read ({e}); was it written by a newer version?"))?;
         if quality.checksums.is_empty() {
             anyhow::bail!("run {run} wrote no rows ({}), nothing to verify", record.status);
         }
         let sink = ctx.sink().await?;
         let mut checks = Vec::new();
-        let sums: BTreeMap<String, Checksum> = quality.checksums;
-        for (name, expected) in &sums {
-            let table = Table::parse(name).ok_or_else(|| anyhow::anyhow!("unknown table {name} in run {run}"))?;
+        let sums: BTreeMap<Table, Checksum> = quality.checksums;
+        for (&table, expected) in &sums {
+            let name = table.name();
             let check = match &sink {
                 AnySink::Local(l) => {
                     let (found, manifest) = l.run_keys(run, table)?;

@@ -2,8 +2,11 @@
 
 use std::fmt;
 
-/// The warehouse tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The warehouse tables; serialised by name (`attribution_credits`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Table {
     Conversions,
     Touchpoints,

@@ -66,6 +66,72 @@ impl RetryPolicy {
     }
 }
 
+/// Retries ran out for one request: its attempt limit or the run's budget.
+#[derive(Debug, Clone)]
+pub struct GaveUp {
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last: String,
+}
+
+impl std::fmt::Display for GaveUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "gave up after {} attempts: {}", self.attempts, self.last)
+    }
+}
+
+/// The retry driver every client uses: it counts one request's attempts and, after each that
+/// failed in a way worth retrying, decides whether another is allowed, logs it and waits.
+/// Clients keep deciding what a response means (with [`super::classify_status`] and their
+/// platform's own throttle signals); when to try again is decided here only.
+#[derive(Debug)]
+pub struct Attempts<'a> {
+    policy: &'a RetryPolicy,
+    api: &'a str,
+    what: &'a str,
+    n: u32,
+}
+
+impl RetryPolicy {
+    /// Starts counting the attempts of one request to `api` (`what` names it in logs).
+    pub fn attempts<'a>(&'a self, api: &'a str, what: &'a str) -> Attempts<'a> {
+        Attempts {
+            policy: self,
+            api,
+            what,
+            n: 0,
+        }
+    }
+}
+
+impl Attempts<'_> {
+    /// Starts the next attempt; returns its number, from 1.
+    pub fn begin(&mut self) -> u32 {
+        self.n += 1;
+        self.n
+    }
+
+    /// Attempts made so far.
+    pub fn made(&self) -> u32 {
+        self.n
+    }
+
+    /// After an attempt that failed for now (`why`): waits (as `after` says, when the server
+    /// said) and returns `Ok` for another attempt, or [`GaveUp`] when none is allowed.
+    pub async fn wait(&mut self, after: Option<Duration>, why: String) -> Result<(), GaveUp> {
+        if !self.policy.may_retry(self.n) {
+            return Err(GaveUp {
+                attempts: self.n,
+                last: why,
+            });
+        }
+        let delay = self.policy.delay(self.n, after);
+        tracing::warn!(api = self.api, what = self.what, attempt = self.n, wait_secs = delay.as_secs_f64(), reason = %why, "retrying");
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+}
+
 /// Parses `Retry-After`: delay-seconds (possibly fractional) or an HTTP date.
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
@@ -104,6 +170,24 @@ mod tests {
             p.delay(3, Some(Duration::from_secs(2))),
             Duration::from_secs(2)
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_driver_waits_as_told_and_gives_up_with_the_last_reason() {
+        let p = RetryPolicy::new(3, 10);
+        let mut a = p.attempts("api", "a request");
+        assert_eq!(a.begin(), 1);
+        let t = tokio::time::Instant::now();
+        a.wait(Some(Duration::from_secs(4)), "HTTP 429".into())
+            .await
+            .unwrap();
+        assert_eq!(t.elapsed(), Duration::from_secs(4));
+        a.begin();
+        a.wait(None, "HTTP 503".into()).await.unwrap();
+        a.begin();
+        let gave_up = a.wait(None, "HTTP 502".into()).await.unwrap_err();
+        assert_eq!(gave_up.to_string(), "gave up after 3 attempts: HTTP 502");
+        assert_eq!(p.budget.left(), 8);
     }
 
     #[test]

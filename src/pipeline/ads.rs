@@ -6,20 +6,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::stream::{self, StreamExt};
-use tracing::Instrument;
 
 use super::campaigns::SpendCoverage;
-use super::quality::{Quality, RowCounts};
+use super::error::{Cycled, Failed, Failure};
+use super::quality::Quality;
 use super::rows::{self, RowMeta};
-use super::{Outcome, Pipeline, RunError, RunSummary};
+use super::{load, Outcome, Pipeline, RunError, RunSummary};
 use crate::ads::{AdSource, AnyAdSource};
 use crate::domain::ad_metric::AdMetricRow;
-use crate::domain::checksum::ChecksumBuilder;
 use crate::domain::ids::RunId;
-use crate::domain::time::{Date, Timestamp};
-use crate::sinks::{Sink, SinkError, Table};
+use crate::domain::time::Timestamp;
+use crate::sinks::{Sink, Table};
 use crate::sources::Source;
-use crate::store::{CursorPosition, Finish, RunStatus, RunStore, Trigger};
+use crate::store::{CursorPosition, RunStore, Trigger};
 
 /// Ad accounts pulled at once (each platform has its own limiter).
 const PARALLEL_ACCOUNTS: usize = 4;
@@ -62,47 +61,16 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
     ) -> Result<Outcome, RunError> {
         let started = Instant::now();
         let job = source.job();
-        let result = async {
-            let super::Claimed { run, lease, notes } = match self.take_lease(&job, trigger).await? {
-                Ok(claimed) => claimed,
-                Err(held) => return Ok(held),
-            };
-            let span = tracing::info_span!("run", run_id = run.0, %job);
-            match self
-                .ad_cycle(source, run, &job, notes, started)
-                .instrument(span)
-                .await
-            {
-                Err((cause, transient, partial)) => Err(self
-                    .fail(run, lease, &job, cause, transient, &partial)
-                    .await),
-                Ok((summary, window, position)) => {
-                    let counts = summary.counts();
-                    let cursors = [CursorPosition::new(&job, ADS_PARTITION, position)];
-                    let span = window.map(|(f, t)| {
-                        (
-                            Some(Timestamp::start_of(f)),
-                            Some(Timestamp::start_of(t.add_days(1))),
-                        )
-                    });
-                    let fin = Finish {
-                        status: RunStatus::Succeeded,
-                        counts: &counts,
-                        error: None,
-                        window: span.unwrap_or((None, None)),
-                        cursors: &cursors,
-                    };
-                    self.commit(lease, run, fin).await?;
-                    Ok(Outcome::Completed(Box::new(summary)))
-                }
-            }
-        }
-        .await;
+        let result = self
+            .run_job(&job, trigger, |run, notes| {
+                self.ad_cycle(source, run, &job, notes, started)
+            })
+            .await;
         super::run_metrics::record_run(&job, &result, started.elapsed());
         result
     }
 
-    /// Pull, write, commit the sink. Errors carry (cause, transient, what was done).
+    /// Pull, write, commit the sink.
     async fn ad_cycle(
         &self,
         source: &AnyAdSource,
@@ -110,22 +78,14 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         job: &str,
         sink_notes: Vec<String>,
         started: Instant,
-    ) -> Result<(RunSummary, Option<(Date, Date)>, String), (anyhow::Error, bool, RunSummary)> {
-        let mut summary = RunSummary {
-            run_id: Some(run),
-            job: job.to_string(),
-            ..Default::default()
-        };
+    ) -> Result<Cycled, Failed> {
+        let mut summary = RunSummary::new(run, job);
         let t = Instant::now();
         let resolved = match source.resolve().await {
             Ok(r) => r,
             Err(e) => {
-                let transient = e.is_transient();
-                return Err((
-                    anyhow::Error::new(e).context("reading the account's time zone and currency"),
-                    transient,
-                    summary,
-                ));
+                let f = Failure::of(e, "reading the account's time zone and currency");
+                return Err(Failed::new(f, summary));
             }
         };
         let mut notes = resolved.map(|r| r.notes).unwrap_or_default();
@@ -135,12 +95,10 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let rows: Vec<AdMetricRow> = match source.fetch(from, to).await {
             Ok(r) => r,
             Err(e) => {
-                let transient = e.is_transient();
-                return Err((
-                    anyhow::Error::new(e).context("pulling ad metrics failed"),
-                    transient,
+                return Err(Failed::new(
+                    Failure::of(e, "pulling ad metrics failed"),
                     summary,
-                ));
+                ))
             }
         };
         let days = window.map_or("the whole file".to_string(), |(f, t)| format!("{f}..{t}"));
@@ -150,25 +108,32 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             Some((_, to)) => to.to_string(),
             None => format!("content:{:016x}", content_hash(&rows)),
         };
+        let span = window.map_or((None, None), |(f, t)| {
+            (
+                Some(Timestamp::start_of(f)),
+                Some(Timestamp::start_of(t.add_days(1))),
+            )
+        });
+        let done = |summary| Cycled {
+            summary,
+            cursor: Some(CursorPosition::new(job, ADS_PARTITION, position.clone())),
+            window: span,
+        };
         // …unless the sink no longer holds it (an output directory deleted).
         if window.is_none() && self.sink.holds(Table::AdMetrics).await {
             match self.store.cursor(job, ADS_PARTITION).await {
                 Ok(Some(p)) if p == position => {
                     tracing::info!("ad metrics unchanged since the last run; nothing to write");
-                    summary
-                        .rows_by_table
-                        .insert(Table::AdMetrics.name().to_string(), 0);
+                    summary.rows_by_table.insert(Table::AdMetrics, 0);
                     summary.duration = started.elapsed();
-                    return Ok((summary, window, position));
+                    return Ok(done(summary));
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    let transient = e.is_transient();
-                    return Err((
-                        anyhow::Error::new(e).context("reading the ads cursor"),
-                        transient,
+                    return Err(Failed::new(
+                        Failure::of(e, "reading the ads cursor"),
                         summary,
-                    ));
+                    ))
                 }
             }
         }
@@ -177,73 +142,42 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             run_id: run,
             loaded_at: pulled_at,
         };
-        let mut checksum = ChecksumBuilder::default();
-        let encoded: Vec<_> = rows
+        let encoded = rows
             .iter()
             .map(|r| rows::ad_metric(r, pulled_at, meta))
             .collect();
-        for e in &encoded {
-            checksum.add(&e.row_key, e.values);
-        }
-        let produced = encoded.len() as u64;
-        let written = async {
-            let mut acked = 0;
-            let mut rest = encoded;
-            while !rest.is_empty() {
-                let tail = rest.split_off(rest.len().min(super::load::CHUNK_ROWS));
-                acked += self.sink.write(run, Table::AdMetrics, rest).await?;
-                rest = tail;
-            }
-            Ok::<_, SinkError>(acked)
-        }
-        .await;
-        let acknowledged = match written {
-            Ok(n) => n,
-            Err(e) => {
-                let transient = matches!(e, SinkError::Transient(_));
-                return Err((
-                    anyhow::Error::new(e).context("load failed"),
-                    transient,
-                    summary,
-                ));
-            }
+        let loaded = match load::write_table(&self.sink, run, Table::AdMetrics, encoded).await {
+            Ok(l) => l,
+            Err(e) => return Err(Failed::new(Failure::of(e, "load failed"), summary)),
         };
         summary
             .rows_by_table
-            .insert(Table::AdMetrics.name().to_string(), acknowledged);
+            .insert(Table::AdMetrics, loaded.acknowledged);
         let index = self.campaigns.lock().expect("campaign index lock").clone();
         let rates = self.fx.as_ref().and_then(|f| f.current());
         let spend = index.map(|i| SpendCoverage::measure(&rows, &i, rates.as_deref()));
         let quality = Quality::for_ads(
-            RowCounts {
-                produced,
-                acknowledged,
-            },
-            checksum.finish(),
+            loaded.counts(),
+            loaded.checksum.finish(),
             spend,
             notes,
-            &self.quality,
+            &self.options.quality,
         );
         for w in &quality.warnings {
             tracing::warn!(warning = %w, "data quality");
         }
-        let failed = quality.failed().then(|| quality.reasons.join("; "));
+        let failed = quality.failure();
         summary.quality = Some(quality);
         summary.duration = started.elapsed();
-        if let Some(reasons) = failed {
-            return Err((
-                anyhow::anyhow!("data quality check failed: {reasons}"),
-                false,
-                summary,
-            ));
+        if let Some(f) = failed {
+            return Err(Failed::new(f, summary));
         }
         if let Err(e) = self.sink.commit(run, job).await {
-            let t = matches!(e, SinkError::Transient(_));
-            return Err((anyhow::Error::new(e).context("load failed"), t, summary));
+            return Err(Failed::new(Failure::of(e, "load failed"), summary));
         }
-        summary.window_end = window.map(|(_, t)| Timestamp::start_of(t.add_days(1)));
+        summary.window_end = span.1;
         summary.cursor = window.map(|(_, t)| t.to_string());
-        Ok((summary, window, position))
+        Ok(done(summary))
     }
 }
 

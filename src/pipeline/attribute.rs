@@ -38,9 +38,8 @@ pub struct Attributed {
     pub journeys: Journeys,
     /// Every conversion the extract held, resolved, in (timestamp, uuid) order.
     pub conversions: Vec<Conversion>,
-    /// Indices into `conversions` of those after the cursor, each with its credits (all models)
-    /// and the number of touchpoints in its window.
-    pub credited: Vec<(usize, usize, Vec<Credit>)>,
+    /// The conversions this run credits (those after the cursor).
+    pub credited: Vec<CreditedConversion>,
     pub identities: Identities,
     /// The data-driven fits, when enabled.
     pub markov: Option<MarkovFit>,
@@ -49,6 +48,16 @@ pub struct Attributed {
     pub training_paths: usize,
     /// The plan's lookback window.
     pub lookback_micros: i64,
+}
+
+/// A conversion this run credits, under every model of the plan.
+#[derive(Debug, Clone)]
+pub struct CreditedConversion {
+    /// Index into [`Attributed::conversions`].
+    pub index: usize,
+    /// Touchpoints in its lookback window.
+    pub touches_in_window: usize,
+    pub credits: Vec<Credit>,
 }
 
 impl Attributed {
@@ -137,7 +146,11 @@ pub fn attribute(ex: &Extract, plan: &Plan) -> Attributed {
                     );
                 }
             }
-            (i, window.len(), credits)
+            CreditedConversion {
+                index: i,
+                touches_in_window: window.len(),
+                credits,
+            }
         })
         .collect();
     Attributed {

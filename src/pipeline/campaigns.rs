@@ -43,16 +43,16 @@ impl CampaignIndex {
         let all = att
             .credited
             .iter()
-            .flat_map(|(_, _, cs)| cs.iter().map(|c| c.model));
+            .flat_map(|c| c.credits.iter().map(|cr| cr.model));
         let model = all
             .clone()
             .find(|m| *m == ModelKind::LastTouch)
             .or_else(|| all.clone().next());
         let mut attributed = BTreeMap::new();
-        for (i, _, credits) in &att.credited {
-            let c = &att.conversions[*i];
+        for credited in &att.credited {
+            let c = &att.conversions[credited.index];
             let journey = att.journeys.of(&c.person);
-            for cr in credits.iter().filter(|cr| Some(cr.model) == model) {
+            for cr in credited.credits.iter().filter(|cr| Some(cr.model) == model) {
                 let platform = cr
                     .touchpoint
                     .and_then(|u| journey.iter().find(|t| t.uuid == u))

@@ -6,20 +6,19 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::Context;
-use tracing::Instrument;
 
-use super::quality::{Quality, RowCounts};
+use super::error::{Cycled, Failed, Failure};
+use super::quality::Quality;
 use super::rows::{self, RowMeta};
-use super::{Outcome, Pipeline, RunError, RunSummary};
+use super::{load, Outcome, Pipeline, RunError, RunSummary};
 use crate::config::{FxSettings, FxSource};
-use crate::domain::checksum::ChecksumBuilder;
 use crate::domain::ids::RunId;
 use crate::domain::money::Currency;
 use crate::domain::time::{Date, Timestamp};
 use crate::fx::Rates;
-use crate::sinks::{Sink, SinkError, Table};
+use crate::sinks::{Sink, Table};
 use crate::sources::Source;
-use crate::store::{CursorPosition, Finish, RunStatus, RunStore, Trigger};
+use crate::store::{CursorPosition, RunStore, Trigger};
 
 /// The cursor partition of the fx job.
 pub const FX_PARTITION: &str = "fx";
@@ -102,32 +101,11 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let fx = self.fx.as_ref()?;
         let job = fx.job();
         let started = Instant::now();
-        let result = async {
-            let super::Claimed { run, lease, .. } = match self.take_lease(&job, trigger).await? {
-                Ok(claimed) => claimed,
-                Err(held) => return Ok(held),
-            };
-            let span = tracing::info_span!("run", run_id = run.0, %job);
-            match self.fx_cycle(fx, run, &job, started).instrument(span).await {
-                Err((cause, transient, partial)) => Err(self
-                    .fail(run, lease, &job, cause, transient, &partial)
-                    .await),
-                Ok((summary, position)) => {
-                    let counts = summary.counts();
-                    let cursors = [CursorPosition::new(&job, FX_PARTITION, position)];
-                    let fin = Finish {
-                        status: RunStatus::Succeeded,
-                        counts: &counts,
-                        error: None,
-                        window: (None, summary.window_end),
-                        cursors: &cursors,
-                    };
-                    self.commit(lease, run, fin).await?;
-                    Ok(Outcome::Completed(Box::new(summary)))
-                }
-            }
-        }
-        .await;
+        let result = self
+            .run_job(&job, trigger, |run, _| {
+                self.fx_cycle(fx, run, &job, started)
+            })
+            .await;
         super::run_metrics::record_run(&job, &result, started.elapsed());
         Some((job, result))
     }
@@ -138,22 +116,21 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         run: RunId,
         job: &str,
         started: Instant,
-    ) -> Result<(RunSummary, String), (anyhow::Error, bool, RunSummary)> {
-        let mut summary = RunSummary {
-            run_id: Some(run),
-            job: job.to_string(),
-            ..Default::default()
-        };
+    ) -> Result<Cycled, Failed> {
+        let mut summary = RunSummary::new(run, job);
         let stored = match self.store.cursor(job, FX_PARTITION).await {
             Ok(c) => c,
             Err(e) => {
-                let t = e.is_transient();
-                return Err((
-                    anyhow::Error::new(e).context("reading the fx cursor"),
-                    t,
+                return Err(Failed::new(
+                    Failure::of(e, "reading the fx cursor"),
                     summary,
-                ));
+                ))
             }
+        };
+        let done = |summary: RunSummary, position: String| Cycled {
+            window: (None, summary.window_end),
+            summary,
+            cursor: Some(CursorPosition::new(job, FX_PARTITION, position)),
         };
         // Cursor: `<day fetched>:<latest rate day written>:<fingerprint>`.
         let mut parts = stored.as_deref().unwrap_or_default().splitn(3, ':');
@@ -167,25 +144,23 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let held = self.sink.holds(Table::FxRates).await;
         if fx.settings.source == FxSource::Ecb && fetched == Some(today) && have.is_some() && held {
             tracing::info!("exchange rates already fetched today");
-            summary
-                .rows_by_table
-                .insert(Table::FxRates.name().into(), 0);
+            summary.rows_by_table.insert(Table::FxRates, 0);
             summary.duration = started.elapsed();
-            return Ok((summary, stored.unwrap_or_default()));
+            return Ok(done(summary, stored.unwrap_or_default()));
         }
         let rates = match fx.fetch(stored.is_none()).await {
             Ok(r) => r,
-            Err(e) => return Err((e.context("fetching exchange rates"), true, summary)),
+            Err(e) => {
+                let f = Failure::transient(e.context("fetching exchange rates"));
+                return Err(Failed::new(f, summary));
+            }
         };
         if rates.is_empty() {
-            return Err((
-                anyhow::anyhow!(
-                    "the exchange rates hold no rate to {}; check fx.source and reporting.currency",
-                    fx.reporting
-                ),
-                false,
-                summary,
-            ));
+            let cause = anyhow::anyhow!(
+                "the exchange rates hold no rate to {}; check fx.source and reporting.currency",
+                fx.reporting
+            );
+            return Err(Failed::new(Failure::permanent(cause), summary));
         }
         let print_now = fingerprint(&rates);
         // A changed file is written whole; the ECB feed only from its new days on.
@@ -198,58 +173,28 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             run_id: run,
             loaded_at: Timestamp::now(),
         };
-        let encoded: Vec<_> = rates
+        let encoded = rates
             .all()
             .filter(|r| since.is_none_or(|s| r.date > s))
             .map(|r| rows::fx_rate(&r, fx.reporting, fx.source_name(), meta))
             .collect();
-        let mut checksum = ChecksumBuilder::default();
-        for e in &encoded {
-            checksum.add(&e.row_key, e.values);
-        }
-        let produced = encoded.len() as u64;
-        let written_rows = async {
-            let mut acked = 0;
-            let mut rest = encoded;
-            while !rest.is_empty() {
-                let tail = rest.split_off(rest.len().min(super::load::CHUNK_ROWS));
-                acked += self.sink.write(run, Table::FxRates, rest).await?;
-                rest = tail;
-            }
-            Ok::<_, SinkError>(acked)
-        }
-        .await;
-        let acknowledged = match written_rows {
-            Ok(n) => n,
-            Err(e) => {
-                let t = matches!(e, SinkError::Transient(_));
-                return Err((anyhow::Error::new(e).context("load failed"), t, summary));
-            }
+        let loaded = match load::write_table(&self.sink, run, Table::FxRates, encoded).await {
+            Ok(l) => l,
+            Err(e) => return Err(Failed::new(Failure::of(e, "load failed"), summary)),
         };
         let latest = rates.latest();
         summary
             .rows_by_table
-            .insert(Table::FxRates.name().into(), acknowledged);
-        let quality = Quality::for_ads_table(
-            Table::FxRates,
-            RowCounts {
-                produced,
-                acknowledged,
-            },
-            checksum.finish(),
-        );
-        let failed = quality.failed().then(|| quality.reasons.join("; "));
+            .insert(Table::FxRates, loaded.acknowledged);
+        let quality =
+            Quality::for_ads_table(Table::FxRates, loaded.counts(), loaded.checksum.finish());
+        let failed = quality.failure();
         summary.quality = Some(quality);
-        if let Some(reasons) = failed {
-            return Err((
-                anyhow::anyhow!("data quality check failed: {reasons}"),
-                false,
-                summary,
-            ));
+        if let Some(f) = failed {
+            return Err(Failed::new(f, summary));
         }
         if let Err(e) = self.sink.commit(run, job).await {
-            let t = matches!(e, SinkError::Transient(_));
-            return Err((anyhow::Error::new(e).context("load failed"), t, summary));
+            return Err(Failed::new(Failure::of(e, "load failed"), summary));
         }
         summary.window_end = latest.map(|d| Timestamp::start_of(d.add_days(1)));
         summary.cursor = latest.map(|d| format!("rates through {d}"));
@@ -259,6 +204,9 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             .max(written)
             .map(|d| d.to_string())
             .unwrap_or_default();
-        Ok((summary, format!("{today}:{written_through}:{print_now}")))
+        Ok(done(
+            summary,
+            format!("{today}:{written_through}:{print_now}"),
+        ))
     }
 }

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use super::attribute::Attributed;
+use super::quality::RowCounts;
 use super::rows::{self, RowMeta};
 use crate::domain::checksum::ChecksumBuilder;
+use crate::domain::ids::RunId;
 use crate::domain::touchpoint::Touchpoint;
 use crate::sinks::{EncodedRow, Sink, SinkError, Table};
 
@@ -21,15 +23,45 @@ pub struct Loaded {
     pub checksum: ChecksumBuilder,
 }
 
+impl Loaded {
+    /// Rows produced against rows the sink acknowledged.
+    pub fn counts(&self) -> RowCounts {
+        RowCounts {
+            produced: self.produced,
+            acknowledged: self.acknowledged,
+        }
+    }
+}
+
+/// Writes already-encoded rows of one table in chunks (ad metrics, exchange rates).
+pub async fn write_table<K: Sink>(
+    sink: &K,
+    run: RunId,
+    table: Table,
+    mut rows: Vec<EncodedRow>,
+) -> Result<Loaded, SinkError> {
+    let mut loaded = Loaded::default();
+    for r in &rows {
+        loaded.checksum.add(&r.row_key, r.values);
+    }
+    loaded.produced = rows.len() as u64;
+    while !rows.is_empty() {
+        let tail = rows.split_off(rows.len().min(CHUNK_ROWS));
+        loaded.acknowledged += sink.write(run, table, rows).await?;
+        rows = tail;
+    }
+    Ok(loaded)
+}
+
 async fn write_chunks<T: Sync, K: Sink>(
     sink: &K,
     meta: RowMeta,
     table: Table,
     items: &[T],
     encode: impl Fn(&T) -> Vec<EncodedRow> + Sync,
-    written: &mut BTreeMap<String, Loaded>,
+    written: &mut BTreeMap<Table, Loaded>,
 ) -> Result<(), SinkError> {
-    let entry = written.entry(table.name().to_string()).or_default();
+    let entry = written.entry(table).or_default();
     for chunk in items.chunks(CHUNK_ROWS) {
         let rows: Vec<EncodedRow> = chunk.par_iter().flat_map_iter(&encode).collect();
         if rows.is_empty() {
@@ -50,7 +82,7 @@ pub async fn load<K: Sink>(
     sink: &K,
     meta: RowMeta,
     att: &Attributed,
-) -> Result<BTreeMap<String, Loaded>, SinkError> {
+) -> Result<BTreeMap<Table, Loaded>, SinkError> {
     let mut written = BTreeMap::new();
     let touches: Vec<&Touchpoint> = att.new_touchpoints().collect();
     write_chunks(
@@ -68,7 +100,13 @@ pub async fn load<K: Sink>(
         meta,
         Table::Conversions,
         &att.credited,
-        |(i, in_window, _)| vec![rows::conversion(&att.conversions[*i], *in_window, meta)],
+        |c| {
+            vec![rows::conversion(
+                &att.conversions[c.index],
+                c.touches_in_window,
+                meta,
+            )]
+        },
         &mut written,
     )
     .await?;
@@ -77,10 +115,11 @@ pub async fn load<K: Sink>(
         meta,
         Table::AttributionCredits,
         &att.credited,
-        |(i, _, credits)| {
-            let c = &att.conversions[*i];
+        |credited| {
+            let c = &att.conversions[credited.index];
             let journey = att.journeys.of(&c.person);
-            credits
+            credited
+                .credits
                 .iter()
                 .map(|cr| {
                     let touch = cr

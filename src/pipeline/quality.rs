@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::attribute::Attributed;
+use super::error::Failure;
 use crate::config::{OnLowScore, QualitySettings};
 use crate::domain::checksum::Checksum;
 use crate::domain::extract::{ReadCounts, SkipReason};
+use crate::domain::table::Table;
 use crate::domain::touchpoint::UNASSIGNED;
 
 /// Events read against events used and skipped.
@@ -25,7 +27,7 @@ pub struct Reconciliation {
     /// usable (1 when there were none).
     pub score: f64,
     /// Per table: rows produced and rows the sink acknowledged.
-    pub rows: BTreeMap<String, RowCounts>,
+    pub rows: BTreeMap<Table, RowCounts>,
     /// New events that arrived later than the source's overlap after their timestamp (PostHog:
     /// `created_at` − `timestamp` > `posthog.overlap`); an event-time cursor would miss them.
     #[serde(default)]
@@ -70,19 +72,56 @@ pub struct Coverage {
     pub masked_click_ids: u64,
 }
 
+/// What the quality record concludes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    #[default]
+    Ok,
+    /// Something is worth a look; the run still commits.
+    Warn,
+    /// Below what `[quality]` accepts: the run fails and its cursor stays.
+    Fail,
+}
+
+impl Verdict {
+    fn of(reasons: &[String], warnings: &[String]) -> Self {
+        if !reasons.is_empty() {
+            Verdict::Fail
+        } else if !warnings.is_empty() {
+            Verdict::Warn
+        } else {
+            Verdict::Ok
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The quality record of a run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Quality {
     /// Weighted score of the three parts, 0 to 1.
     pub score: f64,
-    /// `ok`, `warn` or `fail`.
-    pub verdict: String,
+    pub verdict: Verdict,
     pub reasons: Vec<String>,
     pub warnings: Vec<String>,
     pub reconciliation: Reconciliation,
     pub identity: Identity,
     pub coverage: Coverage,
-    pub checksums: BTreeMap<String, Checksum>,
+    pub checksums: BTreeMap<Table, Checksum>,
     /// Ad runs: how much of the spend the tracked traffic explains.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend: Option<super::campaigns::SpendCoverage>,
@@ -136,9 +175,9 @@ impl Quality {
         let with_touch = att
             .credited
             .iter()
-            .filter(|(i, _, _)| {
+            .filter(|c| {
                 att.journeys
-                    .window(&att.conversions[*i], att.lookback_micros)
+                    .window(&att.conversions[c.index], att.lookback_micros)
                     .iter()
                     .any(|t| !t.channel.is_direct())
             })
@@ -259,14 +298,13 @@ impl Quality {
         let w = &q.weights;
         self.score = (w.reconciliation * r.score + w.identity * identity + w.coverage * coverage)
             / (w.reconciliation + w.identity + w.coverage);
-        self.verdict = if !self.reasons.is_empty() {
-            "fail"
-        } else if !self.warnings.is_empty() {
-            "warn"
-        } else {
-            "ok"
-        }
-        .to_string();
+        self.verdict = Verdict::of(&self.reasons, &self.warnings);
+    }
+
+    /// Records what the sink did with one table.
+    pub fn record_table(&mut self, table: Table, rows: RowCounts, checksum: Checksum) {
+        self.reconciliation.rows.insert(table, rows);
+        self.checksums.insert(table, checksum);
     }
 
     /// The quality of an ad run: every row acknowledged (else it fails), and spend coverage,
@@ -278,7 +316,7 @@ impl Quality {
         notes: Vec<String>,
         q: &QualitySettings,
     ) -> Self {
-        let mut out = Self::for_ads_table(crate::sinks::Table::AdMetrics, rows, checksum);
+        let mut out = Self::for_ads_table(Table::AdMetrics, rows, checksum);
         out.warnings.extend(notes.iter().cloned());
         out.notes = notes;
         if let Some(s) = &spend {
@@ -307,12 +345,11 @@ impl Quality {
 
     /// The quality of a run that only loads one table (ad metrics, exchange rates): it fails
     /// when the sink did not acknowledge every row.
-    pub fn for_ads_table(table: crate::sinks::Table, rows: RowCounts, checksum: Checksum) -> Self {
+    pub fn for_ads_table(table: Table, rows: RowCounts, checksum: Checksum) -> Self {
         let mut out = Quality::default();
         out.reconciliation.balanced = true;
         out.reconciliation.score = 1.0;
-        out.reconciliation.rows.insert(table.name().into(), rows);
-        out.checksums.insert(table.name().into(), checksum);
+        out.record_table(table, rows, checksum);
         out.identity.events_with_person_key = 1.0;
         out.identity.conversions_with_person_key = 1.0;
         out.coverage.conversions_with_non_direct_touch = 1.0;
@@ -329,17 +366,20 @@ impl Quality {
 
     fn judge(&mut self) {
         self.score = if self.reasons.is_empty() { 1.0 } else { 0.0 };
-        self.verdict = if !self.reasons.is_empty() {
-            "fail"
-        } else if !self.warnings.is_empty() {
-            "warn"
-        } else {
-            "ok"
-        }
-        .to_string();
+        self.verdict = Verdict::of(&self.reasons, &self.warnings);
     }
 
     pub fn failed(&self) -> bool {
         !self.reasons.is_empty()
+    }
+
+    /// Why the run must fail, when it must.
+    pub(crate) fn failure(&self) -> Option<Failure> {
+        self.failed().then(|| {
+            Failure::permanent(anyhow::anyhow!(
+                "data quality check failed: {}",
+                self.reasons.join("; ")
+            ))
+        })
     }
 }

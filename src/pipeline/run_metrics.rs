@@ -26,7 +26,7 @@ pub fn record_run(
             }
         }
         for (table, n) in &s.rows_by_table {
-            metrics::counter!("attrsync_rows_written_total", "job" => job.clone(), "table" => table.clone()).increment(*n);
+            metrics::counter!("attrsync_rows_written_total", "job" => job.clone(), "table" => table.name()).increment(*n);
         }
         let events_job = !(job.starts_with("ads:") || job.starts_with("fx:"));
         if let Some(q) = s.quality.as_ref().filter(|_| !events_job) {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::domain::extract::{ReadCounts, SkipReason};
 use crate::domain::ids::RunId;
+use crate::domain::table::Table;
 use crate::store::RunCounts;
 
 /// Totals of one completed run.
@@ -17,7 +18,7 @@ pub struct RunSummary {
     pub conversions: u64,
     pub touchpoints: u64,
     pub credits_by_model: BTreeMap<String, u64>,
-    pub rows_by_table: BTreeMap<String, u64>,
+    pub rows_by_table: BTreeMap<Table, u64>,
     pub persons: u64,
     pub duration: Duration,
     /// Where the next run starts reading (the committed horizon).
@@ -28,6 +29,15 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// The summary of run `run` of `job`, before it did anything.
+    pub fn new(run: RunId, job: &str) -> Self {
+        Self {
+            run_id: Some(run),
+            job: job.to_string(),
+            ..Default::default()
+        }
+    }
+
     pub fn credits(&self) -> u64 {
         self.credits_by_model.values().sum()
     }
@@ -53,7 +63,11 @@ impl RunSummary {
             conversions: self.conversions as i64,
             touchpoints: self.touchpoints as i64,
             credits: self.credits() as i64,
-            ad_metric_rows: self.rows_by_table.get("ad_metrics").copied().unwrap_or(0) as i64,
+            ad_metric_rows: self
+                .rows_by_table
+                .get(&Table::AdMetrics)
+                .copied()
+                .unwrap_or(0) as i64,
             rows_written: self.rows_written() as i64,
             details: serde_json::json!({
                 "skipped": skipped,
@@ -85,7 +99,11 @@ impl fmt::Display for RunSummary {
             return self.fmt_ads(f);
         }
         if self.job.starts_with("fx:") {
-            let rows = self.rows_by_table.get("fx_rates").copied().unwrap_or(0);
+            let rows = self
+                .rows_by_table
+                .get(&Table::FxRates)
+                .copied()
+                .unwrap_or(0);
             write!(f, "  exchange rates   {rows:>12}  rows written")?;
             if let Some(c) = &self.cursor {
                 write!(f, " ({c})")?;
@@ -147,7 +165,11 @@ impl fmt::Display for RunSummary {
 
 impl RunSummary {
     fn fmt_ads(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows = self.rows_by_table.get("ad_metrics").copied().unwrap_or(0);
+        let rows = self
+            .rows_by_table
+            .get(&Table::AdMetrics)
+            .copied()
+            .unwrap_or(0);
         write!(f, "  ad metric rows   {rows:>12}")?;
         if let Some(c) = &self.cursor {
             write!(f, "  (through {c})")?;

@@ -5,6 +5,7 @@ pub mod bigquery;
 pub mod local;
 
 use crate::domain::ids::RunId;
+use crate::http::{Classify, ErrorKind};
 
 pub use crate::domain::table::Table;
 
@@ -20,10 +21,21 @@ pub struct EncodedRow {
 /// Why a sink refused; the variant says whether retrying later can help.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
+    /// The warehouse is throttling or failing for now: the next run may succeed.
     #[error("{0:#}")]
     Transient(anyhow::Error),
+    /// Permissions, schema or the rows must change first.
     #[error("{0:#}")]
     Permanent(anyhow::Error),
+}
+
+impl Classify for SinkError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SinkError::Transient(_) => ErrorKind::Transient,
+            SinkError::Permanent(_) => ErrorKind::Permanent,
+        }
+    }
 }
 
 /// The run store a sink's output belongs to: a sink holds one store's runs only, because run

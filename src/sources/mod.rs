@@ -9,6 +9,7 @@ pub mod wire;
 use crate::domain::conversion::PropertySlots;
 use crate::domain::extract::{Extract, ExtractRules};
 use crate::domain::time::Timestamp;
+use crate::http::{Classify, ErrorKind};
 
 /// What a run asks of a source.
 #[derive(Debug, Clone)]
@@ -55,8 +56,21 @@ pub enum SourceError {
 }
 
 impl SourceError {
-    pub fn is_transient(&self) -> bool {
-        matches!(self, SourceError::Transient(_))
+    /// The variant for an error of `kind`.
+    pub fn of(kind: ErrorKind, e: anyhow::Error) -> Self {
+        match kind {
+            ErrorKind::Transient => SourceError::Transient(e),
+            ErrorKind::Permanent => SourceError::Permanent(e),
+        }
+    }
+}
+
+impl Classify for SourceError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SourceError::Transient(_) => ErrorKind::Transient,
+            SourceError::Permanent(_) => ErrorKind::Permanent,
+        }
     }
 }
 

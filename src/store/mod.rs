@@ -13,6 +13,7 @@ pub use types::{Claim, CursorPosition, RunCounts, RunRecord, RunStatus, RunnerMe
 
 use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
+use crate::http::{Classify, ErrorKind};
 
 /// Why the run store failed; the variant says whether to retry.
 #[derive(Debug, thiserror::Error)]
@@ -25,9 +26,12 @@ pub enum StoreError {
     Failed(anyhow::Error),
 }
 
-impl StoreError {
-    pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
+impl Classify for StoreError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            StoreError::Unavailable(_) => ErrorKind::Transient,
+            StoreError::Failed(_) => ErrorKind::Permanent,
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use attrsync::cli::Context;
 use attrsync::pipeline::Outcome;
+use attrsync::sinks::Table;
 use attrsync::store::{RunStore, Trigger};
 use serde_json::Value;
 
@@ -68,7 +69,7 @@ async fn spend_and_value_in_one_reporting_currency_at_each_days_rate() {
         ("ATTRSYNC__FX__ECB_HISTORY_URL", &history),
     ]);
     let p = Context::new(settings.clone()).pipeline().await.unwrap();
-    p.store.migrate().await.unwrap();
+    p.store().migrate().await.unwrap();
     let results = p.run_all(Trigger::Manual).await;
     let by_job: BTreeMap<String, _> = results.into_iter().collect();
     let fx = match &by_job["fx:ecb"] {
@@ -76,7 +77,8 @@ async fn spend_and_value_in_one_reporting_currency_at_each_days_rate() {
         other => panic!("{other:?}"),
     };
     assert_eq!(
-        fx.rows_by_table["fx_rates"], 9,
+        fx.rows_by_table[&Table::FxRates],
+        9,
         "EUR, GBP and USD on three days"
     );
     assert_eq!(
@@ -145,12 +147,12 @@ async fn spend_and_value_in_one_reporting_currency_at_each_days_rate() {
     // Again today: no second fetch, nothing written again.
     let again: BTreeMap<String, _> = p.run_all(Trigger::Manual).await.into_iter().collect();
     match &again["fx:ecb"] {
-        Ok(Outcome::Completed(s)) => assert_eq!(s.rows_by_table["fx_rates"], 0),
+        Ok(Outcome::Completed(s)) => assert_eq!(s.rows_by_table[&Table::FxRates], 0),
         other => panic!("{other:?}"),
     }
     assert_eq!(ecb.requests().len(), 1, "fetched at most once a day");
     assert_eq!(
-        p.store.cursor("fx:ecb", "fx").await.unwrap().unwrap()[..10],
+        p.store().cursor("fx:ecb", "fx").await.unwrap().unwrap()[..10],
         attrsync::domain::time::Timestamp::now().date().to_string()
     );
 }
@@ -177,7 +179,7 @@ async fn rates_from_a_csv_for_offline_use() {
         ("ATTRSYNC__FX__PATH", &csv),
     ]);
     let p = Context::new(settings).pipeline().await.unwrap();
-    p.store.migrate().await.unwrap();
+    p.store().migrate().await.unwrap();
     let res: BTreeMap<String, _> = p.run_ad_jobs(Trigger::Manual).await.into_iter().collect();
     assert!(
         matches!(res["fx:file"], Ok(Outcome::Completed(_))),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use attrsync::ads::AdSource;
 use attrsync::domain::time::Date;
+use attrsync::http::Classify;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

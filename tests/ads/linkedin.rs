@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use attrsync::ads::AdSource;
 use attrsync::domain::time::Date;
+use attrsync::http::Classify;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

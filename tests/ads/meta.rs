@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use attrsync::ads::AdSource;
 use attrsync::domain::time::Date;
+use attrsync::http::Classify;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use attrsync::domain::time::Date;
+use attrsync::http::Classify;
 use attrsync::pipeline::Outcome;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -409,8 +410,9 @@ async fn one_run(
         .pipeline()
         .await
         .unwrap();
-    attrsync::store::RunStore::migrate(&p.store).await.unwrap();
-    p.run_ads(&p.ads[0], attrsync::store::Trigger::Manual).await
+    attrsync::store::RunStore::migrate(p.store()).await.unwrap();
+    p.run_ads(&p.ads()[0], attrsync::store::Trigger::Manual)
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

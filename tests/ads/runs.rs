@@ -9,8 +9,10 @@ use std::sync::Arc;
 use attrsync::ads::AdSource;
 use attrsync::cli::Context;
 use attrsync::domain::time::Timestamp;
+use attrsync::http::ErrorKind;
 use attrsync::pipeline::Outcome;
 use attrsync::sinks::Sink;
+use attrsync::sinks::Table;
 use attrsync::store::{RunStatus, RunStore, Trigger};
 use serde_json::Value;
 
@@ -65,8 +67,8 @@ async fn restated_days_replace_earlier_pulls_on_every_platform() {
         settings.sink.dir = dir.path().join("out");
         settings.run_store.url = format!("sqlite://{}", dir.path().join("runs.db").display());
         let p = Context::new(settings).pipeline().await.unwrap();
-        p.store.migrate().await.unwrap();
-        let src = &p.ads[0];
+        p.store().migrate().await.unwrap();
+        let src = &p.ads()[0];
         src.resolve().await.unwrap();
         let (from, to) = src.window().unwrap();
         let in_window = |c: &Common| {
@@ -83,7 +85,8 @@ async fn restated_days_replace_earlier_pulls_on_every_platform() {
             panic!("lease")
         };
         assert_eq!(
-            first.rows_by_table["ad_metrics"] as usize, expected_rows,
+            first.rows_by_table[&Table::AdMetrics] as usize,
+            expected_rows,
             "{platform}"
         );
 
@@ -121,7 +124,7 @@ async fn restated_days_replace_earlier_pulls_on_every_platform() {
         let copies = all.iter().filter(|r| r["row_key"] == key.as_str()).count();
         assert_eq!(copies, 2, "{platform}");
 
-        p.sink.refresh_derived().await.unwrap();
+        p.sink().refresh_derived().await.unwrap();
         let perf = std::fs::read_to_string(out.join("campaign_performance.ndjson")).unwrap();
         let hits: Vec<Value> = perf
             .lines()
@@ -137,7 +140,7 @@ async fn restated_days_replace_earlier_pulls_on_every_platform() {
 
         let job = src.job();
         assert_eq!(
-            p.store.cursor(&job, "ads").await.unwrap(),
+            p.store().cursor(&job, "ads").await.unwrap(),
             Some(to.to_string()),
             "{platform}"
         );
@@ -159,11 +162,11 @@ async fn a_refusing_platform_fails_its_run_with_the_cause_recorded() {
     settings.sink.dir = dir.path().join("out");
     settings.run_store.url = db.url.clone();
     let p = Context::new(settings).pipeline().await.unwrap();
-    p.store.migrate().await.unwrap();
-    let src = &p.ads[0];
+    p.store().migrate().await.unwrap();
+    let src = &p.ads()[0];
     let err = p.run_ads(src, Trigger::Manual).await.unwrap_err();
-    assert!(!err.transient);
-    let run = p.store.run(err.run.unwrap()).await.unwrap().unwrap();
+    assert_eq!(err.kind, ErrorKind::Permanent);
+    let run = p.store().run(err.run.unwrap()).await.unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Failed);
     let cause = run.error.unwrap();
     assert!(
@@ -171,7 +174,7 @@ async fn a_refusing_platform_fails_its_run_with_the_cause_recorded() {
         "{cause}"
     );
     assert!(read_table(&dir.path().join("out"), "ad_metrics").is_empty());
-    assert_eq!(p.store.cursor(&src.job(), "ads").await.unwrap(), None);
+    assert_eq!(p.store().cursor(&src.job(), "ads").await.unwrap(), None);
 }
 
 /// The account's today in `zone`.
@@ -206,14 +209,14 @@ async fn without_a_configured_zone_runs_pull_the_accounts_days_as_the_platform_r
             s.sink.dir = dir.path().join("out");
             s.run_store.url = format!("sqlite://{}", dir.path().join("runs.db").display());
             let p = Context::new(s).pipeline().await.unwrap();
-            p.store.migrate().await.unwrap();
-            let src = &p.ads[0];
+            p.store().migrate().await.unwrap();
+            let src = &p.ads()[0];
             let notes = match p.run_ads(src, Trigger::Manual).await {
                 Ok(Outcome::Completed(summary)) => summary.quality.unwrap().warnings,
                 Ok(_) => panic!("lease"),
                 Err(e) => vec![format!("failed: {e}")],
             };
-            cursors.push((p.store.cursor(&src.job(), "ads").await.unwrap(), notes));
+            cursors.push((p.store().cursor(&src.job(), "ads").await.unwrap(), notes));
         }
         let want = today_in(common.zone).to_string();
         assert_eq!(

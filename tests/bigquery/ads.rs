@@ -6,6 +6,7 @@ use std::path::Path;
 use attrsync::ads::AdSource;
 use attrsync::cli::Context;
 use attrsync::pipeline::Outcome;
+use attrsync::sinks::Table;
 use attrsync::store::{RunStore, Trigger};
 
 use crate::support::bqemu::{Emulator, PROJECT};
@@ -32,10 +33,10 @@ async fn pull(emu: &Emulator, dir: &Path, file: &Path) -> u64 {
         .pipeline()
         .await
         .unwrap();
-    p.store.migrate().await.unwrap();
-    assert_eq!(p.ads[0].job(), "ads:file");
-    match p.run_ads(&p.ads[0], Trigger::Manual).await.unwrap() {
-        Outcome::Completed(s) => s.rows_by_table["ad_metrics"],
+    p.store().migrate().await.unwrap();
+    assert_eq!(p.ads()[0].job(), "ads:file");
+    match p.run_ads(&p.ads()[0], Trigger::Manual).await.unwrap() {
+        Outcome::Completed(s) => s.rows_by_table[&Table::AdMetrics],
         other => panic!("{other:?}"),
     }
 }
@@ -130,7 +131,7 @@ async fn campaign_performance_converts_to_the_reporting_currency_at_each_days_ra
         .pipeline()
         .await
         .unwrap();
-    p.store.migrate().await.unwrap();
+    p.store().migrate().await.unwrap();
     for (job, r) in p.run_ad_jobs(Trigger::Manual).await {
         assert!(matches!(r, Ok(Outcome::Completed(_))), "{job}: {r:?}");
     }

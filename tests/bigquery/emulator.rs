@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use attrsync::cli::Context;
 use attrsync::pipeline::Outcome;
-use attrsync::sinks::AnySink;
+use attrsync::sinks::{AnySink, Table};
 use attrsync::store::{RunStore, Trigger};
 use serde_json::{json, Value};
 
@@ -19,7 +19,7 @@ async fn run_into(
     dir: &Path,
     extra: &[(&str, &str)],
 ) -> (
-    std::collections::BTreeMap<String, u64>,
+    std::collections::BTreeMap<Table, u64>,
     Option<(u64, u64, u64)>,
 ) {
     let endpoint = emu.endpoint();
@@ -36,12 +36,12 @@ async fn run_into(
     env.extend_from_slice(extra);
     let ctx = Context::new(crate::support::settings(&env));
     let p = ctx.pipeline().await.unwrap();
-    p.store.migrate().await.unwrap();
+    p.store().migrate().await.unwrap();
     let s = match p.run_once(Trigger::Manual).await.unwrap() {
         Outcome::Completed(s) => s,
         other => panic!("{other:?}"),
     };
-    let stats = match &p.sink {
+    let stats = match p.sink() {
         AnySink::BigQuery(b) => {
             let st = b.stats();
             use std::sync::atomic::Ordering::Relaxed;
@@ -200,7 +200,7 @@ async fn a_second_run_of_the_same_data_leaves_each_key_once_in_the_latest_views(
         ("ATTRSYNC__RUN_STORE__URL", &db_b),
     ]));
     let p = ctx.pipeline().await.unwrap();
-    p.store.migrate().await.unwrap();
+    p.store().migrate().await.unwrap();
     let err = p.run_once(Trigger::Manual).await.unwrap_err();
     let text = format!("{err}");
     assert!(
@@ -236,7 +236,7 @@ async fn batches_split_at_the_byte_bound() {
             "SELECT COUNT(*) FROM `{PROJECT}.small.attribution_credits`"
         ))
         .await as u64,
-        rows["attribution_credits"]
+        rows[&Table::AttributionCredits]
     );
 }
 
@@ -415,7 +415,7 @@ async fn verify_recomputes_checksums_from_the_latest_views() {
     assert!(
         out.contains(&format!(
             "conversions            {} rows",
-            rows["conversions"]
+            rows[&Table::Conversions]
         )),
         "{out}"
     );
@@ -430,8 +430,8 @@ async fn verify_recomputes_checksums_from_the_latest_views() {
     assert!(
         out.contains(&format!(
             "expected {} rows, found {}",
-            rows["conversions"],
-            rows["conversions"] - 1
+            rows[&Table::Conversions],
+            rows[&Table::Conversions] - 1
         )),
         "{out}"
     );

@@ -83,7 +83,48 @@ async fn sigterm_mid_run_abandons_it_cleanly_after_the_grace_period() {
         &[("ATTRSYNC__SOURCE__PATH", file.as_str())],
     );
     assert_eq!(code, 0);
-    assert!(!out.contains("conversions                 0"), "{out}");
+    assert!(summary_count(&out, "conversions") > 0, "{out}");
+}
+
+/// The number on a run summary's `<label>` line (`  conversions      1234`).
+fn summary_count(out: &str, label: &str) -> u64 {
+    let line = out
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(label))
+        .unwrap_or_else(|| panic!("no {label} line in {out}"));
+    let n = line.split_whitespace().nth(1).unwrap_or_default();
+    n.parse()
+        .unwrap_or_else(|_| panic!("{label} is not a count: {line:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_an_ad_run_settles_that_run_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = small_events(dir.path());
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", file.as_str()),
+        ("ATTRSYNC__SCHEDULE__START_JITTER", "0s"),
+        ("ATTRSYNC__SCHEDULE__SHUTDOWN_GRACE", "1s"),
+        ("ATTRSYNC__SERVER__BIND", ""),
+        // The events run commits; the ad run that follows stops before its commit.
+        ("ATTRSYNC_FAILPOINT_BEFORE_COMMIT", "after:1"),
+    ];
+    let mut d = Proc::spawn(dir.path(), &["run"], &env);
+    d.wait_for("failpoint before_commit reached", Duration::from_secs(60));
+    d.terminate();
+    assert_eq!(d.wait(Duration::from_secs(30)), Some(0), "{}", d.stderr());
+    let all = runs(dir.path(), &[]);
+    let status = |job: &str| {
+        let r = all.iter().find(|r| r["job"] == job).expect(job);
+        (r["status"].clone(), r["error"].clone())
+    };
+    assert_eq!(status("file:events.ndjson").0, "succeeded", "{all:?}");
+    let (ads, error) = status("ads:file");
+    assert_eq!(
+        ads, "failed",
+        "an ad run cut short is recorded, not left running: {all:?}"
+    );
+    assert!(error.as_str().unwrap().starts_with("shutdown"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,7 +35,12 @@ fn credits(att: &Attributed, conversion: u32) -> HashMap<ModelKind, Vec<(String,
         .iter()
         .position(|c| c.uuid.to_string() == uuid(conversion))
         .unwrap();
-    let (_, _, cr) = att.credited.iter().find(|(i, ..)| *i == conv).unwrap();
+    let cr = &att
+        .credited
+        .iter()
+        .find(|c| c.index == conv)
+        .unwrap()
+        .credits;
     let mut m: HashMap<ModelKind, Vec<(String, f64)>> = HashMap::new();
     for c in cr {
         let t = c.touchpoint.map_or("direct".to_string(), |u| u.to_string());
@@ -171,7 +176,7 @@ fn all_direct_journey_and_empty_window() {
     for (m, cr) in &c {
         assert_eq!(cr, &vec![("direct".to_string(), 1.0)], "{m}");
     }
-    let (_, _, rows) = &att.credited[0];
+    let rows = &att.credited[0].credits;
     assert!(rows
         .iter()
         .all(|r| r.channel.as_str() == "direct" && r.value_micros == Some(5_000_000)));
@@ -197,7 +202,7 @@ fn identify_joins_anonymous_touches_into_the_users_journey() {
 #[test]
 fn value_credits_sum_to_the_value_exactly() {
     let att = run(&four_touch_journey(), &[]);
-    let (_, _, rows) = &att.credited[0];
+    let rows = &att.credited[0].credits;
     let mut by_model: HashMap<ModelKind, (f64, i64)> = HashMap::new();
     for r in rows {
         let e = by_model.entry(r.model).or_default();

@@ -163,7 +163,7 @@ pub async fn pipeline(
     env.extend_from_slice(extra);
     let ctx = Context::new(crate::support::settings(&env));
     let p = ctx.pipeline().await.expect("pipeline builds");
-    p.store.migrate().await.unwrap();
+    p.store().migrate().await.unwrap();
     p
 }
 

@@ -1,6 +1,7 @@
 use std::time::{Duration, Instant};
 
 use attrsync::domain::time::Timestamp;
+use attrsync::http::ErrorKind;
 
 use crate::fixture::{fixture, pipeline, run, served, Served};
 use crate::support::fake_posthog::{FakePostHog, Fault, Options};
@@ -108,9 +109,9 @@ async fn an_invalid_key_fails_at_once_with_a_clear_message() {
         !text.contains("phx_wrong_secret"),
         "the key never appears in errors"
     );
-    assert!(!err.transient);
+    assert_eq!(err.kind, ErrorKind::Permanent);
     assert_eq!(fake.stats().requests.len(), 1, "no retries on 401");
-    let stored = attrsync::store::RunStore::recent(&p.store, 1)
+    let stored = attrsync::store::RunStore::recent(p.store(), 1)
         .await
         .unwrap()
         .remove(0);

@@ -1,6 +1,7 @@
 use std::collections::HashSet;
 
 use attrsync::domain::time::{Timestamp, MICROS_PER_DAY};
+use attrsync::http::ErrorKind;
 use attrsync::store::{RunStatus, RunStore};
 use serde_json::json;
 
@@ -71,12 +72,12 @@ async fn a_failure_mid_stream_fails_the_run_and_the_rerun_resumes_from_the_commi
         text.contains("attrsync_events") && text.contains("gave up after 4 attempts"),
         "{text}"
     );
-    assert!(err.transient);
-    let last = p.store.recent(1).await.unwrap().remove(0);
+    assert_eq!(err.kind, ErrorKind::Transient);
+    let last = p.store().recent(1).await.unwrap().remove(0);
     assert_eq!(last.status, RunStatus::Failed);
     assert!(last.error.unwrap().contains("500"));
     assert!(
-        p.store
+        p.store()
             .cursor("posthog:4242", "events")
             .await
             .unwrap()

@@ -1,9 +1,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use attrsync::cli::Context;
 use attrsync::domain::ids::RunId;
-use attrsync::pipeline::Pipeline;
 use attrsync::sinks::local::LocalSink;
 use attrsync::sinks::{EncodedRow, Sink, SinkError, SinkOwner, Table};
 use attrsync::store::{RunStatus, RunStore, Trigger};
@@ -50,42 +48,26 @@ async fn a_sink_that_drops_a_row_fails_reconciliation_and_keeps_the_cursor() {
         ("ATTRSYNC__RUN_STORE__URL", &db),
     ]));
     let base = ctx.pipeline().await.unwrap();
-    base.store.migrate().await.unwrap();
-    let p = Pipeline {
-        source: base.source,
-        sink: Dropping {
-            inner: LocalSink::new(dir.path().join("out")),
-            dropped: AtomicBool::new(false),
-        },
-        store: base.store,
-        parse: base.parse,
-        plan: Arc::clone(&base.plan),
-        meta: base.meta,
-        training_micros: base.training_micros,
-        max_future_micros: base.max_future_micros,
-        keep_runs_days: base.keep_runs_days,
-        quality: base.quality,
-        current: Default::default(),
-        ads: Vec::new(),
-        campaigns: Default::default(),
-        fx: None,
-        store_label: base.store_label.clone(),
-        owner: Default::default(),
-    };
+    base.store().migrate().await.unwrap();
+    // The configured pipeline without its ad accounts, writing through a sink that drops a row.
+    let p = base.with_ads(Vec::new()).with_sink(Dropping {
+        inner: LocalSink::new(dir.path().join("out")),
+        dropped: AtomicBool::new(false),
+    });
     let err = p.run_once(Trigger::Manual).await.unwrap_err();
     let text = format!("{err}");
     assert!(
         text.contains("conversions: 1109 rows produced but 1108 acknowledged"),
         "{text}"
     );
-    let run = p.store.recent(1).await.unwrap().remove(0);
+    let run = p.store().recent(1).await.unwrap().remove(0);
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(
         run.counts.quality["reconciliation"]["rows"]["conversions"]["acknowledged"],
         1108
     );
     assert!(p
-        .store
+        .store()
         .cursor("file:events.ndjson.gz", "events")
         .await
         .unwrap()

@@ -11,7 +11,7 @@ use gcp_bigquery_client::error::BQError;
 use gcp_bigquery_client::model::table_data_insert_all_request::TableDataInsertAllRequestGzipped;
 
 use super::encoder::{pack, Batch};
-use crate::http::RetryPolicy;
+use crate::http::{status_kind, RetryPolicy};
 use crate::sinks::{EncodedRow, SinkError, Table};
 
 /// insertAll row-error reasons that no retry can fix.
@@ -59,7 +59,8 @@ pub fn classify(e: BQError, what: &str) -> SinkError {
                 .iter()
                 .filter_map(|m| m.get("reason").map(String::as_str))
                 .collect();
-            let transient = matches!(n.code, 408 | 429 | 500 | 502 | 503 | 504)
+            // BigQuery's own reasons mark some failures retryable whatever the status.
+            let transient = status_kind(u16::try_from(n.code).unwrap_or(0)).is_transient()
                 || reasons.iter().any(|r| {
                     matches!(
                         *r,
@@ -116,9 +117,9 @@ impl Writer {
         mut batch: Batch,
     ) -> Result<(), SinkError> {
         let what = format!("insertAll into {}.{}", self.dataset, table.name());
-        let mut attempt = 0;
+        let mut tries = self.retry.attempts("bigquery", &what);
         loop {
-            attempt += 1;
+            tries.begin();
             let bytes = batch.body.len();
             let gz = gzip(&batch.body);
             let wire = gz.len();
@@ -199,14 +200,10 @@ impl Writer {
                     permanent => return Err(permanent),
                 },
             };
-            if !self.retry.may_retry(attempt) {
-                return Err(SinkError::Transient(anyhow!(
-                    "{what}: gave up after {attempt} attempts: {last}"
-                )));
-            }
-            let wait = self.retry.delay(attempt, None);
-            tracing::warn!(table = table.name(), attempt, wait_secs = wait.as_secs_f64(), reason = %last, "retrying BigQuery insert");
-            tokio::time::sleep(wait).await;
+            tries
+                .wait(None, last)
+                .await
+                .map_err(|g| SinkError::Transient(anyhow!("{what}: {g}")))?;
         }
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::models::{ApiError, HogQlQuery, QueryRequest};
 use crate::config::secret::Secret;
-use crate::http::{parse_retry_after, RateLimiter, RetryPolicy};
+use crate::http::{classify_status, Classify, ErrorKind, RateLimiter, RetryPolicy, StatusClass};
 
 /// Why a query failed, and whether trying again later can help.
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +46,13 @@ pub enum PostHogError {
     },
 }
 
-impl PostHogError {
-    /// Retrying the run later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, PostHogError::Exhausted { .. })
+impl Classify for PostHogError {
+    /// Only running out of retries is worth a later run; the rest needs a person.
+    fn kind(&self) -> ErrorKind {
+        match self {
+            PostHogError::Exhausted { .. } => ErrorKind::Transient,
+            _ => ErrorKind::Permanent,
+        }
     }
 }
 
@@ -106,9 +109,9 @@ impl PostHogClient {
             name,
             refresh: "blocking",
         };
-        let mut attempt = 0;
+        let mut tries = self.retry.attempts("posthog", name);
         loop {
-            attempt += 1;
+            tries.begin();
             let permit = self.limiter.acquire().await;
             let sent = self
                 .http
@@ -121,41 +124,41 @@ impl PostHogClient {
                 Err(e) => (None, describe_transport(&e)),
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let header_wait = resp
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(parse_retry_after);
-                    match resp.bytes().await {
-                        Err(e) => (
-                            header_wait,
+                    let class = classify_status(status, resp.headers());
+                    match (resp.bytes().await, class) {
+                        (Err(e), class) => (
+                            match class {
+                                StatusClass::Retry(after) => after,
+                                _ => None,
+                            },
                             format!("reading the body failed: {}", describe_transport(&e)),
                         ),
-                        Ok(bytes) if status == 200 => return Ok(bytes),
-                        Ok(bytes) => {
+                        (Ok(bytes), StatusClass::Success) => return Ok(bytes),
+                        (Ok(bytes), class) => {
                             let err = ApiError::from_body(&bytes);
-                            match status {
-                                401 => {
+                            match class {
+                                StatusClass::Unauthorized => {
                                     return Err(PostHogError::Unauthorized {
                                         detail: err.describe(),
                                     })
                                 }
-                                403 => {
+                                StatusClass::Refused if status == 403 => {
                                     return Err(PostHogError::Forbidden {
                                         query: name.into(),
                                         project: self.project.clone(),
                                         detail: err.describe(),
                                     })
                                 }
-                                429 => {
+                                // PostHog also says how long to wait in the body of a 429.
+                                StatusClass::Retry(after) if status == 429 => {
                                     metrics::counter!("attrsync_http_throttled_total", "api" => "posthog").increment(1);
                                     (
-                                        header_wait.or_else(|| err.retry_hint()),
+                                        after.or_else(|| err.retry_hint()),
                                         format!("429 {}", err.describe()),
                                     )
                                 }
-                                408 | 500..=599 => {
-                                    (header_wait, format!("{status} {}", err.describe()))
+                                StatusClass::Retry(after) => {
+                                    (after, format!("{status} {}", err.describe()))
                                 }
                                 _ => {
                                     return Err(PostHogError::Rejected {
@@ -170,17 +173,15 @@ impl PostHogClient {
                 }
             };
             drop(permit);
-            if !self.retry.may_retry(attempt) {
-                return Err(PostHogError::Exhausted {
+            tries
+                .wait(retry_after, last)
+                .await
+                .map_err(|g| PostHogError::Exhausted {
                     query: name.into(),
                     page,
-                    attempts: attempt,
-                    last,
-                });
-            }
-            let wait = self.retry.delay(attempt, retry_after);
-            tracing::warn!(query = name, page, attempt, wait_secs = wait.as_secs_f64(), reason = %last, "retrying PostHog query");
-            tokio::time::sleep(wait).await;
+                    attempts: g.attempts,
+                    last: g.last,
+                })?;
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::config::PostHogSettings;
 use crate::domain::extract::{Extract, SkipReason};
 use crate::domain::ids::Uuid;
 use crate::domain::time::{Timestamp, MICROS_PER_DAY};
+use crate::http::Classify;
 use crate::http::{build_client, Limits, RateLimiter, RetryPolicy};
 pub use client::{PostHogClient, PostHogError};
 use models::QueryResponse;
@@ -109,11 +110,7 @@ impl PostHogSource {
 }
 
 fn err(e: PostHogError) -> SourceError {
-    if e.is_transient() {
-        SourceError::Transient(anyhow::Error::new(e))
-    } else {
-        SourceError::Permanent(anyhow::Error::new(e))
-    }
+    SourceError::of(e.kind(), anyhow::Error::new(e))
 }
 
 /// What one keyset-paged read covers.

@@ -1,0 +1,212 @@
+//! The events job: read what is new since the cursor, attribute it, load it, and propose the
+//! source's next cursor for the commit.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::attribute::attribute;
+use super::error::{Cycled, Failed, Failure};
+use super::rows::RowMeta;
+use super::{campaigns, failpoint, load, quality, run_metrics};
+use super::{Outcome, Pipeline, RunError, RunSummary};
+use crate::domain::ids::RunId;
+use crate::domain::time::Timestamp;
+use crate::sinks::Sink;
+use crate::sources::{ReadRequest, Source};
+use crate::store::{CursorPosition, RunStore, Trigger};
+
+/// The cursor partition of event sources.
+pub const EVENTS_PARTITION: &str = "events";
+
+/// What one run covers: the normal incremental run, or one day of a backfill.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub trigger: Trigger,
+    /// The lease and `sync_runs.job` name.
+    pub job: String,
+    /// A fixed read window `[from, until)` (backfill); `None` reads from the stored horizon.
+    pub window: Option<(Timestamp, Timestamp)>,
+    /// The position committed instead of the events horizon (backfill progress); `None`
+    /// commits the horizon.
+    pub progress: Option<CursorPosition>,
+}
+
+impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
+    /// Runs one incremental cycle of the source's job.
+    pub async fn run_once(&self, trigger: Trigger) -> Result<Outcome, RunError> {
+        let spec = RunSpec {
+            trigger,
+            job: self.source.job(),
+            window: None,
+            progress: None,
+        };
+        self.run(&spec).await
+    }
+
+    /// Runs one cycle as `spec` says, recording its outcome in the metrics.
+    pub async fn run(&self, spec: &RunSpec) -> Result<Outcome, RunError> {
+        let started = Instant::now();
+        let result = self
+            .run_job(&spec.job, spec.trigger, |run, notes| {
+                self.events_run(spec, run, notes, started)
+            })
+            .await;
+        run_metrics::record_run(&spec.job, &result, started.elapsed());
+        result
+    }
+
+    /// Reads the cursor, then the cycle; the cursor to commit is the source's, or the
+    /// backfill's progress.
+    async fn events_run(
+        &self,
+        spec: &RunSpec,
+        run: RunId,
+        sink_notes: Vec<String>,
+        started: Instant,
+    ) -> Result<Cycled, Failed> {
+        let source_job = self.source.job();
+        let cursor = match spec.window {
+            Some(_) => None,
+            None => self
+                .store
+                .cursor(&source_job, super::EVENTS_PARTITION)
+                .await
+                .map_err(|e| {
+                    Failed::new(
+                        Failure::of(e, "reading the events cursor"),
+                        RunSummary::default(),
+                    )
+                })?,
+        };
+        let req = ReadRequest {
+            cursor,
+            window: spec.window,
+            now: Timestamp::now(),
+            max_future_micros: self.options.max_future_micros,
+            lookback_micros: self.options.plan.lookback_micros,
+            training_micros: self.options.training_micros,
+        };
+        let mut done = self
+            .cycle(run, &spec.job, &req, sink_notes, started)
+            .await?;
+        if let Some(p) = &spec.progress {
+            done.cursor = Some(p.clone());
+        }
+        Ok(done)
+    }
+
+    /// Extract, attribute, load.
+    async fn cycle(
+        &self,
+        run: RunId,
+        job: &str,
+        req: &ReadRequest,
+        sink_notes: Vec<String>,
+        started: Instant,
+    ) -> Result<Cycled, Failed> {
+        let mut summary = RunSummary::new(run, job);
+        let t = Instant::now();
+        let mut extract = match self.source.extract(req, &self.options.parse).await {
+            Ok(e) => e,
+            Err(e) => return Err(Failed::new(Failure::of(e, "extract failed"), summary)),
+        };
+        summary.read = extract.counts.clone();
+        failpoint::hit(failpoint::AFTER_EXTRACT).await;
+        for n in &extract.notes {
+            tracing::warn!(note = %n, "source");
+        }
+        tracing::info!(
+            events = extract.counts.read,
+            skipped = extract.counts.skipped_total(),
+            sessions = extract.sessions.len(),
+            conversions = extract.conversions.len(),
+            secs = t.elapsed().as_secs_f64(),
+            "extracted"
+        );
+        let t = Instant::now();
+        let plan = Arc::clone(&self.options.plan);
+        let next = extract.next_cursor.take();
+        let mut notes = std::mem::take(&mut extract.notes);
+        notes.extend(sink_notes);
+        let cursor_label = extract.cursor_label.take();
+        let span = extract.fresh_span;
+        let window = (
+            extract.read_from.or(span.map(|s| s.0)),
+            extract.read_until.or(span.map(|s| s.1)),
+        );
+        let att = match tokio::task::spawn_blocking(move || attribute(&extract, &plan)).await {
+            Ok(a) => a,
+            Err(e) => {
+                let cause = anyhow::Error::new(e).context("attribution panicked");
+                return Err(Failed::new(Failure::permanent(cause), summary));
+            }
+        };
+        summary.persons = att.identities.persons() as u64;
+        summary.conversions = att.credited.len() as u64;
+        summary.touchpoints = att.new_touchpoints().count() as u64;
+        let mut by_model: BTreeMap<String, u64> = BTreeMap::new();
+        for c in att.credited.iter().flat_map(|c| &c.credits) {
+            *by_model.entry(c.model.as_str().to_string()).or_default() += 1;
+        }
+        summary.credits_by_model = by_model;
+        let q = &self.options.quality;
+        let mut quality = quality::Quality::assess(&summary.read, &att, q);
+        quality.notes = notes;
+        quality.evaluate(q);
+        if let Some(f) = quality.failure() {
+            summary.quality = Some(quality);
+            return Err(Failed::new(f, summary));
+        }
+        tracing::info!(
+            conversions = summary.conversions,
+            touchpoints = summary.touchpoints,
+            credits = summary.credits(),
+            secs = t.elapsed().as_secs_f64(),
+            "attributed"
+        );
+        let t = Instant::now();
+        let meta = RowMeta {
+            run_id: run,
+            loaded_at: Timestamp::now(),
+        };
+        let written = match load::load(&self.sink, meta, &att).await {
+            Ok(w) => w,
+            Err(e) => return Err(Failed::new(Failure::of(e, "load failed"), summary)),
+        };
+        for (table, l) in written {
+            quality.record_table(table, l.counts(), l.checksum.finish());
+            summary.rows_by_table.insert(table, l.acknowledged);
+        }
+        quality.evaluate(q);
+        for w in &quality.warnings {
+            tracing::warn!(warning = %w, "data quality");
+        }
+        if let Some(f) = quality.failure() {
+            summary.quality = Some(quality);
+            return Err(Failed::new(f, summary));
+        }
+        // Only now do the rows become final (and, in BigQuery, visible).
+        failpoint::hit(failpoint::BEFORE_SINK_COMMIT).await;
+        if let Err(e) = self.sink.commit(run, job).await {
+            return Err(Failed::new(Failure::of(e, "load failed"), summary));
+        }
+        summary.quality = Some(quality);
+        *self.campaigns.lock().expect("campaign index lock") =
+            Some(Arc::new(campaigns::CampaignIndex::from_attributed(&att)));
+        tracing::info!(
+            rows = summary.rows_written(),
+            secs = t.elapsed().as_secs_f64(),
+            "loaded and acknowledged"
+        );
+        summary.window_end = window.1;
+        summary.cursor = cursor_label;
+        summary.duration = started.elapsed();
+        let source_job = self.source.job();
+        Ok(Cycled {
+            summary,
+            cursor: next.map(|c| CursorPosition::new(&source_job, super::EVENTS_PARTITION, c)),
+            window,
+        })
+    }
+}
