@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use attrsync::config::{LoadOptions, Settings};
 use attrsync::domain::ids::RunId;
-use attrsync::sinks::bigquery::BigQuerySink;
+use attrsync::sinks::bigquery::{BigQueryConfig, BigQuerySink};
 use attrsync::sinks::{EncodedRow, Sink, Table};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -35,9 +35,8 @@ async fn main() {
         ..Default::default()
     })
     .expect("settings");
-    let sink = BigQuerySink::connect(&settings.bigquery)
-        .await
-        .expect("sink");
+    let config = BigQueryConfig::from_settings(&settings.bigquery).expect("[bigquery]");
+    let sink = BigQuerySink::connect(&config).await.expect("sink");
     let owner = attrsync::sinks::SinkOwner {
         store_id: "bench".into(),
         store_label: "bench".into(),

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use attrsync::config::{LoadOptions, Settings};
 use attrsync::domain::time::Timestamp;
 use attrsync::pipeline::plan_from;
-use attrsync::sources::posthog::PostHogSource;
+use attrsync::sources::posthog::{PostHogConfig, PostHogSource};
 use attrsync::sources::{ReadRequest, Source};
 use fake_posthog::{Event, FakePostHog, Options};
 use serde_json::json;
@@ -80,8 +80,8 @@ async fn main() {
     })
     .expect("settings");
     let (_, rules) = plan_from(&settings).expect("plan");
-    let key = settings.posthog_api_key().unwrap().unwrap();
-    let source = PostHogSource::new(&settings.posthog, key).expect("source");
+    let config = PostHogConfig::from_settings(&settings.posthog).expect("[posthog]");
+    let source = PostHogSource::new(&config).expect("source");
     let since = attrsync::sources::horizon::Horizon {
         from: Some(end.add_micros(-7 * 3_600_000_000)),
         tail: Default::default(),

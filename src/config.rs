@@ -25,7 +25,8 @@ pub use quality::{OnLowScore, QualitySettings, QualityWeights};
 pub use reporting::{FxSettings, FxSource, ReportingSettings};
 pub use sinks::{BigQuerySettings, SinkKind, SinkSettings};
 pub use sources::{PostHogSettings, RateLimitSettings, SourceKind, SourceSettings};
-pub use store::RunStoreSettings;
+pub use store::{redact_url, RunStoreSettings};
+pub use validate::Problems;
 
 use crate::engine::channels::ChannelSpec;
 
@@ -82,7 +83,8 @@ pub struct LoadOptions {
 }
 
 impl Settings {
-    /// Loads and validates the layered configuration.
+    /// Loads the layered configuration and checks the sections no component owns; the
+    /// source, sink and run store check theirs when they are built (`cli::problems` runs all).
     pub fn load(opts: &LoadOptions) -> Result<Self, ConfigError> {
         let settings = Self::load_unvalidated(opts)?;
         settings.validate()?;
@@ -162,15 +164,6 @@ impl Settings {
             Some(e) => Err(e),
             None => Ok(()),
         }
-    }
-
-    /// The PostHog key, inline or from `posthog.api_key_file`.
-    pub fn posthog_api_key(&self) -> Result<Option<secret::Secret>, ConfigError> {
-        secret::resolve(
-            &self.posthog.api_key,
-            &self.posthog.api_key_file,
-            "posthog.api_key",
-        )
     }
 
     /// The reporting currency, when one is configured.
@@ -309,16 +302,9 @@ mod tests {
     }
 
     #[test]
-    fn empty_paths_bad_urls_and_binds_name_their_keys() {
-        for (k, v, key) in [
-            ("ATTRSYNC__RUN_STORE__URL", "sqlite://", "run_store.url"),
-            ("ATTRSYNC__SINK__DIR", "", "sink.dir"),
-            ("ATTRSYNC__SOURCE__PATH", "", "source.path"),
-            ("ATTRSYNC__SERVER__BIND", "9090", "server.bind"),
-        ] {
-            let (got, msg) = key_of(load_env(&[(k, v)]).unwrap_err());
-            assert_eq!(got, key, "{msg}");
-        }
+    fn bad_binds_and_ad_credentials_name_their_keys() {
+        let (got, msg) = key_of(load_env(&[("ATTRSYNC__SERVER__BIND", "9090")]).unwrap_err());
+        assert_eq!(got, "server.bind", "{msg}");
         let (key, msg) = key_of(
             load_env(&[
                 ("ATTRSYNC__ADS__GOOGLE__ENABLED", "true"),
@@ -334,21 +320,6 @@ mod tests {
         broken.attribution.lookback_days = 0;
         broken.schedule.interval = std::time::Duration::ZERO;
         assert_eq!(broken.problems().len(), 2, "every problem is reported");
-    }
-
-    #[test]
-    fn posthog_needs_its_key_and_project() {
-        let (key, _) = key_of(load_env(&[("ATTRSYNC__SOURCE__KIND", "posthog")]).unwrap_err());
-        assert_eq!(key, "posthog.project_id");
-        let (key, msg) = key_of(
-            load_env(&[
-                ("ATTRSYNC__SOURCE__KIND", "posthog"),
-                ("ATTRSYNC__POSTHOG__PROJECT_ID", "1"),
-            ])
-            .unwrap_err(),
-        );
-        assert_eq!(key, "posthog.api_key");
-        assert!(msg.contains("ATTRSYNC__POSTHOG__API_KEY"));
     }
 
     #[test]
@@ -414,7 +385,7 @@ mod tests {
         let s = load_env(&[("ATTRSYNC__POSTHOG__API_KEY", "phx_topsecret_value")]).unwrap();
         assert!(!format!("{s:?}").contains("topsecret"));
         assert_eq!(
-            s.posthog_api_key().unwrap().unwrap().expose(),
+            s.posthog.api_key.as_ref().unwrap().expose(),
             "phx_topsecret_value"
         );
     }

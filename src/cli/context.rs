@@ -4,15 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use crate::config::{ConfigError, LoadOptions, Settings, SinkKind, SourceKind};
+use crate::config::{ConfigError, LoadOptions, Problems, Settings};
 use crate::pipeline::{Pipeline, RunOptions};
-use crate::sinks::bigquery::BigQuerySink;
-use crate::sinks::local::LocalSink;
-use crate::sinks::AnySink;
-use crate::sources::file::FileSource;
-use crate::sources::posthog::PostHogSource;
-use crate::sources::AnySource;
-use crate::store::{AnyStore, RunStore};
+use crate::sinks::{AnySink, SinkConfig};
+use crate::sources::{AnySource, SourceConfig};
+use crate::store::{AnyStore, RunStore, StoreConfig};
 
 /// Loaded settings plus helpers to open the configured seams.
 #[derive(Debug)]
@@ -26,30 +22,38 @@ impl Context {
         Self { settings }
     }
 
-    /// Loads settings and starts logging.
+    /// Loads settings (stopping at the first problem, naming its key) and starts logging.
     pub fn load(file: Option<PathBuf>) -> Result<Self, ConfigError> {
-        let settings = Settings::load(&LoadOptions {
-            file,
-            ..Default::default()
-        })?;
-        crate::telemetry::init(settings.log.format);
-        Ok(Self { settings })
+        let (ctx, problems) = Self::load_unchecked(file)?;
+        match problems.into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(ctx),
+        }
     }
 
     /// Loads settings for `check`: every validation problem is returned instead of stopping.
     pub fn load_for_check(file: Option<PathBuf>) -> Result<(Self, Vec<ConfigError>), ConfigError> {
+        Self::load_unchecked(file)
+    }
+
+    fn load_unchecked(file: Option<PathBuf>) -> Result<(Self, Vec<ConfigError>), ConfigError> {
         let settings = Settings::load_unvalidated(&LoadOptions {
             file,
             ..Default::default()
         })?;
         crate::telemetry::init(settings.log.format);
-        let problems = settings.problems();
+        let problems = problems(&settings);
         Ok((Self { settings }, problems))
+    }
+
+    /// The run store's validated connection settings.
+    pub fn store_config(&self) -> anyhow::Result<StoreConfig> {
+        first(StoreConfig::from_settings(&self.settings.run_store))
     }
 
     /// Opens the run store, migrating when `run_store.auto_migrate` is on.
     pub async fn store(&self) -> anyhow::Result<AnyStore> {
-        let store = AnyStore::open(&self.settings.run_store).await?;
+        let store = self.store_lazy().await?;
         if self.settings.run_store.auto_migrate {
             store.migrate().await?;
         }
@@ -58,36 +62,19 @@ impl Context {
 
     /// Opens the run store without touching it (PostgreSQL connects lazily).
     pub async fn store_lazy(&self) -> anyhow::Result<AnyStore> {
-        Ok(AnyStore::open(&self.settings.run_store).await?)
+        Ok(AnyStore::open(&self.store_config()?).await?)
     }
 
     /// The configured event source.
     pub fn source(&self) -> anyhow::Result<AnySource> {
-        let s = &self.settings;
-        Ok(match s.source.kind {
-            SourceKind::File => AnySource::File(FileSource::new(s.source.path.clone())),
-            SourceKind::Posthog => {
-                let key = s
-                    .posthog_api_key()?
-                    .context("posthog.api_key is required")?;
-                AnySource::PostHog(PostHogSource::new(&s.posthog, key)?)
-            }
-        })
+        first(SourceConfig::from_settings(&self.settings))?.build()
     }
 
     /// The configured sink (BigQuery connects and chooses its credentials here).
     pub async fn sink(&self) -> anyhow::Result<AnySink> {
-        let s = &self.settings;
-        Ok(match s.sink.kind {
-            SinkKind::Local => AnySink::Local(
-                LocalSink::new(s.sink.dir.clone()).with_reporting(s.reporting_currency()),
-            ),
-            SinkKind::Bigquery => AnySink::BigQuery(Box::new(
-                BigQuerySink::connect(&s.bigquery)
-                    .await?
-                    .with_reporting(s.reporting_currency()),
-            )),
-        })
+        first(SinkConfig::from_settings(&self.settings))?
+            .build(self.settings.reporting_currency())
+            .await
     }
 
     /// Where rotated refresh tokens are kept: the run store, encrypted with `[secrets]`'s key
@@ -118,4 +105,25 @@ impl Context {
                 .with_fx(fx),
         )
     }
+}
+
+/// Every problem of the settings: each section's own, then those of the source, sink and run
+/// store they select (each component checks its own section).
+pub fn problems(settings: &Settings) -> Vec<ConfigError> {
+    let mut p = Problems::default();
+    for e in settings.problems() {
+        p.push(e);
+    }
+    p.take(SourceConfig::from_settings(settings));
+    p.take(SinkConfig::from_settings(settings));
+    p.take(StoreConfig::from_settings(&settings.run_store));
+    p.0
+}
+
+/// A component's checked settings, or its first problem.
+fn first<T>(checked: Result<T, Problems>) -> anyhow::Result<T> {
+    checked.map_err(|p| match p.first() {
+        Some(e) => anyhow::Error::new(e),
+        None => anyhow::anyhow!("invalid settings"),
+    })
 }

@@ -3,11 +3,11 @@
 use std::process::ExitCode;
 
 use super::Context;
-use crate::store::{AnyStore, RunStore};
+use crate::store::RunStore;
 
 pub async fn execute(ctx: &Context) -> ExitCode {
     let result = async {
-        let store = AnyStore::open(&ctx.settings.run_store).await?;
+        let store = ctx.store_lazy().await?;
         store.migrate().await?;
         Ok::<_, anyhow::Error>(store.kind())
     }

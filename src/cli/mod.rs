@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub use context::Context;
+pub use context::{problems, Context};
 
 /// attrsync: marketing attribution from PostHog events and ad spend, into your warehouse.
 #[derive(Debug, Parser)]

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::domain::attribution::ModelKind;
 use crate::domain::money::Currency;
+use crate::engine::models::shapley::PathTransform;
 
 /// `[attribution]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -18,7 +19,7 @@ pub struct AttributionSettings {
     pub position_based_last: f64,
     pub markov_order: u32,
     /// Path transform for shapley: exposure, unique, first, frequency.
-    pub shapley_path_transform: String,
+    pub shapley_path_transform: PathTransform,
     /// Extra days of journeys before the run's window used to train markov and shapley.
     pub training_days: u32,
 }

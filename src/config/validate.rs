@@ -3,7 +3,6 @@
 
 use super::{
     AdPlatformSettings, AttributionSettings, ConfigError, FxSource, QualitySettings, Settings,
-    SinkKind, SourceKind,
 };
 use crate::engine::channels::ChannelRules;
 
@@ -23,6 +22,26 @@ impl Problems {
     /// Records an error found elsewhere (a secret file that cannot be read).
     pub fn push(&mut self, e: ConfigError) {
         self.0.push(e);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Adds what a section's own validation found.
+    pub fn take<T>(&mut self, checked: Result<T, Problems>) -> Option<T> {
+        match checked {
+            Ok(v) => Some(v),
+            Err(mut more) => {
+                self.0.append(&mut more.0);
+                None
+            }
+        }
+    }
+
+    /// The first problem, which is what start-up reports.
+    pub fn first(self) -> Option<ConfigError> {
+        self.0.into_iter().next()
     }
 }
 
@@ -64,17 +83,6 @@ impl AttributionSettings {
             p.bad(
                 "attribution.markov_order",
                 format!("{} is out of range; use 1 to 8", self.markov_order),
-            );
-        }
-        if crate::engine::models::shapley::PathTransform::parse(&self.shapley_path_transform)
-            .is_none()
-        {
-            p.bad(
-                "attribution.shapley_path_transform",
-                format!(
-                    "'{}' is not one of exposure, unique, first, frequency",
-                    self.shapley_path_transform
-                ),
             );
         }
     }
@@ -191,7 +199,9 @@ fn listen_address(bind: &str) -> bool {
 }
 
 impl Settings {
-    /// Every problem of the settings, in order.
+    /// Every problem of the sections no component owns, in order. The source, sink and run
+    /// store check their own sections (`SourceConfig`, `SinkConfig`, `StoreConfig`); the
+    /// command context collects both.
     pub fn problems(&self) -> Vec<ConfigError> {
         let mut p = Problems::default();
         self.attribution.problems(&mut p);
@@ -213,23 +223,6 @@ impl Settings {
         if let Err(e) = ChannelRules::compile(&self.channels) {
             p.bad("channels", e.to_string());
         }
-        match self.source.kind {
-            SourceKind::File if self.source.path.as_os_str().is_empty() => p.bad(
-                "source.path",
-                "is empty; name the NDJSON export file to read (e.g. data/sample/events.ndjson.gz)",
-            ),
-            SourceKind::File => {}
-            SourceKind::Posthog => self.posthog_problems(&mut p),
-        }
-        match self.sink.kind {
-            SinkKind::Local if self.sink.dir.as_os_str().is_empty() => p.bad(
-                "sink.dir",
-                "is empty; name the directory the tables go to (e.g. out)",
-            ),
-            SinkKind::Local => {}
-            SinkKind::Bigquery => self.bigquery_problems(&mut p),
-        }
-        self.run_store_problems(&mut p);
         let ads = &self.ads;
         for (key, s) in [
             ("google", &ads.google),
@@ -279,84 +272,6 @@ impl Settings {
             );
         }
         p.0
-    }
-
-    fn posthog_problems(&self, p: &mut Problems) {
-        let ph = &self.posthog;
-        if ph.project_id.as_deref().is_none_or(str::is_empty) {
-            p.bad(
-                "posthog.project_id",
-                "required when source.kind = \"posthog\" (set ATTRSYNC__POSTHOG__PROJECT_ID)",
-            );
-        }
-        match self.posthog_api_key() {
-            Ok(Some(_)) => {}
-            Ok(None) => p.bad("posthog.api_key", "required when source.kind = \"posthog\" (set ATTRSYNC__POSTHOG__API_KEY or posthog.api_key_file)"),
-            Err(e) => p.push(e),
-        }
-        if !(ph.host.starts_with("http://") || ph.host.starts_with("https://")) {
-            p.bad(
-                "posthog.host",
-                format!(
-                    "'{}' must start with https:// (or http:// for a local instance)",
-                    ph.host
-                ),
-            );
-        }
-        if ph.page_size == 0 || ph.page_size > 50_000 {
-            p.bad(
-                "posthog.page_size",
-                format!(
-                    "{} is out of range; PostHog returns 1 to 50000 rows per query",
-                    ph.page_size
-                ),
-            );
-        }
-        let rl = &ph.rate_limit;
-        if rl.per_minute == 0 || rl.per_hour == 0 || rl.concurrency == 0 {
-            p.bad(
-                "posthog.rate_limit",
-                "per_minute, per_hour and concurrency must be at least 1",
-            );
-        }
-    }
-
-    fn bigquery_problems(&self, p: &mut Problems) {
-        let bq = &self.bigquery;
-        if bq.project_id.as_deref().is_none_or(str::is_empty) {
-            p.bad(
-                "bigquery.project_id",
-                "required when sink.kind = \"bigquery\" (set ATTRSYNC__BIGQUERY__PROJECT_ID)",
-            );
-        }
-        if bq.batch_rows == 0 || bq.batch_rows > 50_000 {
-            p.bad(
-                "bigquery.batch_rows",
-                "use 1 to 50000 rows per insertAll request",
-            );
-        }
-        if bq.batch_bytes < 1024 || bq.batch_bytes > 10_000_000 {
-            p.bad(
-                "bigquery.batch_bytes",
-                "use 1 KB to 10 MB (BigQuery's request limit)",
-            );
-        }
-    }
-
-    fn run_store_problems(&self, p: &mut Problems) {
-        let url = self.run_store.url.trim();
-        if let Some(rest) = url.strip_prefix("sqlite:") {
-            let path = rest.trim_start_matches("//");
-            let path = path.split('?').next().unwrap_or_default();
-            if path.is_empty() {
-                p.bad(
-                    "run_store.url",
-                    format!("'{url}' names no database file; use e.g. sqlite://attrsync.db (or sqlite::memory: for a throwaway store)"),
-                );
-            }
-        } else if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            p.bad("run_store.url", "must start with sqlite: or postgres://");
-        }
     }
 }
 

@@ -49,7 +49,6 @@ pub fn plan_from(settings: &Settings) -> anyhow::Result<(Plan, ParseRules)> {
     use crate::domain::attribution::ModelKind;
     use crate::domain::conversion::{ConversionDef, ConversionRules, PropertySlots};
     use crate::engine::channels::ChannelRules;
-    use crate::engine::models::shapley::PathTransform;
     use crate::engine::models::RuleModel;
 
     let channels = ChannelRules::compile(&settings.channels).context("channels")?;
@@ -74,10 +73,7 @@ pub fn plan_from(settings: &Settings) -> anyhow::Result<(Plan, ParseRules)> {
                 continue;
             }
             ModelKind::Shapley => {
-                shapley = Some(
-                    PathTransform::parse(&a.shapley_path_transform)
-                        .context("attribution.shapley_path_transform")?,
-                );
+                shapley = Some(a.shapley_path_transform);
                 continue;
             }
         };

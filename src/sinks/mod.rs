@@ -2,12 +2,14 @@
 //! deterministic `row_key`, so a re-sent row is recognisable downstream.
 
 pub mod bigquery;
+mod config;
 pub mod local;
 
 use crate::domain::ids::RunId;
 use crate::http::{Classify, ErrorKind};
 
 pub use crate::domain::table::Table;
+pub use config::SinkConfig;
 
 /// A row already encoded as one JSON object, with its key.
 #[derive(Debug, Clone, PartialEq, Eq)]

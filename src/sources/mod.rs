@@ -1,10 +1,13 @@
 //! Event sources: PostHog's query API and PostHog export files. A source only reads; the
 //! pipeline decides what is new and moves the cursor after the sink acknowledged.
 
+mod config;
 pub mod file;
 pub mod horizon;
 pub mod posthog;
 pub mod wire;
+
+pub use config::SourceConfig;
 
 use crate::domain::conversion::PropertySlots;
 use crate::domain::extract::{Extract, ExtractRules};

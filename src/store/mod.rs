@@ -1,6 +1,7 @@
 //! The run store: run history (`sync_runs`), cursors (`source_cursors`) and per-job leases.
 //! SQLite for the embedded default, PostgreSQL in production; same tables and meaning.
 
+mod config;
 mod lease;
 pub mod postgres;
 mod sql;
@@ -8,6 +9,7 @@ pub mod sqlite;
 mod types;
 pub mod vault;
 
+pub use config::{Backend, StoreConfig};
 pub use lease::Lease;
 pub use types::{Claim, CursorPosition, RunCounts, RunRecord, RunStatus, RunnerMeta, Trigger};
 
@@ -157,17 +159,13 @@ pub enum AnyStore {
 }
 
 impl AnyStore {
-    /// Opens the store `settings.url` names (PostgreSQL lazily, so a down database is retried).
-    pub async fn open(settings: &crate::config::RunStoreSettings) -> Result<Self, StoreError> {
-        if settings.url.starts_with("postgres://") || settings.url.starts_with("postgresql://") {
-            Ok(AnyStore::Postgres(postgres::PostgresStore::connect_lazy(
-                settings,
-            )?))
-        } else {
-            Ok(AnyStore::Sqlite(
-                sqlite::SqliteStore::connect(settings).await?,
-            ))
-        }
+    /// Opens the store the configuration names (PostgreSQL lazily, so a down database is
+    /// retried).
+    pub async fn open(config: &StoreConfig) -> Result<Self, StoreError> {
+        Ok(match config.backend() {
+            Backend::Postgres => AnyStore::Postgres(postgres::PostgresStore::connect_lazy(config)?),
+            Backend::Sqlite => AnyStore::Sqlite(sqlite::SqliteStore::connect(config).await?),
+        })
     }
 
     pub fn kind(&self) -> &'static str {

@@ -8,8 +8,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 
 use super::lease::LeaseInner;
+use super::StoreConfig;
 use super::{classify, Claim, Finish, Lease, RunStore, RunnerMeta, StoreError, Trigger};
-use crate::config::RunStoreSettings;
 use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
 
@@ -67,7 +67,7 @@ super::sql::run_queries!();
 
 impl PostgresStore {
     /// Builds the pool; connections are made lazily so start-up survives a database that is down.
-    pub fn connect_lazy(settings: &RunStoreSettings) -> Result<Self, StoreError> {
+    pub fn connect_lazy(settings: &StoreConfig) -> Result<Self, StoreError> {
         let opts = PgConnectOptions::from_str(&settings.url)
             .context("run_store.url is not a valid postgres URL")
             .map_err(StoreError::Failed)?

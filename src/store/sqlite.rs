@@ -8,8 +8,8 @@ use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use super::lease::LeaseInner;
+use super::StoreConfig;
 use super::{classify, Claim, Finish, Lease, RunStore, RunnerMeta, StoreError, Trigger};
-use crate::config::RunStoreSettings;
 use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
 
@@ -53,7 +53,7 @@ super::sql::run_queries!();
 
 impl SqliteStore {
     /// Opens (creating if missing) the database at `settings.url`.
-    pub async fn connect(settings: &RunStoreSettings) -> Result<Self, StoreError> {
+    pub async fn connect(settings: &StoreConfig) -> Result<Self, StoreError> {
         let opts = SqliteConnectOptions::from_str(&settings.url)
             .with_context(|| "run_store.url is not a valid sqlite URL".to_string())
             .map_err(StoreError::Failed)?

@@ -335,14 +335,14 @@ async fn the_emulator_gone_mid_run_fails_the_run_and_the_next_completes_with_not
         "{last}"
     );
     let local_db = format!("sqlite://{}", dir.path().join("attrsync.db").display());
-    let cur = attrsync::store::AnyStore::open(
-        &crate::support::settings(&[("ATTRSYNC__RUN_STORE__URL", &local_db)]).run_store,
-    )
-    .await
-    .unwrap()
-    .cursor("file:events.ndjson.gz", "events")
-    .await
-    .unwrap();
+    let settings = crate::support::settings(&[("ATTRSYNC__RUN_STORE__URL", &local_db)]);
+    let config = attrsync::store::StoreConfig::from_settings(&settings.run_store).unwrap();
+    let cur = attrsync::store::AnyStore::open(&config)
+        .await
+        .unwrap()
+        .cursor("file:events.ndjson.gz", "events")
+        .await
+        .unwrap();
     assert!(cur.is_none(), "the cursor did not move");
 
     proxy.restore();

@@ -94,9 +94,10 @@ async fn sink(endpoint: &str, extra: &[(&str, &str)]) -> BigQuerySink {
         ("ATTRSYNC__BIGQUERY__MAX_ATTEMPTS", "3"),
     ];
     env.extend_from_slice(extra);
-    BigQuerySink::connect(&crate::support::settings(&env).bigquery)
-        .await
-        .unwrap()
+    let settings = crate::support::settings(&env);
+    let config = attrsync::sinks::bigquery::BigQueryConfig::from_settings(&settings.bigquery)
+        .expect("[bigquery]");
+    BigQuerySink::connect(&config).await.unwrap()
 }
 
 fn rows(n: usize) -> Vec<EncodedRow> {

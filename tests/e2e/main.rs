@@ -10,4 +10,5 @@ mod generate;
 mod incremental;
 mod messages;
 mod secrets;
+mod settings;
 mod stores;

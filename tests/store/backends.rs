@@ -6,19 +6,21 @@ use std::time::Duration;
 use attrsync::config::RunStoreSettings;
 use attrsync::domain::time::Timestamp;
 use attrsync::store::{
-    AnyStore, Claim, CursorPosition, Finish, RunCounts, RunStatus, RunStore, RunnerMeta, Trigger,
+    AnyStore, Claim, CursorPosition, Finish, RunCounts, RunStatus, RunStore, RunnerMeta,
+    StoreConfig, Trigger,
 };
 
 use crate::support::pg::TestDb;
 
-fn settings(url: String) -> RunStoreSettings {
-    RunStoreSettings {
+fn settings(url: String) -> StoreConfig {
+    StoreConfig::from_settings(&RunStoreSettings {
         url,
         auto_migrate: true,
         max_connections: 4,
         connect_timeout: Duration::from_secs(10),
         keep_runs_days: 0,
-    }
+    })
+    .expect("a valid run_store.url")
 }
 
 /// Claims, finishes with a cursor, abandons a second run and reads everything back; returns

@@ -21,16 +21,31 @@ pub enum PathTransform {
     Frequency,
 }
 
+impl<'de> serde::Deserialize<'de> for PathTransform {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format_args!(
+                "'{s}' is not one of {}",
+                Self::ALL.map(Self::as_str).join(", ")
+            ))
+        })
+    }
+}
+
 impl PathTransform {
-    pub const NAMES: [&'static str; 4] = ["exposure", "unique", "first", "frequency"];
+    pub const ALL: [Self; 4] = [Self::Exposure, Self::Unique, Self::First, Self::Frequency];
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "exposure" => Some(Self::Exposure),
-            "unique" => Some(Self::Unique),
-            "first" => Some(Self::First),
-            "frequency" => Some(Self::Frequency),
-            _ => None,
+        Self::ALL.into_iter().find(|t| t.as_str() == s.trim())
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exposure => "exposure",
+            Self::Unique => "unique",
+            Self::First => "first",
+            Self::Frequency => "frequency",
         }
     }
 

@@ -5,10 +5,13 @@
 //! invisible; its rerun's rows take its place.
 
 pub mod auth;
+mod config;
 pub mod encoder;
 pub mod schema;
 pub mod views;
 pub mod writer;
+
+pub use config::BigQueryConfig;
 
 use std::sync::Arc;
 
@@ -25,7 +28,6 @@ use gcp_bigquery_client::model::time_partitioning::TimePartitioning;
 use tokio::sync::Mutex;
 
 use super::{EncodedRow, Sink, SinkError, SinkOwner, Table};
-use crate::config::BigQuerySettings;
 use crate::domain::ids::RunId;
 use crate::http::RetryPolicy;
 use auth::{AuthChoice, AuthInputs, MetadataAuthenticator, StaticToken};
@@ -71,11 +73,8 @@ fn field(c: &schema::Column) -> TableFieldSchema {
 
 impl BigQuerySink {
     /// Connects with the credentials chosen by [`auth::choose`].
-    pub async fn connect(s: &BigQuerySettings) -> anyhow::Result<Self> {
-        let project = s
-            .project_id
-            .clone()
-            .context("bigquery.project_id is required")?;
+    pub async fn connect(s: &BigQueryConfig) -> anyhow::Result<Self> {
+        let project = s.project_id.clone();
         let http = crate::http::build_client(s.timeout)?;
         let inputs = AuthInputs::from_env(s.credentials_path.clone(), s.endpoint.is_some());
         let probe_http = http.clone();

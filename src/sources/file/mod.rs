@@ -2,6 +2,7 @@
 //! events API write them. Read in parallel blocks; bad lines are counted and skipped. The cursor
 //! is the file's identity and a byte offset: appended lines are new whatever their timestamps.
 
+mod config;
 pub mod cursor;
 mod reader;
 
@@ -13,6 +14,7 @@ use super::{ParseRules, ReadRequest, Source, SourceError};
 use crate::domain::extract::Extract;
 use cursor::{FileCursor, Stored, HEAD_BYTES};
 
+pub use config::FileConfig;
 pub use reader::{read_path, read_stream, Fresh, LineError, ReadEnd, ReadOptions};
 
 /// The file source.

@@ -7,6 +7,7 @@
 //! the lookback window, batched by person. A backfill day reads by event time instead.
 
 mod client;
+mod config;
 mod models;
 mod query;
 mod rows;
@@ -21,13 +22,13 @@ use tracing::Instrument;
 
 use super::horizon::Horizon;
 use super::{ParseRules, ReadRequest, Source, SourceError};
-use crate::config::PostHogSettings;
 use crate::domain::extract::{Extract, SkipReason};
 use crate::domain::ids::Uuid;
 use crate::domain::time::{Timestamp, MICROS_PER_DAY};
 use crate::http::Classify;
-use crate::http::{build_client, Limits, RateLimiter, RetryPolicy};
+use crate::http::{build_client, RateLimiter, RetryPolicy};
 pub use client::{PostHogClient, PostHogError};
+pub use config::PostHogConfig;
 use models::QueryResponse;
 pub use query::{Queries, ScanKind};
 
@@ -52,41 +53,29 @@ struct Inner {
 }
 
 impl PostHogSource {
-    /// Builds the client from `[posthog]`; `api_key` is the resolved secret.
-    pub fn new(
-        s: &PostHogSettings,
-        api_key: crate::config::secret::Secret,
-    ) -> anyhow::Result<Self> {
-        let project = s
-            .project_id
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("posthog.project_id is required"))?;
-        let limits = Limits {
-            per_minute: s.rate_limit.per_minute,
-            per_hour: s.rate_limit.per_hour,
-            concurrency: s.rate_limit.concurrency,
-        };
-        let limiter = Arc::new(RateLimiter::new("posthog", limits));
+    /// Builds the client from validated `[posthog]` settings.
+    pub fn new(c: &PostHogConfig) -> anyhow::Result<Self> {
+        let limiter = Arc::new(RateLimiter::new("posthog", c.limits));
         let client = PostHogClient::new(
-            build_client(s.timeout)?,
-            &s.host,
-            &project,
-            api_key,
+            build_client(c.timeout)?,
+            &c.host,
+            &c.project_id,
+            c.api_key.clone(),
             limiter,
-            RetryPolicy::new(s.max_attempts, s.retry_budget),
+            RetryPolicy::new(c.max_attempts, c.retry_budget),
         );
         Ok(Self {
             inner: Arc::new(Inner {
                 client,
-                project,
-                page_size: s.page_size,
-                overlap_micros: s.overlap.as_micros() as i64,
-                settle_micros: s.settle.as_micros() as i64,
-                max_lateness_micros: s.max_lateness.as_micros() as i64,
-                initial_days: s.initial_days,
-                persons_per_query: s.persons_per_query.max(1) as usize,
-                concurrency: s.rate_limit.concurrency.max(1) as usize,
-                touch_events: s.touch_events.clone(),
+                project: c.project_id.clone(),
+                page_size: c.page_size,
+                overlap_micros: c.overlap.as_micros() as i64,
+                settle_micros: c.settle.as_micros() as i64,
+                max_lateness_micros: c.max_lateness.as_micros() as i64,
+                initial_days: c.initial_days,
+                persons_per_query: c.persons_per_query,
+                concurrency: c.limits.concurrency as usize,
+                touch_events: c.touch_events.clone(),
             }),
         })
     }
