@@ -4,6 +4,7 @@
 mod account;
 mod build;
 pub mod call;
+mod config;
 pub mod day;
 pub mod file;
 pub mod google;
@@ -21,6 +22,7 @@ use crate::domain::time::Date;
 use crate::http::{Classify, ErrorKind};
 pub use account::{Account, AccountInfo, Resolved};
 pub use build::sources;
+pub use config::AdsConfig;
 pub use day::CampaignDay;
 pub use units::{midnight_in, today_in, window};
 

@@ -160,7 +160,7 @@ async fn ad_lines(ctx: &Context) -> Vec<Line> {
         Ok(store) => ctx.vault(&store).ok().flatten(),
         Err(_) => None,
     };
-    let sources = match crate::ads::sources(&ctx.settings.ads, vault) {
+    let sources = match ctx.ad_sources(vault) {
         Ok(s) => s,
         Err(e) => {
             return vec![Line {

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
+use crate::ads::AdsConfig;
 use crate::config::{ConfigError, LoadOptions, Problems, Settings};
 use crate::pipeline::{Pipeline, RunOptions};
 use crate::sinks::{AnySink, SinkConfig};
@@ -77,6 +78,15 @@ impl Context {
             .await
     }
 
+    /// The configured ad accounts, one source each.
+    pub fn ad_sources(
+        &self,
+        vault: Option<std::sync::Arc<dyn crate::http::oauth::TokenVault>>,
+    ) -> anyhow::Result<Vec<crate::ads::AnyAdSource>> {
+        let config = first(AdsConfig::from_settings(&self.settings.ads))?;
+        crate::ads::sources(&config, vault).context("[ads]")
+    }
+
     /// Where rotated refresh tokens are kept: the run store, encrypted with `[secrets]`'s key
     /// (none without a key).
     pub fn vault(
@@ -94,7 +104,7 @@ impl Context {
         let s = &self.settings;
         let options = RunOptions::from_settings(s)?;
         let store = self.store_lazy().await?;
-        let ads = crate::ads::sources(&s.ads, self.vault(&store)?).context("[ads]")?;
+        let ads = self.ad_sources(self.vault(&store)?)?;
         let fx = match s.reporting_currency() {
             Some(c) => Some(crate::pipeline::fx::FxJob::new(c, s.fx.clone())?),
             None => None,
@@ -117,6 +127,7 @@ pub fn problems(settings: &Settings) -> Vec<ConfigError> {
     p.take(SourceConfig::from_settings(settings));
     p.take(SinkConfig::from_settings(settings));
     p.take(StoreConfig::from_settings(&settings.run_store));
+    p.take(AdsConfig::from_settings(&settings.ads));
     p.0
 }
 

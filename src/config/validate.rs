@@ -1,9 +1,7 @@
 //! What types cannot check, section by section. Every problem is collected (so `check` can
 //! report them all); start-up stops at the first, naming its key.
 
-use super::{
-    AdPlatformSettings, AttributionSettings, ConfigError, FxSource, QualitySettings, Settings,
-};
+use super::{AttributionSettings, ConfigError, FxSource, QualitySettings, Settings};
 use crate::engine::channels::ChannelRules;
 
 /// Problems found so far.
@@ -116,76 +114,6 @@ impl QualitySettings {
     }
 }
 
-impl AdPlatformSettings {
-    /// The credentials and accounts an enabled `[ads.<key>]` needs.
-    fn problems(&self, key: &str, p: &mut Problems) {
-        if !self.enabled {
-            return;
-        }
-        if self.accounts.is_empty() {
-            p.bad(
-                format!("ads.{key}.accounts"),
-                format!("ads.{key}.enabled is true but no account is listed (ATTRSYNC__ADS__{}__ACCOUNTS=123,456)", key.to_uppercase()),
-            );
-        }
-        let required: &[&str] = match key {
-            "google" => &["client_id", "refresh_token", "developer_token"],
-            "meta" | "tiktok" => &["access_token"],
-            "linkedin" | "reddit" => &["client_id", "refresh_token"],
-            "microsoft" => &[
-                "client_id",
-                "refresh_token",
-                "developer_token",
-                "login_customer_id",
-            ],
-            "x" => &[
-                "consumer_key",
-                "consumer_secret",
-                "access_token",
-                "access_token_secret",
-            ],
-            _ => &[],
-        };
-        for name in required {
-            let present = match *name {
-                "client_id" => self.client_id.as_deref().is_some_and(|v| !v.is_empty()),
-                "login_customer_id" => self
-                    .login_customer_id
-                    .as_deref()
-                    .is_some_and(|v| !v.is_empty()),
-                "consumer_key" => self.consumer_key.as_deref().is_some_and(|v| !v.is_empty()),
-                secret => match self.secret(secret) {
-                    Ok(s) => s.is_some(),
-                    Err(e) => {
-                        p.push(e);
-                        continue;
-                    }
-                },
-            };
-            if !present {
-                p.bad(
-                    format!("ads.{key}.{name}"),
-                    format!(
-                        "required when ads.{key}.enabled is true (set ATTRSYNC__ADS__{}__{} or ads.{key}.{name}_file)",
-                        key.to_uppercase(),
-                        name.to_uppercase()
-                    ),
-                );
-            }
-        }
-        for account in &self.accounts {
-            if let Some(zone) = self.zone_of(account) {
-                if jiff::tz::TimeZone::get(zone).is_err() {
-                    p.bad(
-                        format!("ads.{key}.time_zone"),
-                        format!("unknown zone {zone} (account {account}); use an IANA name such as America/New_York"),
-                    );
-                }
-            }
-        }
-    }
-}
-
 /// Whether `bind` is a listen address (`0.0.0.0:9090`, `[::]:9090`, `localhost:9090`).
 fn listen_address(bind: &str) -> bool {
     bind.parse::<std::net::SocketAddr>().is_ok()
@@ -199,9 +127,9 @@ fn listen_address(bind: &str) -> bool {
 }
 
 impl Settings {
-    /// Every problem of the sections no component owns, in order. The source, sink and run
-    /// store check their own sections (`SourceConfig`, `SinkConfig`, `StoreConfig`); the
-    /// command context collects both.
+    /// Every problem of the sections no component owns, in order. The source, sink, run store
+    /// and ad sources check their own sections (`SourceConfig`, `SinkConfig`, `StoreConfig`,
+    /// `AdsConfig`); `cli::problems` collects both.
     pub fn problems(&self) -> Vec<ConfigError> {
         let mut p = Problems::default();
         self.attribution.problems(&mut p);
@@ -222,24 +150,6 @@ impl Settings {
         }
         if let Err(e) = ChannelRules::compile(&self.channels) {
             p.bad("channels", e.to_string());
-        }
-        let ads = &self.ads;
-        for (key, s) in [
-            ("google", &ads.google),
-            ("meta", &ads.meta),
-            ("linkedin", &ads.linkedin),
-            ("microsoft", &ads.microsoft),
-            ("reddit", &ads.reddit),
-            ("x", &ads.x),
-            ("tiktok", &ads.tiktok),
-        ] {
-            s.problems(key, &mut p);
-        }
-        if ads.file.enabled && ads.file.path.as_os_str().is_empty() {
-            p.bad(
-                "ads.file.path",
-                "is empty; name the ad-metrics NDJSON file, or set ads.file.enabled = false",
-            );
         }
         if let Some(c) = self.reporting.currency.as_deref() {
             if crate::domain::money::Currency::parse(c).is_err() {

@@ -3,19 +3,12 @@
 
 use crate::support::run_bin;
 
-/// The start-up error of these settings (the configuration names the key before any source
-/// is built).
+/// The start-up error of these settings (`[ads]` names the key before any source is built).
 fn err_of(pairs: &[(&str, &str)]) -> String {
-    let env = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    match attrsync::config::Settings::load(&attrsync::config::LoadOptions {
-        env: Some(env),
-        ..Default::default()
-    }) {
-        Ok(_) => panic!("accepted {pairs:?}"),
-        Err(e) => e.to_string(),
+    let settings = crate::support::settings(pairs);
+    match attrsync::cli::problems(&settings).into_iter().next() {
+        None => panic!("accepted {pairs:?}"),
+        Some(e) => e.to_string(),
     }
 }
 
@@ -100,7 +93,11 @@ fn windows_end_today_in_each_accounts_zone() {
         .tiktok
         .time_zones
         .insert("west".into(), "Etc/GMT+12".into());
-    let sources = attrsync::ads::sources(&s.ads, None).unwrap();
+    let sources = attrsync::ads::sources(
+        &attrsync::ads::AdsConfig::from_settings(&s.ads).unwrap(),
+        None,
+    )
+    .unwrap();
     let hour = 3_600_000_000;
     let now = Timestamp::now();
     let (east, west) = (

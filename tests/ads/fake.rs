@@ -397,7 +397,11 @@ pub fn settings(platform: &str, pairs: &[(&str, String)]) -> attrsync::config::S
 
 /// The one configured ad source.
 pub fn source(settings: &attrsync::config::Settings) -> attrsync::ads::AnyAdSource {
-    let mut s = attrsync::ads::sources(&settings.ads, None).expect("ad sources build");
+    let mut s = attrsync::ads::sources(
+        &attrsync::ads::AdsConfig::from_settings(&settings.ads).expect("[ads]"),
+        None,
+    )
+    .expect("ad sources build");
     assert_eq!(s.len(), 1, "one account configured");
     s.remove(0)
 }

@@ -131,6 +131,45 @@ fn the_run_store_url_must_name_a_backend_and_a_file() {
 }
 
 #[test]
+fn ad_platforms_name_each_missing_credential_and_unknown_zone() {
+    let all = problems(&[
+        ("ATTRSYNC__ADS__GOOGLE__ENABLED", "true"),
+        ("ATTRSYNC__ADS__GOOGLE__ACCOUNTS", "1"),
+        ("ATTRSYNC__ADS__GOOGLE__CLIENT_ID", "c"),
+        ("ATTRSYNC__ADS__GOOGLE__REFRESH_TOKEN", "r"),
+        ("ATTRSYNC__ADS__GOOGLE__TIME_ZONE", "Mars/Olympus"),
+        ("ATTRSYNC__ADS__X__ENABLED", "true"),
+        ("ATTRSYNC__ADS__FILE__PATH", ""),
+    ]);
+    let keys: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "ads.google.developer_token",
+            "ads.google.time_zone",
+            "ads.x.accounts",
+            "ads.x.consumer_key",
+            "ads.x.consumer_secret",
+            "ads.x.access_token",
+            "ads.x.access_token_secret",
+            "ads.file.path"
+        ]
+    );
+    assert_eq!(
+        all[0].1,
+        "required when ads.google.enabled is true (set ATTRSYNC__ADS__GOOGLE__DEVELOPER_TOKEN or ads.google.developer_token_file)"
+    );
+    assert_eq!(
+        all[1].1,
+        "unknown zone Mars/Olympus (account 1); use an IANA name such as America/New_York"
+    );
+    assert_eq!(
+        all[2].1,
+        "ads.x.enabled is true but no account is listed (ATTRSYNC__ADS__X__ACCOUNTS=123,456)"
+    );
+}
+
+#[test]
 fn problems_of_several_sections_are_all_reported() {
     let all = problems(&[
         ("ATTRSYNC__SOURCE__PATH", ""),
