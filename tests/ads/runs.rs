@@ -37,7 +37,8 @@ async fn setup(platform: &str, truth: Vec<fake::Day>) -> (Arc<Common>, attrsync:
         "microsoft" => crate::microsoft::setup(truth).await,
         "reddit" => crate::reddit::setup(truth).await,
         "x" => crate::x::setup(truth).await,
-        _ => crate::tiktok::setup(truth).await,
+        "tiktok" => crate::tiktok::setup(truth).await,
+        other => panic!("no fake for platform {other:?}"),
     }
 }
 

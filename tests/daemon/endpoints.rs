@@ -6,7 +6,7 @@ use crate::support::fake_posthog::{Event, FakePostHog, Options};
 use crate::support::pg::TestDb;
 use crate::support::process::Proc;
 use crate::support::proxy::Proxy;
-use crate::{eventually, free_port, get, small_events};
+use crate::{eventually, get, small_events};
 
 /// The value of the first metric line that starts with `prefix`.
 fn metric(text: &str, prefix: &str) -> Option<f64> {
@@ -36,8 +36,7 @@ async fn metrics_expose_runs_rows_http_and_limiter_series_with_real_values() {
     let fake = FakePostHog::start(Options::default(), events).await;
     fake.push_fault(crate::support::fake_posthog::Fault::Status(429, Some(1)));
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let (url, bind) = (fake.url(), format!("127.0.0.1:{port}"));
+    let url = fake.url();
     let env = [
         ("ATTRSYNC__SOURCE__KIND", "posthog"),
         ("ATTRSYNC__POSTHOG__HOST", url.as_str()),
@@ -45,9 +44,10 @@ async fn metrics_expose_runs_rows_http_and_limiter_series_with_real_values() {
         ("ATTRSYNC__POSTHOG__API_KEY", "phx_test_key"),
         ("ATTRSYNC__POSTHOG__PAGE_SIZE", "50"),
         ("ATTRSYNC__SCHEDULE__START_JITTER", "0s"),
-        ("ATTRSYNC__SERVER__BIND", bind.as_str()),
+        ("ATTRSYNC__SERVER__BIND", "127.0.0.1:0"),
     ];
     let mut d = Proc::spawn(dir.path(), &["run"], &env);
+    let bind = d.bound_addr(Duration::from_secs(60));
     let base = format!("http://{bind}");
     let m_url = format!("{base}/metrics");
     let ran = eventually(Duration::from_secs(60), || {
@@ -155,18 +155,17 @@ async fn readyz_follows_the_run_store() {
     let via = db.url_via(proxy.addr);
     let dir = tempfile::tempdir().unwrap();
     let file = small_events(dir.path());
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
     let env = [
         ("ATTRSYNC__SOURCE__PATH", file.as_str()),
         ("ATTRSYNC__RUN_STORE__URL", via.as_str()),
         ("ATTRSYNC__RUN_STORE__CONNECT_TIMEOUT", "1s"),
         ("ATTRSYNC__SCHEDULE__START_JITTER", "0s"),
         ("ATTRSYNC__SCHEDULE__INTERVAL", "1h"),
-        ("ATTRSYNC__SERVER__BIND", bind.as_str()),
+        ("ATTRSYNC__SERVER__BIND", "127.0.0.1:0"),
         ("ATTRSYNC__SERVER__READY_MAX_AGE", "5m"),
     ];
     let mut d = Proc::spawn(dir.path(), &["run"], &env);
+    let bind = d.bound_addr(Duration::from_secs(60));
     let ready = format!("http://{bind}/readyz");
     let up = eventually(Duration::from_secs(60), || {
         let u = ready.clone();
@@ -250,15 +249,14 @@ async fn check_prints_a_line_per_service_and_fails_when_one_is_down() {
 async fn every_metric_family_answers_with_zeros_before_the_first_run() {
     let dir = tempfile::tempdir().unwrap();
     let file = small_events(dir.path());
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
     let env = [
         ("ATTRSYNC__SOURCE__PATH", file.as_str()),
         // The first run waits up to a minute: scrapes before it must still see the series.
         ("ATTRSYNC__SCHEDULE__START_JITTER", "1h"),
-        ("ATTRSYNC__SERVER__BIND", bind.as_str()),
+        ("ATTRSYNC__SERVER__BIND", "127.0.0.1:0"),
     ];
     let mut d = Proc::spawn(dir.path(), &["run"], &env);
+    let bind = d.bound_addr(Duration::from_secs(60));
     let m_url = format!("http://{bind}/metrics");
     let up = eventually(Duration::from_secs(30), || {
         let u = m_url.clone();

@@ -9,7 +9,7 @@ mod endpoints;
 mod lifecycle;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A small event file (a few hundred persons) in `dir`.
 pub fn small_events(dir: &Path) -> String {
@@ -30,14 +30,6 @@ pub fn small_events(dir: &Path) -> String {
     "events.ndjson".into()
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// GET `url`: (status, body), or None when nothing answers.
 pub async fn get(url: &str) -> Option<(u16, String)> {
     let r = reqwest::Client::new()
@@ -49,21 +41,7 @@ pub async fn get(url: &str) -> Option<(u16, String)> {
     Some((r.status().as_u16(), r.text().await.unwrap_or_default()))
 }
 
-/// Polls until `f` is true or `timeout` passes.
-pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    false
-}
+pub use support::eventually;
 
 /// The runs `status --json` lists, newest first.
 pub fn runs(dir: &Path, env: &[(&str, &str)]) -> Vec<serde_json::Value> {

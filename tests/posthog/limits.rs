@@ -139,6 +139,26 @@ async fn server_errors_gateway_timeouts_and_slow_responses_are_retried() {
     }
     let s = run(&p).await.expect("retries succeed");
     assert_eq!(s.conversions as usize, f.purchases);
+    let stats = fake.stats();
+    assert_eq!(
+        stats.faults,
+        ["503", "504", "slow", "pass", "502"],
+        "every fault was served"
+    );
+    // The slow answer (3 s) outlasted the client's timeout (2 s): the client hung up and asked
+    // again, so the server's late answer was never wanted.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        fake.stats().slow_answered,
+        0,
+        "the slow request was abandoned"
+    );
+    let failed = stats
+        .requests
+        .iter()
+        .filter(|(_, _, status)| matches!(status, 502..=504))
+        .count();
+    assert_eq!(failed, 3, "each server error was answered once and retried");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

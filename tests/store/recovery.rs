@@ -1,28 +1,13 @@
 use std::collections::HashSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::Row;
 
 use crate::support::pg::TestDb;
 use crate::support::process::Proc;
 use crate::support::proxy::Proxy;
-use crate::support::read_table;
-
-async fn wait_until<F, Fut>(timeout: Duration, mut f: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    false
-}
+use crate::support::{eventually, read_table};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_survives_postgres_going_away_and_records_the_failure() {
@@ -70,7 +55,7 @@ async fn the_daemon_survives_postgres_going_away_and_records_the_failure() {
     // Back again: the failure is recorded, the next run succeeds, nothing doubled.
     proxy.restore();
     let mut c = db.conn().await;
-    let done = wait_until(Duration::from_secs(60), || {
+    let done = eventually(Duration::from_secs(60), || {
         let url = db.url.clone();
         async move {
             let mut c: sqlx::PgConnection = sqlx::Connection::connect(&url).await.unwrap();

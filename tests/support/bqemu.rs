@@ -30,47 +30,55 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Starts an emulator and waits until its REST API answers.
+    /// Starts an emulator and waits until its REST API answers. Its ports are picked free
+    /// just before it binds them; if another process took one meanwhile, the emulator exits
+    /// and is started again on new ports.
     pub async fn start() -> Self {
-        let (port, grpc) = (free_port(), free_port());
         let launcher =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/bqemulator_launch.py");
-        let child = Command::new(python())
-            .arg(launcher)
-            .args([
-                "start",
-                "--project",
-                PROJECT,
-                "--rest-port",
-                &port.to_string(),
-                "--grpc-port",
-                &grpc.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("bqemulator starts (scripts/test installs it into .venv)");
-        let e = Self {
-            port,
-            child,
-            http: reqwest::Client::new(),
-        };
-        let start = Instant::now();
-        loop {
-            if e.http
-                .get(format!("{}/projects/{PROJECT}/datasets", e.v2()))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return e;
+        for _ in 0..3 {
+            let (port, grpc) = (free_port(), free_port());
+            let child = Command::new(python())
+                .arg(&launcher)
+                .args([
+                    "start",
+                    "--project",
+                    PROJECT,
+                    "--rest-port",
+                    &port.to_string(),
+                    "--grpc-port",
+                    &grpc.to_string(),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("bqemulator starts (scripts/test installs it into .venv)");
+            let mut e = Self {
+                port,
+                child,
+                http: reqwest::Client::new(),
+            };
+            let start = Instant::now();
+            loop {
+                if e.http
+                    .get(format!("{}/projects/{PROJECT}/datasets", e.v2()))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+                {
+                    return e;
+                }
+                if e.child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                assert!(
+                    start.elapsed() < Duration::from_secs(60),
+                    "bqemulator did not start on port {port}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "bqemulator did not start on port {port}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        panic!("bqemulator exited three times on start-up");
     }
 
     /// What `bigquery.endpoint` is set to.

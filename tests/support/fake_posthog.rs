@@ -103,6 +103,11 @@ pub struct Stats {
     pub served: HashMap<String, u32>,
     pub query_texts: Vec<String>,
     pub values: Vec<Value>,
+    /// Every fault served, in order (`503`, `slow`, `truncated`, `pass`).
+    pub faults: Vec<String>,
+    /// Slow answers that were still wanted when their delay ended (a client that timed out
+    /// closed the connection, and the server dropped the answer).
+    pub slow_answered: u64,
 }
 
 struct Inner {
@@ -232,6 +237,15 @@ async fn query(
     }
     // Faults come before anything else, like a proxy or an overloaded server would.
     let fault = inner.faults.lock().unwrap().pop_front();
+    if let Some(f) = &fault {
+        let label = match f {
+            Fault::Status(code, _) => code.to_string(),
+            Fault::Slow(_) => "slow".into(),
+            Fault::Truncated => "truncated".into(),
+            Fault::Pass => "pass".into(),
+        };
+        inner.stats.lock().unwrap().faults.push(label);
+    }
     let mut truncate = false;
     match fault {
         Some(Fault::Status(code, retry_after)) => {
@@ -251,7 +265,10 @@ async fn query(
             }
             return r;
         }
-        Some(Fault::Slow(d)) => tokio::time::sleep(d).await,
+        Some(Fault::Slow(d)) => {
+            tokio::time::sleep(d).await;
+            inner.stats.lock().unwrap().slow_answered += 1;
+        }
         Some(Fault::Truncated) => truncate = true,
         Some(Fault::Pass) | None => {}
     }

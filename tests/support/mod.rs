@@ -29,6 +29,22 @@ pub fn settings(pairs: &[(&str, &str)]) -> Settings {
     .expect("test settings load")
 }
 
+/// Polls `f` until it is true (then `true`) or `timeout` passes (then `false`).
+pub async fn eventually<F, Fut>(timeout: std::time::Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < timeout {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// Every JSON row of every NDJSON file of a local-sink table.
 pub fn read_table(out: &Path, table: &str) -> Vec<serde_json::Value> {
     let dir = out.join(table);

@@ -65,6 +65,23 @@ impl Proc {
         );
     }
 
+    /// The address the daemon's server bound (`server.bind` with port 0 lets the OS choose a
+    /// free one, which the daemon logs; no port is picked, released and raced for).
+    pub fn bound_addr(&self, timeout: Duration) -> String {
+        let needle = "serving /healthz";
+        self.wait_for(needle, timeout);
+        let lines = self.lines.lock().unwrap();
+        let line = lines.iter().find(|l| l.contains(needle)).unwrap();
+        // `bind=127.0.0.1:41234` (pretty) or `"bind":"127.0.0.1:41234"` (json).
+        let at = line.find("bind").expect("the log line names the address") + 4;
+        line[at..]
+            .trim_start_matches(['=', '"', ':'])
+            .split(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+            .next()
+            .unwrap()
+            .to_string()
+    }
+
     /// How many stderr lines contain `needle` so far.
     pub fn count(&self, needle: &str) -> usize {
         self.lines
