@@ -1,5 +1,6 @@
-//! Encoding domain objects as warehouse rows (DESIGN §4). Every row has `row_key`, `run_id`
-//! and `loaded_at`; keys are deterministic so a re-sent row is the same row.
+//! Encoding domain objects as warehouse rows (docs/ARCHITECTURE.md, "The tables"). Every row
+//! has `row_key`, `run_id` and `loaded_at`; keys are deterministic so a re-sent row is the
+//! same row.
 
 use super::json::Obj;
 use crate::domain::attribution::{Conversion, Credit};

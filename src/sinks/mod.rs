@@ -31,6 +31,16 @@ pub enum SinkError {
     Permanent(anyhow::Error),
 }
 
+impl SinkError {
+    /// The same error, saying what was being done.
+    pub fn context(self, doing: &'static str) -> Self {
+        match self {
+            SinkError::Transient(e) => SinkError::Transient(e.context(doing)),
+            SinkError::Permanent(e) => SinkError::Permanent(e.context(doing)),
+        }
+    }
+}
+
 impl Classify for SinkError {
     fn kind(&self) -> ErrorKind {
         match self {

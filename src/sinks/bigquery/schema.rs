@@ -1,5 +1,5 @@
-//! The warehouse tables (DESIGN §4): columns with types and descriptions, day partitioning,
-//! clustering. Changes are additive only.
+//! The warehouse tables (docs/ARCHITECTURE.md, "The tables"): columns with types and
+//! descriptions, day partitioning, clustering. Changes are additive only.
 
 use crate::sinks::Table;
 

@@ -7,7 +7,10 @@
 //! The directory belongs to one run store: `<dir>/.attrsync-store` names it. Run ids restart at
 //! 1 in a new store, so another store's runs are refused instead of overwriting `1.ndjson`.
 
+mod owner;
 pub mod performance;
+
+pub use owner::OWNER_FILE;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -44,17 +47,6 @@ const KINDS: [&str; 2] = ["ndjson", "keys"];
 
 /// A run's rows of one table (key, values digest) and the keys its manifest lists.
 pub type RunRows = (Vec<(String, u64)>, Option<Vec<String>>);
-
-/// The file naming the run store the directory belongs to.
-pub const OWNER_FILE: &str = ".attrsync-store";
-
-/// What `OWNER_FILE` holds.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct Marker {
-    store_id: String,
-    run_store: String,
-    marked_at: String,
-}
 
 impl LocalSink {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -93,7 +85,7 @@ impl LocalSink {
     }
 
     /// Whether any committed rows file of any table exists.
-    fn has_output(&self) -> bool {
+    pub(super) fn has_output(&self) -> bool {
         Table::ALL.iter().any(|t| self.holds_table(*t))
     }
 
@@ -102,67 +94,6 @@ impl LocalSink {
             d.flatten()
                 .any(|e| e.path().extension().is_some_and(|x| x == "ndjson"))
         })
-    }
-
-    /// Checks (or records) which store the directory belongs to.
-    fn claim_blocking(&self, owner: &SinkOwner) -> Result<Vec<String>, SinkError> {
-        let path = self.dir.join(OWNER_FILE);
-        let refuse = |msg: String| Err(SinkError::Permanent(anyhow::anyhow!(msg)));
-        match fs::read_to_string(&path) {
-            Ok(text) => {
-                let m: Marker = serde_json::from_str(&text)
-                    .with_context(|| format!("{} is not attrsync's store marker", path.display()))
-                    .map_err(io_err)?;
-                if m.store_id == owner.store_id {
-                    return Ok(Vec::new());
-                }
-                refuse(format!(
-                    "sink.dir {} holds the output of another run store ({}, {}), but this run store is {} ({}): \
-                     its runs would be mixed with (and overwrite) those files. Point sink.dir at a new directory, \
-                     or move the old one aside, or restore the run store that wrote it",
-                    self.dir.display(),
-                    short(&m.store_id),
-                    m.run_store,
-                    short(&owner.store_id),
-                    owner.store_label
-                ))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut notes = Vec::new();
-                if self.has_output() && !owner.has_history {
-                    return refuse(format!(
-                        "sink.dir {} holds output that this run store ({}, {}) did not write: the store is new, so its \
-                         run ids start again at 1 and would overwrite those files. Point sink.dir at a new directory, \
-                         or move the old one aside, or restore the run store that wrote it",
-                        self.dir.display(),
-                        short(&owner.store_id),
-                        owner.store_label
-                    ));
-                }
-                if !self.has_output() && owner.has_history {
-                    notes.push(format!(
-                        "sink.dir {} is empty but the run store has earlier runs: events already read are not written \
-                         again (reset the run store too to rebuild everything; see README, Operations)",
-                        self.dir.display()
-                    ));
-                }
-                let marker = Marker {
-                    store_id: owner.store_id.clone(),
-                    run_store: owner.store_label.clone(),
-                    marked_at: crate::domain::time::Timestamp::now().to_string(),
-                };
-                fs::write(
-                    &path,
-                    serde_json::to_string_pretty(&marker).expect("marker serialises"),
-                )
-                .with_context(|| format!("cannot write {} (sink.dir)", path.display()))
-                .map_err(io_err)?;
-                Ok(notes)
-            }
-            Err(e) => Err(io_err(
-                anyhow::Error::new(e).context(format!("cannot read {}", path.display())),
-            )),
-        }
     }
 
     fn write_blocking(&self, run: RunId, table: Table, rows: &[EncodedRow]) -> anyhow::Result<()> {
@@ -278,13 +209,8 @@ impl LocalSink {
     }
 }
 
-fn io_err(e: anyhow::Error) -> SinkError {
+pub(super) fn io_err(e: anyhow::Error) -> SinkError {
     SinkError::Permanent(e)
-}
-
-/// A store id as people read it (its first 8 characters).
-fn short(id: &str) -> &str {
-    &id[..id.len().min(8)]
 }
 
 impl Sink for LocalSink {
