@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 pub use ads::{AdFileSettings, AdPlatformSettings, AdsSettings};
 pub use attribution::{AttributionSettings, ConversionSettings, FilterValue, IdentitySettings};
-pub use ops::{LogFormat, LogSettings, ScheduleSettings, ServerSettings};
+pub use ops::{LogFormat, LogSettings, ReportSettings, ScheduleSettings, ServerSettings};
 pub use quality::{OnLowScore, QualitySettings, QualityWeights};
 pub use reporting::{FxSettings, FxSource, ReportingSettings};
 pub use sinks::{BigQuerySettings, SinkKind, SinkSettings};
@@ -59,6 +59,7 @@ pub struct Settings {
     pub secrets: secret::SecretsSettings,
     pub schedule: ScheduleSettings,
     pub server: ServerSettings,
+    pub report: ReportSettings,
     pub log: LogSettings,
 }
 

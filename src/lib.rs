@@ -11,6 +11,7 @@ pub mod http;
 pub mod offline;
 pub mod pipeline;
 pub mod redact;
+pub mod report;
 pub mod scheduler;
 pub mod server;
 pub mod sinks;

@@ -95,11 +95,13 @@ async fn tick<S: Source + Sync, K: Sink + Sync, R: RunStore>(
     events
 }
 
-/// Runs cycles every `interval` until `shutdown` turns true; exits 0.
+/// Runs cycles every `interval` until `shutdown` turns true, rewriting `report` after each;
+/// exits 0.
 pub async fn run_loop<S: Source + Sync, K: Sink + Sync, R: RunStore>(
     pipeline: Pipeline<S, K, R>,
     opts: LoopOptions,
     mut shutdown: watch::Receiver<bool>,
+    report: Option<crate::report::DaemonReport>,
 ) -> ExitCode {
     let mut st = State::default();
     tracing::info!(interval = ?opts.interval, grace = ?opts.shutdown_grace, "daemon started");
@@ -142,6 +144,9 @@ pub async fn run_loop<S: Source + Sync, K: Sink + Sync, R: RunStore>(
                 }
             }
             break;
+        }
+        if let Some(r) = &report {
+            r.refresh().await;
         }
         let wait = match result.expect("not cancelled") {
             Ok(Outcome::Completed(s)) => {

@@ -1,5 +1,5 @@
 //! The daemon's one HTTP port: `/healthz` (alive), `/readyz` (run store reachable and a recent
-//! success), `/metrics` (Prometheus text).
+//! success), `/metrics` (Prometheus text), `/report` (the page the daemon rewrites each cycle).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -54,6 +54,8 @@ pub struct ServerState {
     /// same length, so a fresh deployment can finish its first run).
     pub ready_max_age: Duration,
     pub metrics: PrometheusHandle,
+    /// The report the daemon rewrites after each cycle (`None`: report.enabled is false).
+    pub report: Option<std::path::PathBuf>,
 }
 
 async fn healthz() -> &'static str {
@@ -96,6 +98,36 @@ async fn readyz(State(s): State<Arc<ServerState>>) -> impl IntoResponse {
     }
 }
 
+async fn report(State(s): State<Arc<ServerState>>) -> axum::response::Response {
+    let Some(path) = &s.report else {
+        return (
+            StatusCode::NOT_FOUND,
+            "the report is off (report.enabled = false)\n",
+        )
+            .into_response();
+    };
+    match tokio::fs::read(path).await {
+        Ok(page) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            page,
+        )
+            .into_response(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no report yet: it is written after the first cycle\n",
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read the report: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
 async fn metrics(State(s): State<Arc<ServerState>>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -113,11 +145,12 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/report", get(report))
         .with_state(Arc::new(state));
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on server.bind = {bind}: {e}"))?;
-    tracing::info!(bind = %listener.local_addr()?, "serving /healthz, /readyz and /metrics");
+    tracing::info!(bind = %listener.local_addr()?, "serving /healthz, /readyz, /metrics and /report");
     Ok(tokio::spawn(async move {
         let stop = async move {
             let _ = shutdown.wait_for(|s| *s).await;

@@ -78,6 +78,41 @@ impl Context {
             .await
     }
 
+    /// Builds reports from the configured sink and run store.
+    pub async fn reporter(&self) -> anyhow::Result<crate::report::Reporter> {
+        use crate::report::{ReportSource, Reporter};
+        let source = match self.sink().await? {
+            AnySink::Local(l) => ReportSource::Local(l.dir().to_path_buf()),
+            AnySink::BigQuery(b) => ReportSource::BigQuery(b),
+        };
+        Ok(Reporter {
+            source,
+            store: self.store_lazy().await?,
+            models: self
+                .settings
+                .attribution
+                .models
+                .iter()
+                .map(|m| m.as_str().to_string())
+                .collect(),
+            reporting: self.settings.reporting_currency(),
+            recent_runs: self.settings.report.recent_runs,
+        })
+    }
+
+    /// Where the daemon writes the report (`report.path`, else beside the local sink's
+    /// output, else `report.html`).
+    pub fn report_path(&self) -> std::path::PathBuf {
+        let s = &self.settings;
+        if !s.report.path.as_os_str().is_empty() {
+            return s.report.path.clone();
+        }
+        match s.sink.kind {
+            crate::config::SinkKind::Local => s.sink.dir.join("report.html"),
+            crate::config::SinkKind::Bigquery => "report.html".into(),
+        }
+    }
+
     /// The configured ad accounts, one source each.
     pub fn ad_sources(
         &self,

@@ -6,6 +6,7 @@ mod check;
 mod context;
 mod generate;
 mod migrate;
+mod report;
 mod run;
 mod status;
 mod verify;
@@ -46,6 +47,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Credit channel paths offline (ChannelAttribution's CSV format) and print CSV.
     Attribute(attribute::AttributeArgs),
+    /// Write one HTML page of what the sink holds: models, campaigns, paths, quality.
+    Report(report::ReportArgs),
 }
 
 /// Parses arguments and runs the command; the exit code says whether it worked.
@@ -100,6 +103,7 @@ pub fn main() -> ExitCode {
                     Command::Migrate => migrate::execute(&ctx).await,
                     Command::Check => unreachable!("handled above"),
                     Command::Verify(args) => verify::execute(&ctx, args).await,
+                    Command::Report(args) => report::execute(&ctx, args).await,
                     Command::Generate(_) | Command::Attribute(_) => unreachable!("handled above"),
                 }
             })

@@ -57,6 +57,23 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
         };
     }
     let shutdown = crate::scheduler::shutdown_signal();
+    let report = if ctx.settings.report.enabled {
+        match ctx.reporter().await {
+            Ok(reporter) => Some(crate::report::DaemonReport {
+                reporter,
+                path: ctx.report_path(),
+            }),
+            Err(e) => {
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "the report is off: cannot open its sources"
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     let bind = ctx.settings.server.bind.trim();
     let server = if bind.is_empty() {
         None
@@ -67,6 +84,7 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
                 started: std::time::Instant::now(),
                 ready_max_age: ctx.settings.server.ready_max_age,
                 metrics: crate::server::install_metrics()?,
+                report: report.as_ref().map(|r| r.path.clone()),
             };
             let mut jobs = vec![crate::sources::Source::job(pipeline.source())];
             jobs.extend(pipeline.fx().map(|f| f.job()));
@@ -93,7 +111,7 @@ pub async fn execute(ctx: &Context, args: RunArgs) -> ExitCode {
         }
     };
     let opts = crate::scheduler::LoopOptions::from_settings(&ctx.settings);
-    let code = crate::scheduler::run_loop(pipeline, opts, shutdown).await;
+    let code = crate::scheduler::run_loop(pipeline, opts, shutdown, report).await;
     if let Some(h) = server {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), h).await;
     }

@@ -1,4 +1,4 @@
-//! `[schedule]`, `[server]` and `[log]`.
+//! `[schedule]`, `[server]`, `[report]` and `[log]`.
 
 use std::time::Duration;
 
@@ -30,6 +30,20 @@ pub struct ServerSettings {
     /// `/readyz` fails when the last successful run is older than this.
     #[serde(with = "humantime_serde")]
     pub ready_max_age: Duration,
+}
+
+/// `[report]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSettings {
+    /// The daemon rewrites the report after every cycle and serves it at `/report`.
+    pub enabled: bool,
+    /// Where the daemon writes it; empty: `<sink.dir>/report.html` with the local sink,
+    /// `report.html` in the working directory with BigQuery.
+    #[serde(default)]
+    pub path: std::path::PathBuf,
+    /// Recent runs shown in the data-quality section.
+    pub recent_runs: u32,
 }
 
 /// Log line format.

@@ -174,6 +174,9 @@ impl Settings {
                 "must be longer than zero, e.g. \"15m\"",
             );
         }
+        if self.report.recent_runs == 0 {
+            p.bad("report.recent_runs", "must be at least 1");
+        }
         let bind = self.server.bind.trim();
         if !bind.is_empty() && !listen_address(bind) {
             p.bad(

@@ -8,3 +8,4 @@ mod ads;
 mod auth;
 mod emulator;
 mod rejects;
+mod report;

@@ -280,3 +280,48 @@ async fn every_metric_family_answers_with_zeros_before_the_first_run() {
     d.terminate();
     assert_eq!(d.wait(Duration::from_secs(30)), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_serves_the_report_it_rewrites_after_each_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = small_events(dir.path());
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", file.as_str()),
+        ("ATTRSYNC__SCHEDULE__START_JITTER", "0s"),
+        ("ATTRSYNC__SCHEDULE__INTERVAL", "1h"),
+        ("ATTRSYNC__SERVER__BIND", "127.0.0.1:0"),
+    ];
+    let mut d = Proc::spawn(dir.path(), &["run"], &env);
+    let bind = d.bound_addr(Duration::from_secs(60));
+    let url = format!("http://{bind}/report");
+    let page = eventually(Duration::from_secs(60), || {
+        let u = url.clone();
+        async move { get(&u).await.is_some_and(|(c, _)| c == 200) }
+    })
+    .await;
+    assert!(page, "{}", d.stderr());
+    let (_, body) = get(&url).await.unwrap();
+    assert!(body.contains("<h1>attrsync report</h1>"), "{body}");
+    // The page holds the first cycle's credits, as the sink does.
+    let credits = crate::support::read_table(&dir.path().join("out"), "attribution_credits");
+    assert!(!credits.is_empty());
+    let channel = credits[0]["channel"].as_str().unwrap();
+    assert!(
+        body.contains(&format!("<tr data-channel=\"{channel}\">")),
+        "{channel} missing"
+    );
+    assert!(dir.path().join("out/report.html").is_file());
+    d.terminate();
+    assert_eq!(d.wait(Duration::from_secs(30)), Some(0), "{}", d.stderr());
+
+    // Turned off, the route says so.
+    let mut off_env = env.to_vec();
+    off_env.push(("ATTRSYNC__REPORT__ENABLED", "false"));
+    let mut d = Proc::spawn(dir.path(), &["run"], &off_env);
+    let bind = d.bound_addr(Duration::from_secs(60));
+    let (code, body) = get(&format!("http://{bind}/report")).await.unwrap();
+    assert_eq!(code, 404);
+    assert!(body.contains("report.enabled = false"), "{body}");
+    d.terminate();
+    assert_eq!(d.wait(Duration::from_secs(30)), Some(0), "{}", d.stderr());
+}

@@ -9,6 +9,7 @@ mod embedded;
 mod generate;
 mod incremental;
 mod messages;
+mod report;
 mod secrets;
 mod settings;
 mod stores;

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 
 pub const PROJECT: &str = "attrsync-test";
 
-fn python() -> PathBuf {
+/// The Python of the test peers (`.venv`, which scripts/test fills).
+pub fn python() -> PathBuf {
     std::env::var_os("ATTRSYNC_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python"))

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod bqemu;
+#[allow(unused_imports)]
+pub use bqemu::python;
 pub mod echo;
 pub mod events;
 pub mod fake_ecb;

@@ -72,44 +72,29 @@ impl BigQuerySink {
         Ok(resp)
     }
 
-    /// The rows run `run` holds in `<table>_latest`: key and values digest (for `verify`).
-    pub async fn run_keys(
+    /// Every row a query returns (all pages), as JSON cells: BigQuery sends values as
+    /// strings (or null).
+    pub async fn rows(
         &self,
-        run: RunId,
-        table: Table,
-    ) -> Result<Vec<(String, u64)>, SinkError> {
+        sql: &str,
+        params: &[(&str, &str, String)],
+    ) -> Result<Vec<Vec<serde_json::Value>>, SinkError> {
         use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
         use gcp_bigquery_client::model::table_row::TableRow;
-        let fields = crate::domain::checksum::value_fields(table);
-        let cols: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
-        let sql = format!(
-            "SELECT row_key, {} FROM {} WHERE run_id = {}",
-            cols.join(", "),
-            self.qualified(&format!("{}_latest", table.name())),
-            run.0
-        );
-        let first = self.run_sql(&sql).await?;
-        let keys_of = |rows: Option<Vec<TableRow>>, out: &mut Vec<(String, u64)>| {
+        let cells = |rows: Option<Vec<TableRow>>, out: &mut Vec<Vec<serde_json::Value>>| {
             for r in rows.unwrap_or_default() {
-                let cells: Vec<serde_json::Value> = r
-                    .columns
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|c| c.value.unwrap_or(serde_json::Value::Null))
-                    .collect();
-                let Some(serde_json::Value::String(k)) = cells.first().cloned() else {
-                    continue;
-                };
-                let values = crate::domain::checksum::values_of(table, |f| {
-                    cols.iter()
-                        .position(|c| *c == f)
-                        .map(|i| cells[i + 1].clone())
-                });
-                out.push((k, values));
+                out.push(
+                    r.columns
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|c| c.value.unwrap_or(serde_json::Value::Null))
+                        .collect(),
+                );
             }
         };
-        let mut keys = Vec::new();
-        keys_of(first.rows, &mut keys);
+        let first = self.run_sql_with(sql, params).await?;
+        let mut out = Vec::new();
+        cells(first.rows, &mut out);
         let job = first.job_reference.and_then(|j| j.job_id);
         let mut token = first.page_token;
         while let (Some(t), Some(job)) = (token.take(), job.as_ref()) {
@@ -124,8 +109,37 @@ impl BigQuerySink {
                 .get_query_results(&self.writer.project, job, params)
                 .await
                 .map_err(|e| classify(e, "reading query results"))?;
-            keys_of(page.rows, &mut keys);
+            cells(page.rows, &mut out);
             token = page.page_token;
+        }
+        Ok(out)
+    }
+
+    /// The rows run `run` holds in `<table>_latest`: key and values digest (for `verify`).
+    pub async fn run_keys(
+        &self,
+        run: RunId,
+        table: Table,
+    ) -> Result<Vec<(String, u64)>, SinkError> {
+        let fields = crate::domain::checksum::value_fields(table);
+        let cols: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+        let sql = format!(
+            "SELECT row_key, {} FROM {} WHERE run_id = {}",
+            cols.join(", "),
+            self.qualified(&format!("{}_latest", table.name())),
+            run.0
+        );
+        let mut keys = Vec::new();
+        for cells in self.rows(&sql, &[]).await? {
+            let Some(serde_json::Value::String(k)) = cells.first().cloned() else {
+                continue;
+            };
+            let values = crate::domain::checksum::values_of(table, |f| {
+                cols.iter()
+                    .position(|c| *c == f)
+                    .map(|i| cells[i + 1].clone())
+            });
+            keys.push((k, values));
         }
         Ok(keys)
     }

@@ -7,6 +7,7 @@
 //! The directory belongs to one run store: `<dir>/.attrsync-store` names it. Run ids restart at
 //! 1 in a new store, so another store's runs are refused instead of overwriting `1.ndjson`.
 
+pub mod latest;
 mod owner;
 pub mod performance;
 

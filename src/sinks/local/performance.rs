@@ -5,14 +5,15 @@
 //! model gave touchpoints of that campaign on that (conversion) day; a credit names its
 //! campaign by id, else by name matched to the ad platform's campaign names.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
 use serde::Deserialize;
 
+use super::latest::{hash, newest_first};
 use crate::domain::money::Currency;
 use crate::domain::time::Date;
 use crate::fx::{Rate, Rates};
@@ -65,58 +66,6 @@ struct CreditRow {
     currency: Option<String>,
 }
 
-fn hash(parts: &[&str]) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(7).hash_one(parts)
-}
-
-/// Streams the committed rows of `table`, newest run first, passing on only the rows of groups
-/// (`group`: a row key, or a conversion and model) that no newer run wrote: the rows the
-/// `_latest` views keep. Memory holds one hash per group, not the rows. Returns the files read.
-fn newest_first<T: for<'de> Deserialize<'de>>(
-    dir: &Path,
-    table: &str,
-    group: impl Fn(&T) -> u64,
-    mut each: impl FnMut(T),
-) -> anyhow::Result<usize> {
-    let d = dir.join(table);
-    let entries = match fs::read_dir(&d) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e).with_context(|| format!("cannot list {}", d.display())),
-    };
-    let mut files: Vec<(u64, std::path::PathBuf)> = Vec::new();
-    for e in entries {
-        let p = e?.path();
-        let run = p
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .and_then(|s| s.parse::<u64>().ok());
-        if let (Some(run), true) = (run, p.extension().is_some_and(|x| x == "ndjson")) {
-            files.push((run, p));
-        }
-    }
-    files.sort_by_key(|f| std::cmp::Reverse(f.0));
-    let mut seen: HashSet<u64> = HashSet::new();
-    for (_, p) in &files {
-        let mut this: HashSet<u64> = HashSet::new();
-        let f = fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-        for (i, line) in BufReader::new(f).lines().enumerate() {
-            let line = line.with_context(|| format!("cannot read {}", p.display()))?;
-            let row: T = serde_json::from_str(&line)
-                .with_context(|| format!("{} line {}", p.display(), i + 1))?;
-            let g = group(&row);
-            if seen.contains(&g) {
-                continue;
-            }
-            this.insert(g);
-            each(row);
-        }
-        seen.extend(this);
-    }
-    Ok(files.len())
-}
-
 /// (platform, campaign_id, date, model).
 type CreditKey = (String, String, String, String);
 
@@ -131,7 +80,7 @@ struct Credited {
 }
 
 /// The latest rates to the reporting currency from the `fx_rates` files.
-fn rates(dir: &Path, reporting: Currency) -> anyhow::Result<Rates> {
+pub fn rates(dir: &Path, reporting: Currency) -> anyhow::Result<Rates> {
     let mut out = Rates::new(reporting);
     newest_first(
         dir,
