@@ -76,11 +76,28 @@ pub struct AttributeArgs {
     /// Fail (exit 1) on any malformed row instead of skipping it.
     #[arg(long)]
     pub strict: bool,
+    /// Also print each channel's share with a bootstrap confidence interval and the converting
+    /// journeys that touched it (columns share, share_low, share_high, journeys).
+    #[arg(long)]
+    pub ci: bool,
+    /// Bootstrap resamples (with --ci).
+    #[arg(long, default_value_t = 200)]
+    pub samples: u32,
+    /// The interval's coverage (with --ci): 0.9 is the 5th to 95th percentile.
+    #[arg(long, default_value_t = 0.9)]
+    pub confidence: f64,
+    /// Seed of the resamples (with --ci): the same seed gives the same intervals.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 pub fn execute(args: AttributeArgs) -> ExitCode {
     if args.order == 0 || args.order > 8 {
         eprintln!("error: --order must be 1 to 8");
+        return ExitCode::from(2);
+    }
+    if args.ci && (!(args.confidence > 0.0 && args.confidence < 1.0) || args.samples == 0) {
+        eprintln!("error: --confidence must be between 0 and 1 and --samples at least 1");
         return ExitCode::from(2);
     }
     if !(0.0..=1.0).contains(&(args.first + args.last)) || args.first < 0.0 || args.last < 0.0 {
@@ -170,7 +187,15 @@ pub fn execute(args: AttributeArgs) -> ExitCode {
             TransformArg::Frequency => PathTransform::Frequency,
         }),
     };
-    let r = report::run(&set, model, &args.direct_channel);
+    let mut r = report::run(&set, model, &args.direct_channel);
+    if args.ci {
+        let opts = crate::engine::bootstrap::Options {
+            samples: args.samples,
+            confidence: args.confidence,
+            seed: args.seed,
+        };
+        r.intervals = Some(report::intervals(&set, model, &args.direct_channel, opts));
+    }
     print!("{}", r.to_csv());
     eprintln!(
         "{rows} rows, {} distinct paths, {} channels{} in {:.3}s",

@@ -10,6 +10,7 @@ pub mod extract;
 pub mod ids;
 pub mod money;
 pub mod platform;
+pub mod rng;
 pub mod table;
 pub mod time;
 pub mod touchpoint;

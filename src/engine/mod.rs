@@ -1,6 +1,7 @@
 //! The attribution engine: identity, touchpoints, journeys and models. Pure; no I/O.
 
 pub mod attribute;
+pub mod bootstrap;
 pub mod channels;
 pub mod glob;
 pub mod identity;

@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::catalog::{self, Landing};
-use super::rng::Rng;
+use crate::domain::rng::Rng;
 use crate::domain::time::Date;
 
 /// Paid sessions per (campaign id, days since the epoch).

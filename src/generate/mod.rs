@@ -4,7 +4,6 @@ mod ads;
 mod catalog;
 mod paths;
 mod person;
-mod rng;
 
 pub use paths::write_paths;
 

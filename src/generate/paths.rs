@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use super::rng::Rng;
+use crate::domain::rng::Rng;
 
 const CHANNELS: &[&str] = &[
     "direct",

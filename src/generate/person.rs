@@ -3,9 +3,9 @@
 use std::fmt::Write;
 
 use super::catalog::{self, Landing};
-use super::rng::Rng;
 use super::Shape;
 use crate::domain::ids::Uuid;
+use crate::domain::rng::Rng;
 use crate::domain::time::Timestamp;
 
 const MS: i64 = 1000;
@@ -71,7 +71,7 @@ impl Writer<'_> {
 
 /// Simulates person `index` between `start_ms` and `end_ms`.
 pub(super) fn simulate(seed: u64, index: u64, start_ms: i64, end_ms: i64, w: &mut Writer<'_>) {
-    let mut rng = super::rng::Rng::for_item(seed, index);
+    let mut rng = crate::domain::rng::Rng::for_item(seed, index);
     let anon = Uuid(rng.uuid7(start_ms)).to_string();
     let user = format!("user_{index:07}");
     let browser = *rng.pick(catalog::BROWSERS);

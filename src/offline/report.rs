@@ -2,10 +2,11 @@
 
 use std::fmt::Write;
 
+use crate::engine::bootstrap::{self, Refit, Share};
 use crate::engine::models::markov::{self, MarkovFit};
 use crate::engine::models::shapley::{self, PathTransform};
 use crate::engine::models::{RuleModel, Step};
-use crate::engine::paths::{totals_by_position, ChannelTotals, PathSet};
+use crate::engine::paths::{totals_by_position, ChannelTotals, PathSet, PathStats};
 
 /// A model the offline command can run on paths (no timestamps: no time decay).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,6 +25,65 @@ pub struct Report {
     pub channels: Vec<String>,
     pub totals: ChannelTotals,
     pub markov: Option<MarkovFit>,
+    /// Per channel: its share with a bootstrap interval, and the converting journeys that
+    /// touched it (with `--ci`).
+    pub intervals: Option<(Vec<Share>, Vec<f64>)>,
+}
+
+/// `model` over `set` as a refittable model (for the bootstrap).
+fn refit(set: &PathSet, model: PathModel, direct: &str) -> (Refit, Vec<PathStats>, Vec<Vec<u32>>) {
+    let sorted = set.sorted();
+    let paths: Vec<&[u32]> = sorted.iter().map(|(p, _)| *p).collect();
+    let stats: Vec<PathStats> = sorted.iter().map(|(_, s)| **s).collect();
+    let n = set.channels.len();
+    let refit = match model {
+        PathModel::Rule(rule) => {
+            let direct_id = set.channels.get(direct);
+            let (mut steps, mut w) = (Vec::new(), Vec::new());
+            Refit::Rule(
+                paths
+                    .iter()
+                    .map(|path| {
+                        steps.clear();
+                        steps.extend(path.iter().map(|&c| Step {
+                            age_micros: 0,
+                            direct: Some(c) == direct_id,
+                        }));
+                        rule.weights(&steps, &mut w);
+                        let mut by: Vec<(u32, f64)> = Vec::new();
+                        for (&c, &x) in path.iter().zip(&w) {
+                            match by.iter_mut().find(|e| e.0 == c) {
+                                Some(e) => e.1 += x,
+                                None => by.push((c, x)),
+                            }
+                        }
+                        by
+                    })
+                    .collect(),
+            )
+        }
+        PathModel::Markov { order, limit } => {
+            Refit::Markov(markov::Compiled::new(&paths, order, n), limit)
+        }
+        PathModel::Shapley(t) => Refit::Shapley(shapley::Compiled::new(&paths, t, n)),
+    };
+    let owned = paths.iter().map(|p| p.to_vec()).collect();
+    (refit, stats, owned)
+}
+
+/// Each channel's share of `model`'s credit over `set`, with a bootstrap interval, and the
+/// converting journeys that touched it.
+pub fn intervals(
+    set: &PathSet,
+    model: PathModel,
+    direct: &str,
+    opts: bootstrap::Options,
+) -> (Vec<Share>, Vec<f64>) {
+    let (refit, stats, paths) = refit(set, model, direct);
+    let n = set.channels.len();
+    let shares = bootstrap::path_shares(&refit, &stats, n, opts);
+    let refs: Vec<&[u32]> = paths.iter().map(|p| p.as_slice()).collect();
+    (shares, bootstrap::journeys(&refs, &stats, n))
 }
 
 /// Runs `model` over `set`. `direct` names the channel `last_non_direct` skips.
@@ -45,6 +105,7 @@ pub fn run(set: &PathSet, model: PathModel, direct: &str) -> Report {
                 channels,
                 totals,
                 markov: None,
+                intervals: None,
             }
         }
         PathModel::Markov { order, limit } => {
@@ -53,6 +114,7 @@ pub fn run(set: &PathSet, model: PathModel, direct: &str) -> Report {
                 channels,
                 totals: fit.totals.clone(),
                 markov: Some(fit),
+                intervals: None,
             }
         }
         PathModel::Shapley(t) => {
@@ -61,6 +123,7 @@ pub fn run(set: &PathSet, model: PathModel, direct: &str) -> Report {
                 channels,
                 totals: fit.totals,
                 markov: None,
+                intervals: None,
             }
         }
     }
@@ -73,6 +136,9 @@ impl Report {
         let mut out = String::from("channel_name,total_conversions,total_conversion_value");
         if self.markov.is_some() {
             out.push_str(",removal_effects_conversion,removal_effects_conversion_value");
+        }
+        if self.intervals.is_some() {
+            out.push_str(",share,share_low,share_high,journeys");
         }
         out.push('\n');
         let mut order: Vec<usize> = (0..self.channels.len()).collect();
@@ -91,6 +157,17 @@ impl Report {
                     ",{},{}",
                     num(m.removal_conversion[i]),
                     num(m.removal_value[i])
+                );
+            }
+            if let Some((shares, journeys)) = &self.intervals {
+                let s = shares[i];
+                let _ = write!(
+                    out,
+                    ",{},{},{},{}",
+                    num(s.share),
+                    num(s.low),
+                    num(s.high),
+                    num(journeys[i])
                 );
             }
             out.push('\n');

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use crate::engine::paths::{ChannelTotals, PathSet};
+use crate::engine::paths::{ChannelTotals, PathSet, PathStats};
 
 /// How far a journey through the chain may go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,95 +52,151 @@ struct Chain {
     channels: Vec<Vec<u32>>,
 }
 
-fn build(set: &PathSet, order: usize) -> Chain {
-    let k = order.max(1);
-    let mut ids: HashMap<Vec<u32>, u32> = HashMap::new();
-    let mut channels: Vec<Vec<u32>> = vec![Vec::new()];
-    let mut edges: HashMap<(u32, u32), f64> = HashMap::new();
-    let mut to_conv: Vec<f64> = vec![0.0];
-    let mut to_null: Vec<f64> = vec![0.0];
-    let mut value_sum: Vec<f64> = vec![0.0];
-    let mut conv_sum: Vec<f64> = vec![0.0];
-    let mut seq: Vec<u32> = Vec::new();
-    let mut longest = 0;
-    for (path, s) in set.sorted() {
-        let weight = s.conversions + s.nulls;
-        if weight <= 0.0 {
-            continue;
-        }
-        seq.clear();
-        let windows: Vec<&[u32]> = if path.len() < k {
-            vec![path]
-        } else {
-            path.windows(k).collect()
-        };
-        for w in windows {
-            let id = match ids.get(w) {
-                Some(&i) => i,
-                None => {
-                    let i = channels.len() as u32;
+/// The chain's structure over a fixed list of paths: states, edges and each path's route.
+/// Fitting it to path counts is cheap, so the bootstrap refits it for every resample.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    order: usize,
+    n_channels: usize,
+    /// Per state (0 = start): the channels it contains (sorted, deduplicated).
+    channels: Vec<Vec<u32>>,
+    /// Every edge (from, to), sorted.
+    edges: Vec<(u32, u32)>,
+    /// Per path: its edges (ids into `edges`) from `offsets[i]` to `offsets[i + 1]`.
+    path_edges: Vec<u32>,
+    offsets: Vec<u32>,
+    /// Per path: its last state (where it converts or ends) and its number of states.
+    last: Vec<u32>,
+    len: Vec<u32>,
+}
+
+impl Compiled {
+    /// States of `order` over `paths` (channel ids, in the caller's fixed order).
+    pub fn new(paths: &[&[u32]], order: usize, n_channels: usize) -> Self {
+        let k = order.max(1);
+        let mut ids: HashMap<&[u32], u32> = HashMap::new();
+        let mut channels: Vec<Vec<u32>> = vec![Vec::new()];
+        let mut edge_ids: HashMap<(u32, u32), u32> = HashMap::new();
+        let mut raw_edges: Vec<(u32, u32)> = Vec::new();
+        let mut path_edges = Vec::new();
+        let mut offsets = vec![0u32];
+        let (mut last, mut len) = (
+            Vec::with_capacity(paths.len()),
+            Vec::with_capacity(paths.len()),
+        );
+        let mut seq: Vec<u32> = Vec::new();
+        for path in paths {
+            seq.clear();
+            let windows: Vec<&[u32]> = if path.len() < k {
+                vec![path]
+            } else {
+                path.windows(k).collect()
+            };
+            for w in windows {
+                let id = *ids.entry(w).or_insert_with(|| {
                     let mut cs = w.to_vec();
                     cs.sort_unstable();
                     cs.dedup();
                     channels.push(cs);
-                    to_conv.push(0.0);
-                    to_null.push(0.0);
-                    value_sum.push(0.0);
-                    conv_sum.push(0.0);
-                    ids.insert(w.to_vec(), i);
-                    i
+                    (channels.len() - 1) as u32
+                });
+                if seq.last() != Some(&id) {
+                    seq.push(id);
                 }
-            };
-            if seq.last() != Some(&id) {
-                seq.push(id);
+            }
+            let mut prev = 0u32;
+            for &st in &seq {
+                let e = *edge_ids.entry((prev, st)).or_insert_with(|| {
+                    raw_edges.push((prev, st));
+                    (raw_edges.len() - 1) as u32
+                });
+                path_edges.push(e);
+                prev = st;
+            }
+            offsets.push(path_edges.len() as u32);
+            last.push(prev);
+            len.push(seq.len() as u32);
+        }
+        // Edges sorted by (from, to), so every fit sums in the same order.
+        let mut order_of: Vec<u32> = (0..raw_edges.len() as u32).collect();
+        order_of.sort_unstable_by_key(|&e| raw_edges[e as usize]);
+        let mut rank = vec![0u32; raw_edges.len()];
+        for (r, &e) in order_of.iter().enumerate() {
+            rank[e as usize] = r as u32;
+        }
+        for e in &mut path_edges {
+            *e = rank[*e as usize];
+        }
+        let edges = order_of.iter().map(|&e| raw_edges[e as usize]).collect();
+        Self {
+            order: k,
+            n_channels,
+            channels,
+            edges,
+            path_edges,
+            offsets,
+            last,
+            len,
+        }
+    }
+
+    /// The chain for these counts (`stats[i]` of path i).
+    fn chain(&self, stats: &[PathStats]) -> Chain {
+        let n = self.channels.len();
+        let mut edge_w = vec![0.0f64; self.edges.len()];
+        let (mut to_conv, mut to_null) = (vec![0.0f64; n], vec![0.0f64; n]);
+        let (mut value_sum, mut conv_sum) = (vec![0.0f64; n], vec![0.0f64; n]);
+        let mut longest = 0;
+        for (i, s) in stats.iter().enumerate() {
+            let weight = s.conversions + s.nulls;
+            if weight <= 0.0 {
+                continue;
+            }
+            let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+            for &e in &self.path_edges[a..b] {
+                edge_w[e as usize] += weight;
+            }
+            longest = longest.max(self.len[i] as usize);
+            let l = self.last[i] as usize;
+            to_conv[l] += s.conversions;
+            to_null[l] += s.nulls;
+            value_sum[l] += s.value;
+            conv_sum[l] += s.conversions;
+        }
+        let mut out_total: Vec<f64> = (0..n).map(|i| to_conv[i] + to_null[i]).collect();
+        for (&(a, _), w) in self.edges.iter().zip(&edge_w) {
+            out_total[a as usize] += w;
+        }
+        let mut next: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
+        for (&(a, b), &w) in self.edges.iter().zip(&edge_w) {
+            if w > 0.0 {
+                next[a as usize].push((b, w / out_total[a as usize]));
             }
         }
-        longest = longest.max(seq.len());
-        let mut prev = 0u32;
-        for &st in &seq {
-            *edges.entry((prev, st)).or_default() += weight;
-            prev = st;
+        let ratio = |num: &[f64], den: &[f64]| -> Vec<f64> {
+            (0..n)
+                .map(|i| if den[i] > 0.0 { num[i] / den[i] } else { 0.0 })
+                .collect()
+        };
+        Chain {
+            next,
+            longest,
+            p_conv: ratio(&to_conv, &out_total),
+            mean_value: ratio(&value_sum, &conv_sum),
+            channels: self.channels.clone(),
         }
-        to_conv[prev as usize] += s.conversions;
-        to_null[prev as usize] += s.nulls;
-        value_sum[prev as usize] += s.value;
-        conv_sum[prev as usize] += s.conversions;
     }
-    let n = channels.len();
-    let mut out_total: Vec<f64> = (0..n).map(|i| to_conv[i] + to_null[i]).collect();
-    let mut sorted_edges: Vec<((u32, u32), f64)> = edges.into_iter().collect();
-    sorted_edges.sort_unstable_by_key(|e| e.0);
-    for ((a, _), w) in &sorted_edges {
-        out_total[*a as usize] += w;
-    }
-    let mut next: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
-    for ((a, b), w) in sorted_edges {
-        next[a as usize].push((b, w / out_total[a as usize]));
-    }
-    let p_conv = (0..n)
-        .map(|i| {
-            if out_total[i] > 0.0 {
-                to_conv[i] / out_total[i]
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let mean_value = (0..n)
-        .map(|i| {
-            if conv_sum[i] > 0.0 {
-                value_sum[i] / conv_sum[i]
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    Chain {
-        next,
-        longest,
-        p_conv,
-        mean_value,
-        channels,
+
+    /// Fits the chain to these counts (`stats[i]` of path i) and computes every channel's
+    /// removal effect.
+    pub fn fit(&self, stats: &[PathStats], limit: StepLimit) -> MarkovFit {
+        fit_chain(
+            &self.chain(stats),
+            self.order,
+            self.n_channels,
+            stats,
+            limit,
+        )
     }
 }
 
@@ -226,8 +282,20 @@ fn discovery_order(chain: &Chain) -> Vec<u32> {
 
 /// Fits the chain of `order` on `set` and computes every channel's removal effect.
 pub fn fit(set: &PathSet, order: usize, limit: StepLimit) -> MarkovFit {
-    let chain = build(set, order);
-    let seq = discovery_order(&chain);
+    let sorted = set.sorted();
+    let paths: Vec<&[u32]> = sorted.iter().map(|(p, _)| *p).collect();
+    let stats: Vec<PathStats> = sorted.iter().map(|(_, s)| **s).collect();
+    Compiled::new(&paths, order, set.channels.len()).fit(&stats, limit)
+}
+
+fn fit_chain(
+    chain: &Chain,
+    order: usize,
+    n_channels: usize,
+    stats: &[PathStats],
+    limit: StepLimit,
+) -> MarkovFit {
+    let seq = discovery_order(chain);
     let n_states = chain.next.len();
     // A journey of n states takes n + 1 transitions from (start) to absorption.
     let bound = match limit {
@@ -236,11 +304,10 @@ pub fn fit(set: &PathSet, order: usize, limit: StepLimit) -> MarkovFit {
         StepLimit::ChannelAttributionDefault => Some(chain.longest + 2),
     };
     let solve = |removed: &[bool]| match bound {
-        None => solve(&chain, &seq, removed),
-        Some(steps) => solve_bounded(&chain, steps, removed),
+        None => solve(chain, &seq, removed),
+        Some(steps) => solve_bounded(chain, steps, removed),
     };
     let (p, v) = solve(&vec![false; n_states]);
-    let n_channels = set.channels.len();
     let effects: Vec<(f64, f64)> = (0..n_channels as u32)
         .map(|c| {
             let removed: Vec<bool> = chain
@@ -262,7 +329,10 @@ pub fn fit(set: &PathSet, order: usize, limit: StepLimit) -> MarkovFit {
             (re, rv)
         })
         .collect();
-    let total = set.total();
+    let mut total = PathStats::default();
+    for s in stats {
+        total.add(*s);
+    }
     let sum_re: f64 = effects.iter().map(|e| e.0).sum();
     let sum_rv: f64 = effects.iter().map(|e| e.1).sum();
     let totals = ChannelTotals {
@@ -288,13 +358,13 @@ pub fn fit(set: &PathSet, order: usize, limit: StepLimit) -> MarkovFit {
             .collect(),
     };
     MarkovFit {
-        order: order.max(1),
+        order,
         p_conversion: p,
         value: v,
         removal_conversion: effects.iter().map(|e| e.0).collect(),
         removal_value: effects.iter().map(|e| e.1).collect(),
         totals,
-        states: n_states - 1,
+        states: seq.len() - 1,
     }
 }
 

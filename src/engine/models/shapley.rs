@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::engine::paths::{ChannelTotals, PathSet};
+use crate::engine::paths::{ChannelTotals, PathSet, PathStats};
 
 /// How a path is simplified before counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,37 +143,150 @@ impl ShapleyFit {
     }
 }
 
+/// The transformed paths of a fixed list of paths, each with the ids of its one-token-shorter
+/// coalitions: fitting it to path counts needs no hashing, so the bootstrap refits it for
+/// every resample.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    transform: PathTransform,
+    n_channels: usize,
+    /// Distinct transformed paths (coalitions).
+    keys: Vec<Vec<Token>>,
+    /// Key ids in sorted key order, so sums come out the same on every run.
+    sorted: Vec<u32>,
+    /// Per path: its key.
+    key_of_path: Vec<u32>,
+    /// Per key, per token: the key without that token, when it is one of the keys.
+    subs: Vec<Vec<Option<u32>>>,
+}
+
+impl Compiled {
+    pub fn new(paths: &[&[u32]], transform: PathTransform, n_channels: usize) -> Self {
+        let mut ids: HashMap<Vec<Token>, u32> = HashMap::new();
+        let mut keys: Vec<Vec<Token>> = Vec::new();
+        let key_of_path = paths
+            .iter()
+            .map(|p| {
+                let k = transform.apply(p);
+                *ids.entry(k.clone()).or_insert_with(|| {
+                    keys.push(k);
+                    (keys.len() - 1) as u32
+                })
+            })
+            .collect();
+        let mut without: Vec<Token> = Vec::new();
+        let subs = keys
+            .iter()
+            .map(|k| {
+                (0..k.len())
+                    .map(|i| {
+                        without.clear();
+                        without.extend_from_slice(&k[..i]);
+                        without.extend_from_slice(&k[i + 1..]);
+                        ids.get(&without).copied()
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut sorted: Vec<u32> = (0..keys.len() as u32).collect();
+        sorted.sort_unstable_by(|a, b| keys[*a as usize].cmp(&keys[*b as usize]));
+        Self {
+            transform,
+            n_channels,
+            keys,
+            sorted,
+            key_of_path,
+            subs,
+        }
+    }
+
+    /// Conversions, nulls and value per key, and each key's conversion probability.
+    fn counts(&self, stats: &[PathStats]) -> (Vec<(f64, f64, f64)>, Vec<f64>) {
+        let mut counts = vec![(0.0, 0.0, 0.0); self.keys.len()];
+        for (k, s) in self.key_of_path.iter().zip(stats) {
+            let e = &mut counts[*k as usize];
+            e.0 += s.conversions;
+            e.1 += s.nulls;
+            e.2 += s.value;
+        }
+        let p = counts
+            .iter()
+            .map(|(c, n, _)| if c + n > 0.0 { c / (c + n) } else { 0.0 })
+            .collect();
+        (counts, p)
+    }
+
+    /// Shares of the tokens of key `k` (sum 1).
+    fn shares(&self, k: usize, p: &[f64]) -> Vec<f64> {
+        let n = self.keys[k].len();
+        let mut m = vec![0.0; n];
+        match n {
+            0 => return m,
+            1 => {
+                m[0] = 1.0;
+                return m;
+            }
+            _ => {}
+        }
+        for (i, mi) in m.iter_mut().enumerate() {
+            let without = self.subs[k][i].map_or(0.0, |j| p[j as usize]);
+            *mi = (p[k] - without).max(0.0);
+        }
+        let sum: f64 = m.iter().sum();
+        if sum > 0.0 {
+            m.iter_mut().for_each(|x| *x /= sum);
+        } else {
+            m.fill(0.0);
+            m[n - 1] = 1.0;
+        }
+        m
+    }
+
+    /// Conversions and value credited per channel for these counts (`stats[i]` of path i).
+    pub fn totals(&self, stats: &[PathStats]) -> ChannelTotals {
+        let (counts, p) = self.counts(stats);
+        self.totals_of(&counts, &p)
+    }
+
+    fn totals_of(&self, counts: &[(f64, f64, f64)], p: &[f64]) -> ChannelTotals {
+        let mut totals = ChannelTotals::zero(self.n_channels);
+        for &k in &self.sorted {
+            let k = k as usize;
+            let (c, _, v) = counts[k];
+            if c <= 0.0 {
+                continue;
+            }
+            for (t, share) in self.keys[k].iter().zip(self.shares(k, p)) {
+                totals.conversions[t.0 as usize] += share * c;
+                totals.values[t.0 as usize] += share * v;
+            }
+        }
+        totals
+    }
+
+    /// The fit for these counts, with the conversion probabilities journeys are weighted by.
+    pub fn fit(&self, stats: &[PathStats]) -> ShapleyFit {
+        let (counts, p) = self.counts(stats);
+        let totals = self.totals_of(&counts, &p);
+        ShapleyFit {
+            transform: self.transform,
+            probability: self
+                .keys
+                .iter()
+                .zip(&p)
+                .map(|(k, p)| (k.clone(), *p))
+                .collect(),
+            totals,
+        }
+    }
+}
+
 /// Counts transformed paths and credits every converting one.
 pub fn fit(set: &PathSet, transform: PathTransform) -> ShapleyFit {
-    let mut counts: HashMap<Vec<Token>, (f64, f64, f64)> = HashMap::new();
-    for (path, s) in set.sorted() {
-        let e = counts.entry(transform.apply(path)).or_default();
-        e.0 += s.conversions;
-        e.1 += s.nulls;
-        e.2 += s.value;
-    }
-    let probability = counts
-        .iter()
-        .map(|(k, (c, n, _))| (k.clone(), if c + n > 0.0 { c / (c + n) } else { 0.0 }))
-        .collect();
-    let mut fit = ShapleyFit {
-        transform,
-        probability,
-        totals: ChannelTotals::zero(set.channels.len()),
-    };
-    let mut keys: Vec<&Vec<Token>> = counts.keys().collect();
-    keys.sort_unstable();
-    for k in keys {
-        let (c, _, v) = counts[k];
-        if c <= 0.0 {
-            continue;
-        }
-        for (t, share) in k.iter().zip(fit.token_shares(k)) {
-            fit.totals.conversions[t.0 as usize] += share * c;
-            fit.totals.values[t.0 as usize] += share * v;
-        }
-    }
-    fit
+    let sorted = set.sorted();
+    let paths: Vec<&[u32]> = sorted.iter().map(|(p, _)| *p).collect();
+    let stats: Vec<PathStats> = sorted.iter().map(|(_, s)| **s).collect();
+    Compiled::new(&paths, transform, set.channels.len()).fit(&stats)
 }
 
 #[cfg(test)]

@@ -49,6 +49,46 @@ impl Rng {
         -mean * (1.0 - self.f64()).ln()
     }
 
+    /// Poisson-distributed with mean `lambda` (0 when `lambda` is not positive): by counting
+    /// uniforms for small means, by Hörmann's transformed rejection (PTRS, 1993) above.
+    pub fn poisson(&mut self, lambda: f64) -> f64 {
+        if lambda.is_nan() || lambda <= 0.0 || lambda.is_infinite() {
+            return 0.0;
+        }
+        if lambda < 12.0 {
+            let limit = (-lambda).exp();
+            let mut k = 0.0;
+            let mut prod = self.f64();
+            while prod > limit {
+                k += 1.0;
+                prod *= self.f64();
+            }
+            return k;
+        }
+        let slam = lambda.sqrt();
+        let loglam = lambda.ln();
+        let b = 0.931 + 2.53 * slam;
+        let a = -0.059 + 0.02483 * b;
+        let inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
+        let vr = 0.9277 - 3.6224 / (b - 2.0);
+        loop {
+            let u = self.f64() - 0.5;
+            let v = self.f64();
+            let us = 0.5 - u.abs();
+            let k = ((2.0 * a / us + b) * u + lambda + 0.43).floor();
+            if us >= 0.07 && v <= vr {
+                return k;
+            }
+            if k < 0.0 || (us < 0.013 && v > us) {
+                continue;
+            }
+            if (v * inv_alpha / (a / (us * us) + b)).ln() <= -lambda + k * loglam - ln_factorial(k)
+            {
+                return k;
+            }
+        }
+    }
+
     /// Index chosen with probability proportional to `weights`.
     pub fn weighted(&mut self, weights: &[f64]) -> usize {
         let total: f64 = weights.iter().sum();
@@ -76,6 +116,17 @@ impl Rng {
     }
 }
 
+/// ln(k!) for a whole `k ≥ 0`: summed below 20, Stirling's series above (error < 1e-12).
+fn ln_factorial(k: f64) -> f64 {
+    if k < 20.0 {
+        return (2..=k as u64).map(|i| (i as f64).ln()).sum();
+    }
+    let k2 = k * k;
+    k * k.ln() - k + 0.5 * (2.0 * std::f64::consts::PI * k).ln() + 1.0 / (12.0 * k)
+        - 1.0 / (360.0 * k * k2)
+        + 1.0 / (1260.0 * k * k2 * k2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::Rng;
@@ -90,5 +141,29 @@ mod tests {
         );
         let mut r = Rng::new(1);
         assert!((0..1000).all(|_| r.below(10) < 10));
+    }
+
+    #[test]
+    fn poisson_draws_have_the_mean_and_variance_of_their_lambda() {
+        for lambda in [0.3, 3.0, 11.9, 12.0, 40.0, 2500.0] {
+            let mut r = Rng::new(7);
+            let n = 40_000;
+            let xs: Vec<f64> = (0..n).map(|_| r.poisson(lambda)).collect();
+            let mean = xs.iter().sum::<f64>() / n as f64;
+            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+            // Standard error of the mean is sqrt(λ/n); allow five of them.
+            let tol = 5.0 * (lambda / n as f64).sqrt();
+            assert!((mean - lambda).abs() < tol, "λ {lambda}: mean {mean}");
+            assert!(
+                (var / lambda - 1.0).abs() < 0.05,
+                "λ {lambda}: variance {var}"
+            );
+            assert!(xs.iter().all(|x| *x >= 0.0 && x.fract() == 0.0));
+        }
+        assert_eq!(Rng::new(1).poisson(0.0), 0.0);
+        assert!(
+            (super::ln_factorial(25.0) - (1..=25).map(|i| (i as f64).ln()).sum::<f64>()).abs()
+                < 1e-10
+        );
     }
 }
