@@ -39,6 +39,10 @@ pub struct GenerateArgs {
     /// Instead of events, write this many channel-path rows (CSV for `attribute`) to --out.
     #[arg(long, value_name = "ROWS")]
     pub paths: Option<u64>,
+    /// With --paths: every row a different path (1–8 steps over 10 channels) with its counts,
+    /// as warehouse exports aggregate journeys; without, one journey per row.
+    #[arg(long, requires = "paths")]
+    pub distinct: bool,
 }
 
 /// Whether `p` is one of the bundled sample files (an existing file in `data/sample/`).
@@ -82,7 +86,12 @@ pub fn execute(args: GenerateArgs) -> ExitCode {
     }
     if let Some(rows) = args.paths {
         let started = Instant::now();
-        return match crate::generate::write_paths(&args.out, rows, args.seed) {
+        let written = if args.distinct {
+            crate::generate::write_distinct_paths(&args.out, rows, args.seed)
+        } else {
+            crate::generate::write_paths(&args.out, rows, args.seed)
+        };
+        return match written {
             Ok(bytes) => {
                 println!(
                     "wrote {rows} paths to {} ({:.1} MB) in {:.1}s",

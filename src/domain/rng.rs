@@ -52,11 +52,16 @@ impl Rng {
     /// Poisson-distributed with mean `lambda` (0 when `lambda` is not positive): by counting
     /// uniforms for small means, by Hörmann's transformed rejection (PTRS, 1993) above.
     pub fn poisson(&mut self, lambda: f64) -> f64 {
+        self.poisson_with(lambda, (-lambda).exp())
+    }
+
+    /// [`Rng::poisson`] with `limit` = e^−λ computed by the caller (once for many draws).
+    #[inline]
+    pub fn poisson_with(&mut self, lambda: f64, limit: f64) -> f64 {
         if lambda.is_nan() || lambda <= 0.0 || lambda.is_infinite() {
             return 0.0;
         }
         if lambda < 12.0 {
-            let limit = (-lambda).exp();
             let mut k = 0.0;
             let mut prod = self.f64();
             while prod > limit {

@@ -96,24 +96,39 @@ where
         .collect()
 }
 
-/// Path counts resampled: conversions and nulls each Poisson of their count, value scaled
-/// with the conversions.
-pub fn resample(stats: &[PathStats], rng: &mut Rng) -> Vec<PathStats> {
-    stats
-        .iter()
-        .map(|s| {
-            let conversions = rng.poisson(s.conversions);
-            PathStats {
-                conversions,
-                nulls: rng.poisson(s.nulls),
-                value: if s.conversions > 0.0 {
-                    s.value * conversions / s.conversions
-                } else {
-                    0.0
-                },
-            }
-        })
-        .collect()
+/// Draws resampled path counts: conversions and nulls each Poisson of their count, value
+/// scaled with the conversions. The e^−λ of every count is computed once, not per draw.
+#[derive(Debug, Clone)]
+pub struct Resampler<'a> {
+    stats: &'a [PathStats],
+    limits: Vec<(f64, f64)>,
+}
+
+impl<'a> Resampler<'a> {
+    pub fn new(stats: &'a [PathStats]) -> Self {
+        let limits = stats
+            .iter()
+            .map(|s| ((-s.conversions).exp(), (-s.nulls).exp()))
+            .collect();
+        Self { stats, limits }
+    }
+
+    /// Path `i`'s counts in one resample.
+    #[inline]
+    pub fn draw(&self, i: usize, rng: &mut Rng) -> PathStats {
+        let s = &self.stats[i];
+        let (lc, ln) = self.limits[i];
+        let conversions = rng.poisson_with(s.conversions, lc);
+        PathStats {
+            conversions,
+            nulls: rng.poisson_with(s.nulls, ln),
+            value: if s.conversions > 0.0 {
+                s.value * conversions / s.conversions
+            } else {
+                0.0
+            },
+        }
+    }
 }
 
 /// A model over a fixed list of paths that can be fitted again to other counts.
@@ -128,10 +143,21 @@ pub enum Refit {
 impl Refit {
     /// Credited conversions per channel when path i counts `stats[i]`.
     pub fn credit(&self, stats: &[PathStats], n_channels: usize) -> Vec<f64> {
+        self.credit_with(|i| stats[i], n_channels)
+    }
+
+    /// Credited conversions per channel when path i counts `stat_of(i)` (called once per
+    /// path, in order).
+    pub fn credit_with(
+        &self,
+        mut stat_of: impl FnMut(usize) -> PathStats,
+        n_channels: usize,
+    ) -> Vec<f64> {
         match self {
             Refit::Rule(weights) => {
                 let mut out = vec![0.0; n_channels];
-                for (w, s) in weights.iter().zip(stats) {
+                for (i, w) in weights.iter().enumerate() {
+                    let s = stat_of(i);
                     if s.conversions > 0.0 {
                         for &(c, x) in w {
                             out[c as usize] += x * s.conversions;
@@ -140,8 +166,8 @@ impl Refit {
                 }
                 out
             }
-            Refit::Markov(m, limit) => m.fit(stats, *limit).totals.conversions,
-            Refit::Shapley(s) => s.totals(stats).conversions,
+            Refit::Markov(m, limit) => m.fit_with(stat_of, *limit).totals.conversions,
+            Refit::Shapley(s) => s.totals_with(stat_of).conversions,
         }
     }
 }
@@ -154,8 +180,9 @@ pub fn path_shares(
     opts: Options,
 ) -> Vec<Share> {
     let point = refit.credit(stats, n_channels);
+    let draws = Resampler::new(stats);
     intervals(&point, opts, |rng| {
-        Some(refit.credit(&resample(stats, rng), n_channels))
+        Some(refit.credit_with(|i| draws.draw(i, rng), n_channels))
     })
 }
 

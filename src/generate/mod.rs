@@ -5,7 +5,7 @@ mod catalog;
 mod paths;
 mod person;
 
-pub use paths::write_paths;
+pub use paths::{write_distinct_paths, write_paths};
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -4,5 +4,6 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bootstrap;
 mod channels;
 mod journeys;

@@ -140,14 +140,17 @@ impl Compiled {
         }
     }
 
-    /// The chain for these counts (`stats[i]` of path i).
-    fn chain(&self, stats: &[PathStats]) -> Chain {
+    /// The chain for the counts `stat_of(i)` of each path i (called once per path, in order).
+    fn chain(&self, mut stat_of: impl FnMut(usize) -> PathStats) -> (Chain, PathStats) {
         let n = self.channels.len();
         let mut edge_w = vec![0.0f64; self.edges.len()];
         let (mut to_conv, mut to_null) = (vec![0.0f64; n], vec![0.0f64; n]);
         let (mut value_sum, mut conv_sum) = (vec![0.0f64; n], vec![0.0f64; n]);
         let mut longest = 0;
-        for (i, s) in stats.iter().enumerate() {
+        let mut total = PathStats::default();
+        for i in 0..self.last.len() {
+            let s = stat_of(i);
+            total.add(s);
             let weight = s.conversions + s.nulls;
             if weight <= 0.0 {
                 continue;
@@ -178,25 +181,27 @@ impl Compiled {
                 .map(|i| if den[i] > 0.0 { num[i] / den[i] } else { 0.0 })
                 .collect()
         };
-        Chain {
+        let chain = Chain {
             next,
             longest,
             p_conv: ratio(&to_conv, &out_total),
             mean_value: ratio(&value_sum, &conv_sum),
             channels: self.channels.clone(),
-        }
+        };
+        (chain, total)
     }
 
     /// Fits the chain to these counts (`stats[i]` of path i) and computes every channel's
     /// removal effect.
     pub fn fit(&self, stats: &[PathStats], limit: StepLimit) -> MarkovFit {
-        fit_chain(
-            &self.chain(stats),
-            self.order,
-            self.n_channels,
-            stats,
-            limit,
-        )
+        self.fit_with(|i| stats[i], limit)
+    }
+
+    /// Fits the chain to the counts `stat_of(i)` (called once per path, in order: the
+    /// bootstrap draws them as it goes).
+    pub fn fit_with(&self, stat_of: impl FnMut(usize) -> PathStats, limit: StepLimit) -> MarkovFit {
+        let (chain, total) = self.chain(stat_of);
+        fit_chain(&chain, self.order, self.n_channels, total, limit)
     }
 }
 
@@ -292,7 +297,7 @@ fn fit_chain(
     chain: &Chain,
     order: usize,
     n_channels: usize,
-    stats: &[PathStats],
+    total: PathStats,
     limit: StepLimit,
 ) -> MarkovFit {
     let seq = discovery_order(chain);
@@ -329,10 +334,7 @@ fn fit_chain(
             (re, rv)
         })
         .collect();
-    let mut total = PathStats::default();
-    for s in stats {
-        total.add(*s);
-    }
+
     let sum_re: f64 = effects.iter().map(|e| e.0).sum();
     let sum_rv: f64 = effects.iter().map(|e| e.1).sum();
     let totals = ChannelTotals {

@@ -200,10 +200,15 @@ impl Compiled {
         }
     }
 
-    /// Conversions, nulls and value per key, and each key's conversion probability.
-    fn counts(&self, stats: &[PathStats]) -> (Vec<(f64, f64, f64)>, Vec<f64>) {
+    /// Conversions, nulls and value per key, and each key's conversion probability, for the
+    /// counts `stat_of(i)` of each path i.
+    fn counts(
+        &self,
+        mut stat_of: impl FnMut(usize) -> PathStats,
+    ) -> (Vec<(f64, f64, f64)>, Vec<f64>) {
         let mut counts = vec![(0.0, 0.0, 0.0); self.keys.len()];
-        for (k, s) in self.key_of_path.iter().zip(stats) {
+        for (i, k) in self.key_of_path.iter().enumerate() {
+            let s = stat_of(i);
             let e = &mut counts[*k as usize];
             e.0 += s.conversions;
             e.1 += s.nulls;
@@ -242,9 +247,10 @@ impl Compiled {
         m
     }
 
-    /// Conversions and value credited per channel for these counts (`stats[i]` of path i).
-    pub fn totals(&self, stats: &[PathStats]) -> ChannelTotals {
-        let (counts, p) = self.counts(stats);
+    /// Conversions and value credited per channel for the counts `stat_of(i)` of each path i
+    /// (called once per path, in order).
+    pub fn totals_with(&self, stat_of: impl FnMut(usize) -> PathStats) -> ChannelTotals {
+        let (counts, p) = self.counts(stat_of);
         self.totals_of(&counts, &p)
     }
 
@@ -266,7 +272,7 @@ impl Compiled {
 
     /// The fit for these counts, with the conversion probabilities journeys are weighted by.
     pub fn fit(&self, stats: &[PathStats]) -> ShapleyFit {
-        let (counts, p) = self.counts(stats);
+        let (counts, p) = self.counts(|i| stats[i]);
         let totals = self.totals_of(&counts, &p);
         ShapleyFit {
             transform: self.transform,
