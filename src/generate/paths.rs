@@ -99,7 +99,7 @@ pub fn write_distinct_paths(out: &Path, rows: u64, seed: u64) -> anyhow::Result<
     );
     // A prime that does not divide the size of the space keeps i ↦ i·m mod N a bijection.
     let m: u64 = 1_000_003;
-    debug_assert!(space % m != 0);
+    debug_assert!(!space.is_multiple_of(m));
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
