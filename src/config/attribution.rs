@@ -38,6 +38,10 @@ pub struct ConversionSettings {
     #[serde(default)]
     pub currency_property: Option<String>,
     pub default_currency: Currency,
+    /// This conversion's lookback window, overriding `attribution.lookback_days` (sign-ups 7,
+    /// purchases 30, say).
+    #[serde(default)]
+    pub lookback_days: Option<u32>,
 }
 
 /// One accepted value or several.

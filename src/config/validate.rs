@@ -147,6 +147,12 @@ impl Settings {
                     "name and event must not be empty",
                 );
             }
+            if let Some(d) = c.lookback_days.filter(|d| *d == 0 || *d > 3650) {
+                p.bad(
+                    format!("conversions[{i}].lookback_days"),
+                    format!("{d} is out of range; use 1 to 3650 (or leave it out for attribution.lookback_days)"),
+                );
+            }
         }
         if let Err(e) = ChannelRules::compile(&self.channels) {
             p.bad("channels", e.to_string());

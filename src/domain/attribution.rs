@@ -20,6 +20,8 @@ pub struct Conversion {
     pub value: Option<Money>,
     /// No earlier run credited it: the run credits it and writes its rows.
     pub fresh: bool,
+    /// How far back its touches count (its definition's `lookback_days`, else the global).
+    pub lookback_micros: i64,
 }
 
 /// An attribution model.

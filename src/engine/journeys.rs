@@ -46,10 +46,11 @@ impl Journeys {
             .map_or(&[], |r| &self.touchpoints[r.clone()])
     }
 
-    /// The touches of `conversion`'s person with `converted_at − lookback ≤ t ≤ converted_at`.
-    pub fn window(&self, conversion: &Conversion, lookback_micros: i64) -> &[Touchpoint] {
+    /// The touches of `conversion`'s person with `converted_at − lookback ≤ t ≤ converted_at`,
+    /// the lookback being the conversion's own.
+    pub fn window(&self, conversion: &Conversion) -> &[Touchpoint] {
         let all = self.of(&conversion.person);
-        window_of(all, conversion.timestamp, lookback_micros)
+        window_of(all, conversion.timestamp, conversion.lookback_micros)
     }
 
     /// Persons with at least one touchpoint.

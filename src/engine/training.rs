@@ -17,7 +17,9 @@ pub fn channel_ids(set: &mut PathSet, touches: &[Touchpoint]) -> Vec<u32> {
         .collect()
 }
 
-/// Builds the path set of all journeys. `conversions` must be sorted by time.
+/// Builds the path set of all journeys. `conversions` must be sorted by time; each converting
+/// path is its conversion's window, and the touches after a person's last conversion count
+/// within `lookback_micros` of their last touch.
 pub fn training_paths(
     journeys: &Journeys,
     conversions: &[Conversion],
@@ -27,7 +29,7 @@ pub fn training_paths(
     let mut last_conversion: HashMap<&PersonKey, crate::domain::time::Timestamp> =
         HashMap::default();
     for c in conversions {
-        let window = journeys.window(c, lookback_micros);
+        let window = journeys.window(c);
         if !window.is_empty() {
             let ids = channel_ids(&mut set, window);
             let value = c.value.map_or(0.0, |v| v.micros as f64 / 1e6);

@@ -27,9 +27,24 @@ pub struct Plan {
     pub markov: Option<usize>,
     /// Shapley path transform, when shapley is enabled.
     pub shapley: Option<PathTransform>,
+    /// `attribution.lookback_days`: non-converting journeys, and conversions without their own.
     pub lookback_micros: i64,
     /// (name, event) per conversion definition, by index.
     pub conversion_names: Vec<(Arc<str>, Arc<str>)>,
+    /// The lookback of each conversion definition (its `lookback_days`, else the global).
+    pub conversion_lookback: Vec<i64>,
+}
+
+impl Plan {
+    /// The longest lookback of any conversion: how much history a run must read.
+    pub fn max_lookback_micros(&self) -> i64 {
+        self.conversion_lookback
+            .iter()
+            .copied()
+            .chain([self.lookback_micros])
+            .max()
+            .unwrap_or(self.lookback_micros)
+    }
 }
 
 /// The result of attributing one extract.
@@ -94,6 +109,11 @@ pub fn attribute(ex: &Extract, plan: &Plan) -> Attributed {
                 event,
                 value: c.value,
                 fresh: c.fresh,
+                lookback_micros: plan
+                    .conversion_lookback
+                    .get(c.def as usize)
+                    .copied()
+                    .unwrap_or(plan.lookback_micros),
             }
         })
         .collect();
@@ -114,7 +134,7 @@ pub fn attribute(ex: &Extract, plan: &Plan) -> Attributed {
         .enumerate()
         .filter(|(_, c)| c.fresh)
         .map_init(Vec::new, |scratch, (i, c)| {
-            let window = journeys.window(c, plan.lookback_micros);
+            let window = journeys.window(c);
             let mut credits = Vec::with_capacity(plan.rule_models.len() * window.len().max(1));
             for m in &plan.rule_models {
                 rule_credits(m, c, window, &direct, scratch, &mut credits);

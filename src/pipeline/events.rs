@@ -84,7 +84,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             window: spec.window,
             now: Timestamp::now(),
             max_future_micros: self.options.max_future_micros,
-            lookback_micros: self.options.plan.lookback_micros,
+            lookback_micros: self.options.plan.max_lookback_micros(),
             training_micros: self.options.training_micros,
         };
         let mut done = self

@@ -132,6 +132,14 @@ pub fn plan_from(settings: &Settings) -> anyhow::Result<(Plan, ParseRules)> {
         shapley,
         lookback_micros: settings.lookback_micros(),
         conversion_names: names,
+        conversion_lookback: settings
+            .conversions
+            .iter()
+            .map(|c| {
+                c.lookback_days
+                    .map_or(settings.lookback_micros(), |d| d as i64 * MICROS_PER_DAY)
+            })
+            .collect(),
     };
     Ok((plan, parse))
 }

@@ -177,7 +177,7 @@ impl Quality {
             .iter()
             .filter(|c| {
                 att.journeys
-                    .window(&att.conversions[c.index], att.lookback_micros)
+                    .window(&att.conversions[c.index])
                     .iter()
                     .any(|t| !t.channel.is_direct())
             })

@@ -219,6 +219,7 @@ mod tests {
             event: Arc::from("purchase"),
             value: Some(Money::new(1_000_000, Currency::parse("USD").unwrap())),
             fresh: true,
+            lookback_micros: 1,
         };
         let touch = Touchpoint {
             uuid: Uuid(2),

@@ -214,3 +214,49 @@ fn value_credits_sum_to_the_value_exactly() {
         assert_eq!(value, 100_000_000, "{m}");
     }
 }
+
+/// Settings with one purchase definition of its own lookback.
+fn with_purchase_lookback(
+    days: u32,
+) -> Result<attrsync::config::Settings, attrsync::config::ConfigError> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[attribution]\nmodels = [\"first_touch\", \"linear\"]\n\n[[conversions]]\nname = \"purchase\"\nevent = \"purchase\"\n\
+             value_property = \"revenue\"\ncurrency_property = \"currency\"\ndefault_currency = \"USD\"\nlookback_days = {days}\n"
+        ),
+    )
+    .unwrap();
+    attrsync::config::Settings::load(&attrsync::config::LoadOptions {
+        file: Some(file),
+        env: Some(Default::default()),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn a_conversion_can_have_its_own_lookback_window() {
+    let s = with_purchase_lookback(5).unwrap();
+    let (plan, parse) = plan_from(&s).unwrap();
+    assert_eq!(
+        plan.max_lookback_micros(),
+        30 * 86_400_000_000,
+        "history for the longest"
+    );
+    let text = four_touch_journey().join("\n");
+    let (ex, _, _) = read_stream(
+        Box::new(std::io::Cursor::new(text.into_bytes())),
+        &parse,
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let att = attribute(&ex, &plan);
+    // Five days back from day 46 leaves the two touches of day 44 (google, 10 days back, is out).
+    let c = credits(&att, 5);
+    assert_credits(&c[&ModelKind::FirstTouch], &[(3, 1.0), (4, 0.0)]);
+    assert_credits(&c[&ModelKind::Linear], &[(3, 0.5), (4, 0.5)]);
+    let err = with_purchase_lookback(0).unwrap_err().to_string();
+    assert!(err.contains("conversions[0].lookback_days"), "{err}");
+}
