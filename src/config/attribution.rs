@@ -22,6 +22,13 @@ pub struct AttributionSettings {
     pub shapley_path_transform: PathTransform,
     /// Extra days of journeys before the run's window used to train markov and shapley.
     pub training_days: u32,
+    /// Bootstrap resamples behind each channel share's interval (`channel_credit`); 0 = off.
+    pub bootstrap_samples: u32,
+    /// The intervals' coverage, in (0, 1).
+    pub confidence: f64,
+    /// A data-driven model's channel share whose interval is wider than this is flagged as too
+    /// thin to act on.
+    pub max_interval_width: f64,
 }
 
 /// One `[[conversions]]` entry.

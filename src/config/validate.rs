@@ -77,6 +77,33 @@ impl AttributionSettings {
                 "position_based_first + position_based_last must not exceed 1",
             );
         }
+        if !(self.confidence > 0.0 && self.confidence < 1.0) {
+            p.bad(
+                "attribution.confidence",
+                format!(
+                    "{} must be between 0 and 1 (0.9 for 90% intervals)",
+                    self.confidence
+                ),
+            );
+        }
+        if !(self.max_interval_width > 0.0 && self.max_interval_width <= 1.0) {
+            p.bad(
+                "attribution.max_interval_width",
+                format!(
+                    "{} must be a share above 0 and at most 1",
+                    self.max_interval_width
+                ),
+            );
+        }
+        if self.bootstrap_samples > 100_000 {
+            p.bad(
+                "attribution.bootstrap_samples",
+                format!(
+                    "{} is out of range; use 0 (off) to 100000",
+                    self.bootstrap_samples
+                ),
+            );
+        }
         if self.markov_order == 0 || self.markov_order > 8 {
             p.bad(
                 "attribution.markov_order",

@@ -49,6 +49,17 @@ pub fn value_fields(table: Table) -> &'static [(&'static str, Kind)] {
             ("reporting_currency", Text),
             ("rate", Number),
         ],
+        Table::ChannelCredit => &[
+            ("model", Text),
+            ("channel", Text),
+            ("conversions", Number),
+            ("value_micros", Number),
+            ("currency", Text),
+            ("share", Number),
+            ("share_low", Number),
+            ("share_high", Number),
+            ("journeys", Number),
+        ],
     }
 }
 

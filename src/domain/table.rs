@@ -13,15 +13,17 @@ pub enum Table {
     AttributionCredits,
     AdMetrics,
     FxRates,
+    ChannelCredit,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 6] = [
         Table::Conversions,
         Table::Touchpoints,
         Table::AttributionCredits,
         Table::AdMetrics,
         Table::FxRates,
+        Table::ChannelCredit,
     ];
 
     pub fn name(self) -> &'static str {
@@ -31,6 +33,7 @@ impl Table {
             Table::AttributionCredits => "attribution_credits",
             Table::AdMetrics => "ad_metrics",
             Table::FxRates => "fx_rates",
+            Table::ChannelCredit => "channel_credit",
         }
     }
 

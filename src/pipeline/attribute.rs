@@ -61,6 +61,8 @@ pub struct Attributed {
     pub shapley: Option<ShapleyFit>,
     /// Distinct training paths of the data-driven models.
     pub training_paths: usize,
+    /// The training set itself (empty without data-driven models), for their bootstrap.
+    pub training: PathSet,
     /// The plan's lookback window.
     pub lookback_micros: i64,
 }
@@ -181,13 +183,14 @@ pub fn attribute(ex: &Extract, plan: &Plan) -> Attributed {
         markov: markov_fit,
         shapley: shapley_fit,
         training_paths: training.paths.len(),
+        training,
         lookback_micros: plan.lookback_micros,
     }
 }
 
 /// Channel ids of a window in the training set's numbering. Every window with a touch was a
 /// training path, so its channels are known; an unknown one gets an id past the end (no effect).
-fn known_ids(training: &PathSet, window: &[Touchpoint]) -> Vec<u32> {
+pub(crate) fn known_ids(training: &PathSet, window: &[Touchpoint]) -> Vec<u32> {
     let unknown = training.channels.len() as u32;
     window
         .iter()

@@ -8,11 +8,11 @@ use std::time::Instant;
 use super::attribute::attribute;
 use super::error::{Cycled, Failed, Failure};
 use super::rows::RowMeta;
-use super::{campaigns, failpoint, load, quality, run_metrics};
+use super::{campaigns, channel_credit, failpoint, load, quality, run_metrics};
 use super::{Outcome, Pipeline, RunError, RunSummary};
 use crate::domain::ids::RunId;
 use crate::domain::time::Timestamp;
-use crate::sinks::Sink;
+use crate::sinks::{Sink, Table};
 use crate::sources::{ReadRequest, Source};
 use crate::store::{CursorPosition, RunStore, Trigger};
 
@@ -96,6 +96,27 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         Ok(done)
     }
 
+    /// The channel shares of `job`'s latest succeeded run that recorded them (for drift).
+    async fn previous_shares(
+        &self,
+        job: &str,
+    ) -> Option<(Option<RunId>, Vec<quality::ShareRecord>)> {
+        let recent = match self.store.recent(50).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read earlier runs; no drift check this run");
+                return None;
+            }
+        };
+        recent.into_iter().find_map(|r| {
+            let shares = r.counts.quality.get("shares")?;
+            (r.job == job && r.status == crate::store::RunStatus::Succeeded)
+                .then(|| serde_json::from_value(shares.clone()).ok())
+                .flatten()
+                .map(|s| (Some(r.id), s))
+        })
+    }
+
     /// Extract, attribute, load.
     async fn cycle(
         &self,
@@ -135,7 +156,15 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             extract.read_from.or(span.map(|s| s.0)),
             extract.read_until.or(span.map(|s| s.1)),
         );
-        let att = match tokio::task::spawn_blocking(move || attribute(&extract, &plan)).await {
+        let previous = self.previous_shares(job).await;
+        let rates = self.fx.as_ref().and_then(|f| f.current());
+        let boot = self.options.bootstrap;
+        let attributed = tokio::task::spawn_blocking(move || {
+            let att = attribute(&extract, &plan);
+            let shares = channel_credit::summarize(&att, &plan, boot, rates.as_deref());
+            (att, shares)
+        });
+        let (att, shares) = match attributed.await {
             Ok(a) => a,
             Err(e) => {
                 let cause = anyhow::Error::new(e).context("attribution panicked");
@@ -152,7 +181,18 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         summary.credits_by_model = by_model;
         let q = &self.options.quality;
         let mut quality = quality::Quality::assess(&summary.read, &att, q);
+        let (prev_run, prev) = previous.unwrap_or_default();
+        let drift =
+            channel_credit::drift(&prev, prev_run, &shares, self.options.max_interval_width);
+        for d in &drift {
+            tracing::warn!(note = %d, "channel shares");
+        }
         quality.notes = notes;
+        quality.notes.extend(drift);
+        quality.shares = shares
+            .iter()
+            .map(channel_credit::ChannelShare::record)
+            .collect();
         quality.evaluate(q);
         if let Some(f) = quality.failure() {
             summary.quality = Some(quality);
@@ -177,6 +217,21 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         for (table, l) in written {
             quality.record_table(table, l.counts(), l.checksum.finish());
             summary.rows_by_table.insert(table, l.acknowledged);
+        }
+        if !shares.is_empty() {
+            let rows = shares
+                .iter()
+                .map(|s| super::rows::channel_credit(s, meta))
+                .collect();
+            match load::write_table(&self.sink, run, Table::ChannelCredit, rows).await {
+                Ok(l) => {
+                    quality.record_table(Table::ChannelCredit, l.counts(), l.checksum.finish());
+                    summary
+                        .rows_by_table
+                        .insert(Table::ChannelCredit, l.acknowledged);
+                }
+                Err(e) => return Err(Failed::new(Failure::of(e, "load failed"), summary)),
+            }
         }
         quality.evaluate(q);
         for w in &quality.warnings {

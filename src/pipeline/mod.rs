@@ -5,6 +5,7 @@
 pub mod ads;
 pub mod attribute;
 pub mod campaigns;
+pub mod channel_credit;
 mod error;
 mod events;
 pub mod failpoint;

@@ -11,6 +11,9 @@ use crate::domain::time::MICROS_PER_DAY;
 use crate::sources::ParseRules;
 use crate::store::RunnerMeta;
 
+/// The bootstrap's seed: fixed, so the same data gives the same intervals on every run.
+const BOOTSTRAP_SEED: u64 = 0x05EE_DA77;
+
 /// How runs are made: fixed for a pipeline's life.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -25,6 +28,10 @@ pub struct RunOptions {
     pub quality: QualitySettings,
     /// `run_store.url` without a password, to name the store in messages.
     pub store_label: String,
+    /// The channel shares' bootstrap (`attribution.bootstrap_samples`, `.confidence`).
+    pub bootstrap: crate::engine::bootstrap::Options,
+    /// `attribution.max_interval_width`.
+    pub max_interval_width: f64,
 }
 
 impl RunOptions {
@@ -40,6 +47,12 @@ impl RunOptions {
             keep_runs_days: settings.run_store.keep_runs_days,
             quality: settings.quality.clone(),
             store_label: settings.run_store.redacted_url(),
+            bootstrap: crate::engine::bootstrap::Options {
+                samples: settings.attribution.bootstrap_samples,
+                confidence: settings.attribution.confidence,
+                seed: BOOTSTRAP_SEED,
+            },
+            max_interval_width: settings.attribution.max_interval_width,
         })
     }
 }

@@ -129,6 +129,21 @@ pub struct Quality {
     /// is also a warning.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Each model's channel shares with their intervals (what the next run's drift check
+    /// compares against).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shares: Vec<ShareRecord>,
+}
+
+/// A channel's share under a model, as the quality record keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShareRecord {
+    pub model: String,
+    pub channel: String,
+    pub share: f64,
+    pub low: f64,
+    pub high: f64,
+    pub journeys: u64,
 }
 
 fn share(n: u64, d: u64) -> f64 {

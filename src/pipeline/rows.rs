@@ -155,6 +155,31 @@ pub fn ad_metric(
     }
 }
 
+/// A `channel_credit` row; key = run:model:channel (each run writes its own summary).
+pub fn channel_credit(c: &super::channel_credit::ChannelShare, m: RowMeta) -> EncodedRow {
+    let key = format!("{}:{}:{}", m.run_id.0, c.model.as_str(), c.channel);
+    let mut json = String::with_capacity(320);
+    let values = Obj::tracking(&mut json, value_fields(Table::ChannelCredit))
+        .str("row_key", &key)
+        .str("model", c.model.as_str())
+        .str("channel", &c.channel)
+        .float("conversions", c.conversions)
+        .opt_int("value_micros", c.value.map(|v| v.0))
+        .opt_str("currency", c.value.as_ref().map(|v| v.1.as_str()))
+        .float("share", c.share.share)
+        .float("share_low", c.share.low)
+        .float("share_high", c.share.high)
+        .int("journeys", c.journeys as i64)
+        .int("run_id", m.run_id.0)
+        .ts("loaded_at", m.loaded_at)
+        .end();
+    EncodedRow {
+        row_key: key,
+        json,
+        values,
+    }
+}
+
 /// An `fx_rates` row; key = reporting:currency:date.
 pub fn fx_rate(
     r: &crate::fx::Rate,
@@ -276,5 +301,21 @@ mod tests {
             row.row_key,
             "00000000-0000-0000-0000-000000000001:linear:00000000-0000-0000-0000-000000000002"
         );
+        let share = super::super::channel_credit::ChannelShare {
+            model: ModelKind::Markov,
+            channel: "email".into(),
+            conversions: 3.5,
+            value: None,
+            share: crate::engine::bootstrap::Share {
+                share: 0.25,
+                low: 0.2,
+                high: 0.3,
+            },
+            journeys: 7,
+        };
+        let cc = channel_credit(&share, m);
+        assert_eq!(keys(&cc.json), columns(Table::ChannelCredit));
+        assert_eq!(back(&cc, Table::ChannelCredit), cc.values);
+        assert_eq!(cc.row_key, "7:markov:email");
     }
 }

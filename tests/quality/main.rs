@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod credit;
 mod measures;
 mod reconcile;
 mod spend;

@@ -272,7 +272,12 @@ impl Compiled {
 
     /// The fit for these counts, with the conversion probabilities journeys are weighted by.
     pub fn fit(&self, stats: &[PathStats]) -> ShapleyFit {
-        let (counts, p) = self.counts(|i| stats[i]);
+        self.fit_with(|i| stats[i])
+    }
+
+    /// The fit for the counts `stat_of(i)` of each path i (called once per path, in order).
+    pub fn fit_with(&self, stat_of: impl FnMut(usize) -> PathStats) -> ShapleyFit {
+        let (counts, p) = self.counts(stat_of);
         let totals = self.totals_of(&counts, &p);
         ShapleyFit {
             transform: self.transform,

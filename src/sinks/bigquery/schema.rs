@@ -279,6 +279,45 @@ const FX_RATES: [Column; 8] = [
     RUN[1],
 ];
 
+const CHANNEL_CREDIT: [Column; 12] = [
+    req(
+        "row_key",
+        "STRING",
+        "Deterministic key: run_id:model:channel",
+    ),
+    req("model", "STRING", "Attribution model"),
+    req("channel", "STRING", "Channel"),
+    req(
+        "conversions",
+        "FLOAT",
+        "Conversions of the run the model credited to the channel",
+    ),
+    c(
+        "value_micros",
+        "INTEGER",
+        "Value credited, in micros of currency (NULL when the run's values are in several currencies and no reporting currency is set)",
+    ),
+    c("currency", "STRING", "ISO 4217 code of value_micros"),
+    req(
+        "share",
+        "FLOAT",
+        "The channel's share of the model's conversions in the run",
+    ),
+    req(
+        "share_low",
+        "FLOAT",
+        "Lower end of the share's bootstrap interval (attribution.confidence)",
+    ),
+    req("share_high", "FLOAT", "Upper end of the share's bootstrap interval"),
+    req(
+        "journeys",
+        "INTEGER",
+        "The run's conversions whose lookback window touched the channel",
+    ),
+    RUN[0],
+    RUN[1],
+];
+
 /// The commit markers: one row per committed run.
 pub const RUNS_TABLE: &str = "runs";
 
@@ -298,7 +337,7 @@ pub const RUNS: [Column; 4] = [
 ];
 
 /// Every table attrsync writes.
-pub const TABLES: [TableDef; 5] = [
+pub const TABLES: [TableDef; 6] = [
     TableDef {
         table: Table::Conversions,
         description: "One row per conversion event (attrsync)",
@@ -333,6 +372,13 @@ pub const TABLES: [TableDef; 5] = [
         columns: &FX_RATES,
         partition: "date",
         cluster: &["reporting_currency", "currency"],
+    },
+    TableDef {
+        table: Table::ChannelCredit,
+        description: "Per run, model and channel: credited conversions, share and its bootstrap interval (attrsync)",
+        columns: &CHANNEL_CREDIT,
+        partition: "loaded_at",
+        cluster: &["model", "channel"],
     },
 ];
 
