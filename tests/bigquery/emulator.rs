@@ -160,6 +160,16 @@ async fn a_second_run_of_the_same_data_leaves_each_key_once_in_the_latest_views(
         .unwrap();
     run_into(&emu, "twice", a.path(), &[]).await;
     for (table, n) in &first {
+        if *table == Table::ChannelCredit {
+            // A per-run summary: each run's rows have their own keys and all stay.
+            let latest = emu
+                .count(&format!(
+                    "SELECT COUNT(*) FROM `{PROJECT}.twice.{table}_latest`"
+                ))
+                .await;
+            assert_eq!(latest as u64, 2 * n, "{table}: a summary per run");
+            continue;
+        }
         let raw = emu
             .count(&format!("SELECT COUNT(*) FROM `{PROJECT}.twice.{table}`"))
             .await;

@@ -57,6 +57,15 @@ fn run_once_twice_writes_each_row_once_and_status_lists_both() {
     assert_eq!(code, 0);
     let lines: Vec<&str> = status.lines().filter(|l| l.contains("succeeded")).collect();
     assert_eq!(lines.len(), 4, "events and ads:file, twice:\n{status}");
+    // The columns line up under their headings (typed values are padded like text).
+    let header = status.lines().next().unwrap();
+    for (heading, value) in [("status", "succeeded"), ("trigger", "manual")] {
+        let at = header.find(heading).unwrap();
+        assert!(
+            lines.iter().all(|l| l.find(value) == Some(at)),
+            "{heading} column misaligned:\n{status}"
+        );
+    }
     let (_, json, _) = run_bin(dir.path(), &["status", "--json", "--limit", "2"], &[]);
     let runs: Vec<serde_json::Value> = json
         .lines()

@@ -77,12 +77,13 @@ async fn a_succeeded_run_records_its_counts_and_cursor() {
     let conversions = read_table(&dir.path().join("out"), "conversions").len() as i64;
     let credits = read_table(&dir.path().join("out"), "attribution_credits").len() as i64;
     let touches = read_table(&dir.path().join("out"), "touchpoints").len() as i64;
+    let summary = read_table(&dir.path().join("out"), "channel_credit").len() as i64;
     assert_eq!(r.get::<i64, _>("conversions"), conversions);
     assert_eq!(r.get::<i64, _>("credits"), credits);
     assert_eq!(r.get::<i64, _>("touchpoints"), touches);
     assert_eq!(
         r.get::<i64, _>("rows_written"),
-        conversions + credits + touches
+        conversions + credits + touches + summary
     );
     assert!(r
         .get::<Option<time::OffsetDateTime>, _>("finished_at")
