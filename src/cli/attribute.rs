@@ -8,7 +8,7 @@ use crate::engine::models::markov::StepLimit;
 use crate::engine::models::shapley::PathTransform;
 use crate::engine::models::RuleModel;
 use crate::offline::pathfile::{self, PathColumns};
-use crate::offline::report::{self, PathModel};
+use crate::offline::report::{self, PathModel, Summary};
 
 /// The models, by the names config, tables and README use (`first_touch`); the hyphenated
 /// spellings are accepted too.
@@ -123,50 +123,6 @@ pub fn execute(args: AttributeArgs) -> ExitCode {
         sep: args.sep.clone(),
     };
     let started = Instant::now();
-    let bytes = if args.paths.as_os_str() == "-" {
-        let mut b = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut b).map(|_| b)
-    } else {
-        std::fs::read(&args.paths)
-    };
-    let bytes = match bytes {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", args.paths.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    let (set, bad, rows) = match pathfile::read_bytes(&bytes, &cols) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {}: {e:#}", args.paths.display());
-            return ExitCode::FAILURE;
-        }
-    };
-    for b in bad.iter().take(20) {
-        eprintln!("line {}: {}", b.line, b.reason);
-    }
-    if !bad.is_empty() {
-        eprintln!(
-            "{} of {rows} rows malformed{}",
-            bad.len(),
-            if args.strict { "" } else { " and skipped" }
-        );
-        if args.strict {
-            return ExitCode::FAILURE;
-        }
-    }
-    if set.paths.is_empty() {
-        let why = match bad.first() {
-            Some(b) => format!(
-                "no usable row: all {rows} rows are malformed (line {}: {})",
-                b.line, b.reason
-            ),
-            None => "no rows: the file holds a header only, or nothing".into(),
-        };
-        eprintln!("error: {}: {why}", args.paths.display());
-        return ExitCode::FAILURE;
-    }
     let model = match args.model {
         ModelArg::FirstTouch => PathModel::Rule(RuleModel::FirstTouch),
         ModelArg::LastTouch => PathModel::Rule(RuleModel::LastTouch),
@@ -187,8 +143,91 @@ pub fn execute(args: AttributeArgs) -> ExitCode {
             TransformArg::Frequency => PathTransform::Frequency,
         }),
     };
+    // Stdin can be read once: it is held in memory. A file is streamed (and opened again only
+    // if it quotes fields).
+    let stdin_bytes = if args.paths.as_os_str() == "-" {
+        let mut b = Vec::new();
+        if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut b) {
+            eprintln!("error: cannot read stdin: {e}");
+            return ExitCode::FAILURE;
+        }
+        Some(b)
+    } else {
+        None
+    };
+    let open = || -> std::io::Result<Box<dyn std::io::Read + Send + '_>> {
+        match &stdin_bytes {
+            Some(b) => Ok(Box::new(&b[..])),
+            None => Ok(Box::new(std::fs::File::open(&args.paths)?)),
+        }
+    };
+    let result = if args.ci {
+        read_and_resample(&open, &cols, model, &args)
+    } else {
+        report::stream(&open, &cols, model, &args.direct_channel)
+    };
+    let (r, summary) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}: {e:#}", args.paths.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let Summary {
+        rows,
+        bad,
+        distinct,
+    } = &summary;
+    for b in bad.iter().take(20) {
+        eprintln!("line {}: {}", b.line, b.reason);
+    }
+    if !bad.is_empty() {
+        eprintln!(
+            "{} of {rows} rows malformed{}",
+            bad.len(),
+            if args.strict { "" } else { " and skipped" }
+        );
+        if args.strict {
+            return ExitCode::FAILURE;
+        }
+    }
+    if *distinct == 0 {
+        let why = match bad.first() {
+            Some(b) => format!(
+                "no usable row: all {rows} rows are malformed (line {}: {})",
+                b.line, b.reason
+            ),
+            None => "no rows: the file holds a header only, or nothing".into(),
+        };
+        eprintln!("error: {}: {why}", args.paths.display());
+        return ExitCode::FAILURE;
+    }
+    print!("{}", r.to_csv());
+    eprintln!(
+        "{rows} rows, {distinct} distinct paths, {} channels{} in {:.3}s",
+        r.channels.len(),
+        r.markov
+            .as_ref()
+            .map_or(String::new(), |m| format!(", {} markov states", m.states)),
+        started.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
+
+/// `--ci`: the whole path set in memory (the bootstrap resamples its paths), the model's point
+/// fit, and its intervals.
+fn read_and_resample(
+    open: &report::Open<'_>,
+    cols: &PathColumns,
+    model: PathModel,
+    args: &AttributeArgs,
+) -> anyhow::Result<(report::Report, Summary)> {
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut open()?, &mut bytes)?;
+    let (set, bad, rows) = pathfile::read_bytes(&bytes, cols)?;
+    drop(bytes);
     let mut r = report::run(&set, model, &args.direct_channel);
-    if args.ci {
+    if !set.paths.is_empty() {
         let opts = crate::engine::bootstrap::Options {
             samples: args.samples,
             confidence: args.confidence,
@@ -196,15 +235,10 @@ pub fn execute(args: AttributeArgs) -> ExitCode {
         };
         r.intervals = Some(report::intervals(&set, model, &args.direct_channel, opts));
     }
-    print!("{}", r.to_csv());
-    eprintln!(
-        "{rows} rows, {} distinct paths, {} channels{} in {:.3}s",
-        set.paths.len(),
-        set.channels.len(),
-        r.markov
-            .as_ref()
-            .map_or(String::new(), |m| format!(", {} markov states", m.states)),
-        started.elapsed().as_secs_f64()
-    );
-    ExitCode::SUCCESS
+    let summary = Summary {
+        rows,
+        bad,
+        distinct: set.paths.len() as u64,
+    };
+    Ok((r, summary))
 }

@@ -1,6 +1,7 @@
 //! Offline attribution over ChannelAttribution-style path files (`attrsync attribute`).
 
 mod columns;
-mod fastpath;
 pub mod pathfile;
 pub mod report;
+mod rows;
+pub mod scan;

@@ -9,10 +9,11 @@ use super::columns::{number, positions, split_path};
 pub use super::columns::{BadRow, PathColumns, MAX_NUMBER};
 use crate::engine::paths::{PathSet, PathStats};
 
-/// Reads all rows; bad rows are returned, not fatal. A missing required column is.
+/// Reads all rows into a path set; bad rows are returned, not fatal. A missing required
+/// column is.
 ///
-/// Files without quotes (the usual case) take a parallel fast path that aggregates rows by
-/// their raw path text before splitting it; files with quoted fields go through the csv crate.
+/// Files without quotes (the usual case) are scanned in parallel ([`super::scan`]); files
+/// with quoted fields go through the csv crate.
 pub fn read(
     mut input: impl Read,
     cols: &PathColumns,
@@ -28,13 +29,20 @@ pub fn read(
 /// skipped.
 pub fn read_bytes(buf: &[u8], cols: &PathColumns) -> anyhow::Result<(PathSet, Vec<BadRow>, u64)> {
     let buf = buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(buf);
-    if buf.contains(&b'"') {
+    if memchr::memchr(b'"', buf).is_some() {
         return read_csv(buf, cols);
     }
-    super::fastpath::read_unquoted(buf, cols)
+    match super::scan::scan(&mut &buf[..], cols, PathSet::default)? {
+        Some(scan) => Ok((scan.tally, scan.bad, scan.rows)),
+        None => read_csv(buf, cols),
+    }
 }
 
-fn read_csv(input: impl Read, cols: &PathColumns) -> anyhow::Result<(PathSet, Vec<BadRow>, u64)> {
+/// Reads rows with quoted fields (through the csv crate) into a path set.
+pub fn read_csv(
+    input: impl Read,
+    cols: &PathColumns,
+) -> anyhow::Result<(PathSet, Vec<BadRow>, u64)> {
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(std::io::BufReader::with_capacity(1 << 20, input));

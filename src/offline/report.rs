@@ -1,12 +1,18 @@
 //! Per-channel totals of a model over a path set, printed as ChannelAttribution does.
 
 use std::fmt::Write;
+use std::io::Read;
+
+use anyhow::Context;
 
 use crate::engine::bootstrap::{self, Refit, Share};
 use crate::engine::models::markov::{self, MarkovFit};
+use crate::engine::models::rule_tally::RuleTally;
 use crate::engine::models::shapley::{self, PathTransform};
 use crate::engine::models::{RuleModel, Step};
-use crate::engine::paths::{totals_by_position, ChannelTotals, PathSet, PathStats};
+use crate::engine::paths::{totals_by_position, ChannelTotals, PathSet, PathStats, Tally};
+use crate::offline::pathfile::{self, BadRow, PathColumns};
+use crate::offline::scan::{self, Scan};
 
 /// A model the offline command can run on paths (no timestamps: no time decay).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -127,6 +133,94 @@ pub fn run(set: &PathSet, model: PathModel, direct: &str) -> Report {
             }
         }
     }
+}
+
+/// What a streamed run read.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub rows: u64,
+    pub bad: Vec<BadRow>,
+    /// Distinct paths by their channel sequence.
+    pub distinct: u64,
+}
+
+/// Opens the input again from its start (a file with quoted fields is read twice).
+pub type Open<'a> = dyn Fn() -> std::io::Result<Box<dyn Read + Send + 'a>> + 'a;
+
+/// Scans the input into `make`'s tallies; quoted files go through the CSV reader whole.
+fn tally<T: Tally>(
+    open: &Open<'_>,
+    cols: &PathColumns,
+    make: impl Fn() -> T + Sync,
+) -> anyhow::Result<Scan<T>> {
+    let mut input = open().context("cannot open the path file")?;
+    if let Some(scan) = scan::scan(&mut *input, cols, &make)? {
+        return Ok(scan);
+    }
+    let input = open().context("cannot open the path file")?;
+    let (set, bad, rows) = pathfile::read_csv(input, cols)?;
+    let mut t = make();
+    for (id, name) in set.channels.names().iter().enumerate() {
+        t.channel(id as u32, name);
+    }
+    for (path, stats) in set.sorted() {
+        t.add(path, *stats);
+    }
+    Ok(Scan {
+        tally: t,
+        channels: set.channels.clone(),
+        bad,
+        rows,
+        distinct: set.paths.len() as u64,
+    })
+}
+
+/// Runs `model` over a path file as it is read, keeping only what the model needs (per-channel
+/// sums, the chain's counts, or the transformed paths' counts), never the paths themselves.
+pub fn stream(
+    open: &Open<'_>,
+    cols: &PathColumns,
+    model: PathModel,
+    direct: &str,
+) -> anyhow::Result<(Report, Summary)> {
+    let summary = |rows, bad, distinct| Summary {
+        rows,
+        bad,
+        distinct,
+    };
+    let (channels, totals, markov, summary) = match model {
+        PathModel::Rule(rule) => {
+            let s = tally(open, cols, || RuleTally::new(rule, direct))?;
+            let n = s.channels.len();
+            let mut totals = s.tally.totals();
+            totals.conversions.resize(n, 0.0);
+            totals.values.resize(n, 0.0);
+            (s.channels, totals, None, summary(s.rows, s.bad, s.distinct))
+        }
+        PathModel::Markov { order, limit } => {
+            let s = tally(open, cols, || markov::Counts::new(order))?;
+            let fit = s.tally.fit(s.channels.len(), limit);
+            let totals = fit.totals.clone();
+            (
+                s.channels,
+                totals,
+                Some(fit),
+                summary(s.rows, s.bad, s.distinct),
+            )
+        }
+        PathModel::Shapley(t) => {
+            let s = tally(open, cols, || shapley::Counts::new(t))?;
+            let totals = s.tally.totals(s.channels.len());
+            (s.channels, totals, None, summary(s.rows, s.bad, s.distinct))
+        }
+    };
+    let report = Report {
+        channels: channels.names().to_vec(),
+        totals,
+        markov,
+        intervals: None,
+    };
+    Ok((report, summary))
 }
 
 impl Report {

@@ -6,6 +6,7 @@ pub mod last_touch;
 pub mod linear;
 pub mod markov;
 pub mod position_based;
+pub mod rule_tally;
 pub mod shapley;
 pub mod time_decay;
 
