@@ -108,6 +108,8 @@ pub trait Tally: Send {
     /// Channel `id` of this tally stands for `name` (called once per id, in id order, before
     /// any path that uses it).
     fn channel(&mut self, _id: u32, _name: &str) {}
+    /// At most `paths` more paths are coming (a hint: a tally may size its tables once).
+    fn expect(&mut self, _paths: usize) {}
     /// One path (channel ids, in order) with its counts.
     fn add(&mut self, path: &[u32], stats: PathStats);
     /// Adds `part`, whose channel `c` is this tally's `ids[c]`.

@@ -41,15 +41,30 @@ struct Names<'b> {
 }
 
 impl<'b> Names<'b> {
-    fn new() -> Self {
-        Self {
+    /// Starts with the channels the whole file has so far (`known`, in its order), so the
+    /// block numbers them alike and merging needs no renumbering.
+    fn new<T: Tally>(known: &[String], tally: &mut T) -> Self {
+        let mut names = Self {
             by_bytes: FastMap::default(),
             by_name: FastMap::default(),
             names: Vec::new(),
             hashes: Vec::new(),
             // Fixed, so every block hashes a name alike.
             hasher: foldhash::fast::FixedState::with_seed(0xa77),
+        };
+        for name in known {
+            names.add(name, tally);
         }
+        names
+    }
+
+    fn add<T: Tally>(&mut self, name: &str, tally: &mut T) -> u32 {
+        let id = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.hashes.push(self.hasher.hash_one(name));
+        self.by_name.insert(name.to_string(), id);
+        tally.channel(id, name);
+        id
     }
 
     fn id<T: Tally>(&mut self, step: &'b [u8], tally: &mut T) -> u32 {
@@ -63,12 +78,7 @@ impl<'b> Names<'b> {
         } else if let Some(&id) = self.by_name.get(name) {
             id
         } else {
-            let id = self.names.len() as u32;
-            self.names.push(name.to_string());
-            self.hashes.push(self.hasher.hash_one(name));
-            self.by_name.insert(name.to_string(), id);
-            tally.channel(id, name);
-            id
+            self.add(name, tally)
         };
         self.by_bytes.insert(step, id);
         id
@@ -102,11 +112,17 @@ fn fields<'l>(line: &'l [u8], pos: &Positions) -> Fields<'l> {
     out
 }
 
-/// Parses `block` (whole lines) into `tally`.
-pub(super) fn parse<T: Tally>(block: &[u8], layout: &Layout<'_>, mut tally: T) -> Part<T> {
+/// Parses `block` (whole lines) into `tally`; `known` are the channels seen before it.
+pub(super) fn parse<T: Tally>(
+    block: &[u8],
+    layout: &Layout<'_>,
+    known: &[String],
+    mut tally: T,
+) -> Part<T> {
     let cols = layout.cols;
     let pos = layout.pos;
-    let mut names = Names::new();
+    tally.expect(memchr::memchr_iter(b'\n', block).count() + 1);
+    let mut names = Names::new(known, &mut tally);
     let mut bad = Vec::new();
     let mut hashes = Vec::new();
     let (mut lines, mut rows) = (0u64, 0u64);

@@ -16,7 +16,7 @@ use crate::engine::paths::{Channels, Tally};
 
 /// Bytes read per block: large enough that a block's tally is cheap to merge, small enough
 /// that a few in flight stay far below the size of the files this is for.
-const BLOCK: usize = 2 << 20;
+const BLOCK: usize = 1 << 20;
 
 /// A scanned file.
 pub struct Scan<T> {
@@ -239,7 +239,8 @@ fn scan_in_blocks<T: Tally>(
             stop.lock().expect("stop").get_or_insert(Stop::Quoted);
             return;
         }
-        let part = parse(block, &layout, make());
+        let known = merge.lock().expect("merge").channels.names().to_vec();
+        let part = parse(block, &layout, &known, make());
         blocks.lock().expect("blocks").spare.push(buf);
         let mut m = merge.lock().expect("merge");
         m.pending.insert(index, part);

@@ -187,3 +187,84 @@ fn numbers_are_printed_without_float_noise() {
     assert!(out.contains("a,0.3,3.3"), "{out}");
     assert!(out.lines().all(|l| l.len() < 60), "{out}");
 }
+
+/// The CSV's first three columns by channel.
+fn totals(out: &str) -> Vec<(String, f64, f64)> {
+    out.lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                f[2].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_streamed_file_of_many_blocks_credits_as_the_whole_path_set_does() {
+    // 60,000 distinct paths (about 6 MB: several of the reader's blocks). Without --ci the
+    // file is streamed through per-model tallies; with --ci it is read whole into a path set
+    // and fitted by the bootstrap's compiled models: two implementations, one answer.
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run_bin(
+        dir.path(),
+        &[
+            "generate",
+            "--paths",
+            "60000",
+            "--distinct",
+            "--seed",
+            "3",
+            "--out",
+            "d.csv",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(dir.path().join("d.csv")).unwrap();
+    // The same rows with every path quoted go through the csv crate instead.
+    let quoted: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match (i, l.split_once(',')) {
+            (0, _) | (_, None) => format!("{l}\n"),
+            (_, Some((p, rest))) => format!("\"{p}\",{rest}\n"),
+        })
+        .collect();
+    write(dir.path(), "q.csv", &quoted);
+    let models: [&[&str]; 5] = [
+        &["--model", "first_touch"],
+        &["--model", "last_non_direct", "--direct-channel", "email"],
+        &["--model", "position_based"],
+        &["--model", "markov", "--order", "2"],
+        &["--model", "shapley", "--path-transform", "frequency"],
+    ];
+    for model in models {
+        let run = |file: &str, extra: &[&str]| {
+            let mut args = vec!["attribute", "--paths", file];
+            args.extend_from_slice(model);
+            args.extend_from_slice(extra);
+            let (code, out, err) = run_bin(dir.path(), &args, &[]);
+            assert_eq!(code, 0, "{model:?}: {err}");
+            assert!(err.contains("60000 rows, 60000 distinct paths"), "{err}");
+            totals(&out)
+        };
+        let streamed = run("d.csv", &[]);
+        let whole = run("d.csv", &["--ci", "--samples", "1"]);
+        let quoted = run("q.csv", &[]);
+        assert_eq!(streamed.len(), 10, "{model:?}");
+        for ((a, b), c) in streamed.iter().zip(&whole).zip(&quoted) {
+            assert_eq!((&a.0, &a.0), (&b.0, &c.0));
+            for (x, y) in [(a.1, b.1), (a.2, b.2), (a.1, c.1), (a.2, c.2)] {
+                assert!(
+                    (x - y).abs() <= 1e-9 * y.abs().max(1.0),
+                    "{model:?} {}: {x} vs {y}",
+                    a.0
+                );
+            }
+        }
+    }
+}

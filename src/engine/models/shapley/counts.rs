@@ -1,6 +1,6 @@
 //! Transformed-path counts gathered path by path, keeping no list of paths: each distinct
-//! transformed path is a few bytes in one arena plus its counts, so a million of them fit in
-//! tens of megabytes.
+//! transformed path is 32 bytes (its key in place when short, its counts) and 9 bytes of table,
+//! so a million of them fit in about 40 MB.
 
 use std::hash::BuildHasher;
 
@@ -12,10 +12,45 @@ use crate::engine::paths::{ChannelTotals, PathStats, Tally};
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    /// The key's bytes: where in the arena, how many.
-    at: u32,
-    len: u32,
+    /// A key of up to 7 bytes in place (byte 7 holds its length), so most lookups compare one
+    /// word and never touch the arena; a longer one's arena address (bytes 0–3), length (4–6)
+    /// and `STORED` in byte 7.
+    key: [u8; 8],
     stats: PathStats,
+}
+
+const INLINE: usize = 7;
+const STORED: u8 = 0xff;
+
+/// `key` packed in place, when it is short enough.
+fn packed(key: &[u8]) -> Option<[u8; 8]> {
+    (key.len() <= INLINE).then(|| {
+        let mut k = [0u8; 8];
+        k[..key.len()].copy_from_slice(key);
+        k[7] = key.len() as u8;
+        k
+    })
+}
+
+impl Entry {
+    fn bytes<'a>(&'a self, arena: &'a Arena) -> &'a [u8] {
+        let k = &self.key;
+        if k[7] == STORED {
+            let at = u32::from_le_bytes([k[0], k[1], k[2], k[3]]);
+            let len = u32::from_le_bytes([k[4], k[5], k[6], 0]);
+            arena.get(at, len)
+        } else {
+            &k[..k[7] as usize]
+        }
+    }
+
+    /// The entry's key is `key` (`short`: its packed form, if any).
+    fn is(&self, arena: &Arena, key: &[u8], short: Option<[u8; 8]>) -> bool {
+        match short {
+            Some(p) => self.key == p,
+            None => self.key[7] == STORED && self.bytes(arena) == key,
+        }
+    }
 }
 
 const CHUNK_BITS: u32 = 20;
@@ -97,18 +132,72 @@ impl Entries {
     }
 }
 
+/// The hash the table files an entry under, from the half it keeps: the high half stays on
+/// top (the table's tags) and is repeated below (its bucket index), so a table of up to 2^32
+/// buckets spreads as with the full hash.
+fn rehash(hi: u32) -> u64 {
+    ((hi as u64) << 32) | hi as u64
+}
+
+/// The keys: a table of entry ids, the long keys' bytes, the entries.
+#[derive(Debug, Clone, Default)]
+struct Shard {
+    /// Entry id and the high half of its key's hash: growing the table rehashes from these
+    /// alone, and most mismatches are told without reading the entry.
+    table: HashTable<(u32, u32)>,
+    arena: Arena,
+    /// In order of first appearance, so sums over them come out the same on every run.
+    entries: Entries,
+}
+
+impl Shard {
+    fn find(&self, hi: u32, key: &[u8], short: Option<[u8; 8]>) -> Option<&Entry> {
+        self.table
+            .find(rehash(hi), |&(i, x)| {
+                x == hi && self.entries.get(i).is(&self.arena, key, short)
+            })
+            .map(|&(i, _)| self.entries.get(i))
+    }
+
+    fn add(&mut self, hi: u32, key: &[u8], stats: PathStats) {
+        let Self {
+            table,
+            arena,
+            entries,
+        } = self;
+        let short = packed(key);
+        let found = table
+            .find(rehash(hi), |&(i, x)| {
+                x == hi && entries.get(i).is(arena, key, short)
+            })
+            .copied();
+        match found {
+            Some((i, _)) => entries.get_mut(i).stats.add(stats),
+            None => {
+                let key = short.unwrap_or_else(|| {
+                    let at = arena.push(key);
+                    let len = u32::try_from(key.len())
+                        .ok()
+                        .filter(|&l| l < 1 << 24)
+                        .expect("a transformed path under 16 MiB");
+                    let (a, l) = (at.to_le_bytes(), len.to_le_bytes());
+                    [a[0], a[1], a[2], a[3], l[0], l[1], l[2], STORED]
+                });
+                let id = entries.push(Entry { key, stats });
+                table.insert_unique(rehash(hi), (id, hi), |&(_, x)| rehash(x));
+            }
+        }
+    }
+}
+
 /// Conversions, nulls and value per transformed path.
 #[derive(Debug, Clone)]
 pub struct Counts {
     transform: PathTransform,
     hasher: foldhash::fast::FixedState,
-    /// Entry ids, found by their key's bytes.
-    table: HashTable<u32>,
-    /// Keys: tokens as LEB128 varints (channel, and its count under `frequency`).
-    arena: Arena,
-    /// In order of first appearance, so sums over them come out the same on every run.
-    entries: Entries,
+    keys: Shard,
     tokens: Vec<Token>,
+    /// Keys: tokens as LEB128 varints (channel, and its count under `frequency`).
     key: Vec<u8>,
 }
 
@@ -141,9 +230,7 @@ impl Counts {
         Self {
             transform,
             hasher: foldhash::fast::FixedState::with_seed(0x5eed),
-            table: HashTable::new(),
-            arena: Arena::default(),
-            entries: Entries::default(),
+            keys: Shard::default(),
             tokens: Vec::new(),
             key: Vec::new(),
         }
@@ -151,11 +238,11 @@ impl Counts {
 
     /// Distinct transformed paths.
     pub fn len(&self) -> usize {
-        self.entries.len
+        self.keys.entries.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.len == 0
+        self.len() == 0
     }
 
     fn encode(&self, tokens: impl Iterator<Item = Token>, out: &mut Vec<u8>) {
@@ -167,6 +254,11 @@ impl Counts {
                 put_varint(out, n);
             }
         }
+    }
+
+    /// The high half of the key's hash: all the table keeps of it.
+    fn high(&self, key: &[u8]) -> u32 {
+        (self.hasher.hash_one(key) >> 32) as u32
     }
 
     fn decode(&self, key: &[u8], out: &mut Vec<Token>) {
@@ -181,66 +273,27 @@ impl Counts {
         }
     }
 
-    fn key_of(&self, e: &Entry) -> &[u8] {
-        self.arena.get(e.at, e.len)
-    }
-
     fn find(&self, key: &[u8]) -> Option<&Entry> {
-        let h = self.hasher.hash_one(key);
-        self.table
-            .find(h, |&i| self.key_of(self.entries.get(i)) == key)
-            .map(|&i| self.entries.get(i))
-    }
-
-    /// Adds `stats` to the entry of the key in `self.key`.
-    fn add_key(&mut self, stats: PathStats) {
-        let Self {
-            hasher,
-            table,
-            arena,
-            entries,
-            key,
-            ..
-        } = self;
-        let h = hasher.hash_one(&key[..]);
-        let found = table
-            .find(h, |&i| {
-                let e = entries.get(i);
-                arena.get(e.at, e.len) == &key[..]
-            })
-            .copied();
-        match found {
-            Some(i) => entries.get_mut(i).stats.add(stats),
-            None => {
-                let at = arena.push(key);
-                let id = entries.push(Entry {
-                    at,
-                    len: key.len() as u32,
-                    stats,
-                });
-                table.insert_unique(h, id, |&i| {
-                    let e = entries.get(i);
-                    hasher.hash_one(arena.get(e.at, e.len))
-                });
-            }
-        }
+        self.keys.find(self.high(key), key, packed(key))
     }
 
     /// Conversions and value credited per channel (`n_channels` of them).
     pub fn totals(&self, n_channels: usize) -> ChannelTotals {
+        let arena = &self.keys.arena;
         let parts: Vec<ChannelTotals> = self
+            .keys
             .entries
             .chunks
             .par_iter()
             .map(|chunk| {
                 let mut t = ChannelTotals::zero(n_channels);
                 let (mut tokens, mut key, mut shares) = (Vec::new(), Vec::new(), Vec::new());
-                for e in chunk {
+                for e in chunk.iter() {
                     let (c, v) = (e.stats.conversions, e.stats.value);
                     if c <= 0.0 {
                         continue;
                     }
-                    self.decode(self.key_of(e), &mut tokens);
+                    self.decode(e.bytes(arena), &mut tokens);
                     let p = c / (c + e.stats.nulls);
                     let without = |i: usize| {
                         let rest = tokens
@@ -275,6 +328,10 @@ impl Counts {
 }
 
 impl Tally for Counts {
+    fn expect(&mut self, paths: usize) {
+        self.keys.table.reserve(paths, |&(_, x)| rehash(x));
+    }
+
     fn add(&mut self, path: &[u32], stats: PathStats) {
         // A path never seen and one seen with no outcome both have probability 0.
         if (stats.conversions == 0.0 && stats.nulls == 0.0) || path.is_empty() {
@@ -284,21 +341,25 @@ impl Tally for Counts {
         self.transform.apply_into(path, &mut tokens);
         let mut key = std::mem::take(&mut self.key);
         self.encode(tokens.iter().copied(), &mut key);
+        self.keys.add(self.high(&key), &key, stats);
         self.key = key;
         self.tokens = tokens;
-        self.add_key(stats);
     }
 
     fn merge(&mut self, part: Self, ids: &[u32]) {
-        let mut tokens = Vec::new();
-        let mut key = std::mem::take(&mut self.key);
-        for e in part.entries.iter() {
-            part.decode(part.key_of(e), &mut tokens);
-            self.encode(tokens.iter().map(|&(c, n)| (ids[c as usize], n)), &mut key);
-            std::mem::swap(&mut self.key, &mut key);
-            self.add_key(e.stats);
-            std::mem::swap(&mut self.key, &mut key);
+        // Parts usually number channels as the whole does: their keys are ours as they are.
+        let same_ids = ids.iter().enumerate().all(|(i, &c)| c as usize == i);
+        let (mut tokens, mut key) = (Vec::new(), Vec::new());
+        for e in part.keys.entries.iter() {
+            let bytes = e.bytes(&part.keys.arena);
+            let key: &[u8] = if same_ids {
+                bytes
+            } else {
+                part.decode(bytes, &mut tokens);
+                self.encode(tokens.iter().map(|&(c, n)| (ids[c as usize], n)), &mut key);
+                &key
+            };
+            self.keys.add(self.high(key), key, e.stats);
         }
-        self.key = key;
     }
 }
