@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 use memchr::memmem;
+use rayon::prelude::*;
 
 use super::columns::{positions, BadRow, PathColumns};
 use super::rows::{parse, Layout, Part};
@@ -130,28 +131,31 @@ impl<T: Tally> Merge<T> {
     }
 }
 
-/// How many different values sorted runs hold together (a k-way merge: no copy of the runs).
+/// How many different values sorted runs hold together: the hash space is cut into ranges
+/// counted in parallel, each from its slices of every run (no copy of the whole).
 fn distinct(runs: &[Vec<u64>]) -> u64 {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    let mut heap: BinaryHeap<Reverse<(u64, usize, usize)>> = runs
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| !r.is_empty())
-        .map(|(i, r)| Reverse((r[0], i, 0)))
-        .collect();
-    let mut count = 0;
-    let mut last = None;
-    while let Some(Reverse((h, run, at))) = heap.pop() {
-        if last != Some(h) {
-            count += 1;
-            last = Some(h);
-        }
-        if let Some(&next) = runs[run].get(at + 1) {
-            heap.push(Reverse((next, run, at + 1)));
-        }
-    }
-    count
+    const RANGE_BITS: u32 = 6;
+    (0..1u64 << RANGE_BITS)
+        .into_par_iter()
+        .map(|r| {
+            let lo = r << (64 - RANGE_BITS);
+            let last = r == (1 << RANGE_BITS) - 1;
+            let hi = (r + 1).wrapping_shl(64 - RANGE_BITS);
+            let mut v = Vec::new();
+            for run in runs {
+                let a = run.partition_point(|&x| x < lo);
+                let b = if last {
+                    run.len()
+                } else {
+                    run.partition_point(|&x| x < hi)
+                };
+                v.extend_from_slice(&run[a..b]);
+            }
+            v.sort_unstable();
+            v.dedup();
+            v.len() as u64
+        })
+        .sum()
 }
 
 /// Why a scan stopped.
