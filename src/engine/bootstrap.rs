@@ -62,36 +62,58 @@ pub fn intervals<F>(point: &[f64], opts: Options, draw: F) -> Vec<Share>
 where
     F: Fn(&mut Rng) -> Option<Vec<f64>> + Sync,
 {
-    let shares = shares_of(point).unwrap_or_else(|| vec![0.0; point.len()]);
-    let resamples: Vec<Vec<f64>> = (0..opts.samples)
+    let mut all = intervals_of_many(std::slice::from_ref(&point.to_vec()), opts, |rng| {
+        vec![draw(rng)]
+    });
+    all.pop().expect("one model")
+}
+
+/// [`intervals`] for several models resampled together: `draw` turns one generator into
+/// every model's credit for one resample, so the models can share its draws.
+pub fn intervals_of_many<F>(points: &[Vec<f64>], opts: Options, draw: F) -> Vec<Vec<Share>>
+where
+    F: Fn(&mut Rng) -> Vec<Option<Vec<f64>>> + Sync,
+{
+    let resamples: Vec<Vec<Option<Vec<f64>>>> = (0..opts.samples)
         .into_par_iter()
-        .filter_map(|s| {
+        .map(|s| {
             let mut rng = Rng::for_item(opts.seed, s as u64);
-            draw(&mut rng).and_then(|c| shares_of(&c))
+            draw(&mut rng)
+                .into_iter()
+                .map(|c| c.and_then(|c| shares_of(&c)))
+                .collect()
         })
         .collect();
     let tail = (1.0 - opts.confidence.clamp(0.0, 1.0)) / 2.0;
-    shares
+    points
         .iter()
         .enumerate()
-        .map(|(c, &share)| {
-            let mut v: Vec<f64> = resamples
+        .map(|(m, point)| {
+            let shares = shares_of(point).unwrap_or_else(|| vec![0.0; point.len()]);
+            let kept: Vec<&Vec<f64>> = resamples.iter().filter_map(|r| r[m].as_ref()).collect();
+            shares
                 .iter()
-                .map(|r| r.get(c).copied().unwrap_or(0.0))
-                .collect();
-            if v.is_empty() {
-                return Share {
-                    share,
-                    low: share,
-                    high: share,
-                };
-            }
-            v.sort_unstable_by(f64::total_cmp);
-            Share {
-                share,
-                low: quantile(&v, tail),
-                high: quantile(&v, 1.0 - tail),
-            }
+                .enumerate()
+                .map(|(c, &share)| {
+                    let mut v: Vec<f64> = kept
+                        .iter()
+                        .map(|r| r.get(c).copied().unwrap_or(0.0))
+                        .collect();
+                    if v.is_empty() {
+                        return Share {
+                            share,
+                            low: share,
+                            high: share,
+                        };
+                    }
+                    v.sort_unstable_by(f64::total_cmp);
+                    Share {
+                        share,
+                        low: quantile(&v, tail),
+                        high: quantile(&v, 1.0 - tail),
+                    }
+                })
+                .collect()
         })
         .collect()
 }

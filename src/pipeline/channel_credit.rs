@@ -45,6 +45,9 @@ struct Refits {
     direct: usize,
 }
 
+/// One model's credits: per conversion an offset into (channel, credit) pairs.
+type Csr = (Vec<u32>, Vec<(u32, f64)>);
+
 /// The summary of `att` under every model it credited.
 pub fn summarize(
     att: &Attributed,
@@ -56,10 +59,12 @@ pub fn summarize(
     let mut channels: Vec<String> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut id = |name: &str, channels: &mut Vec<String>| -> usize {
-        *index.entry(name.to_string()).or_insert_with(|| {
-            channels.push(name.to_string());
-            channels.len() - 1
-        })
+        if let Some(&i) = index.get(name) {
+            return i;
+        }
+        channels.push(name.to_string());
+        index.insert(name.to_string(), channels.len() - 1);
+        channels.len() - 1
     };
     let mut models: Vec<ModelKind> = Vec::new();
     // credits[model][conversion] = [(channel, credit)]
@@ -121,35 +126,59 @@ pub fn summarize(
     let refits = refits(att, plan, &mut channels, &mut id);
     let n = channels.len();
     let n_conv = att.credited.len();
-    // Point credit per model.
-    let sum = |m: usize, w: &dyn Fn(usize) -> f64| -> Vec<f64> {
+    // Per model, every conversion's credits in one array (offsets per conversion), so a
+    // resample's weighted sum runs through memory in order.
+    let flat: Vec<Csr> = credits
+        .iter()
+        .map(|per_conv| {
+            let mut offsets = Vec::with_capacity(n_conv + 1);
+            let mut entries = Vec::new();
+            offsets.push(0u32);
+            for cs in per_conv {
+                entries.extend(cs.iter().map(|&(c, x)| (c as u32, x)));
+                offsets.push(entries.len() as u32);
+            }
+            (offsets, entries)
+        })
+        .collect();
+    drop(credits);
+    let sum = |m: usize, w: Option<&[f64]>| -> Vec<f64> {
+        let (offsets, entries) = &flat[m];
         let mut out = vec![0.0; n];
-        for (j, cs) in credits[m].iter().enumerate() {
-            let wj = w(j);
+        for j in 0..n_conv {
+            let wj = w.map_or(1.0, |w| w[j]);
             if wj != 0.0 {
-                for &(c, x) in cs {
-                    out[c] += wj * x;
+                for &(c, x) in &entries[offsets[j] as usize..offsets[j + 1] as usize] {
+                    out[c as usize] += wj * x;
                 }
             }
         }
         out
     };
+    let data_driven = |m: &ModelKind| matches!(m, ModelKind::Markov | ModelKind::Shapley);
+    // The rule models share each resample's conversion weights: one draw serves them all.
+    let rules: Vec<usize> = (0..models.len())
+        .filter(|&m| !(data_driven(&models[m]) && refits.is_some()))
+        .collect();
+    let rule_points: Vec<Vec<f64>> = rules.iter().map(|&m| sum(m, None)).collect();
+    let rule_shares = bootstrap::intervals_of_many(&rule_points, opts, |rng| {
+        let w: Vec<f64> = (0..n_conv)
+            .map(|_| rng.poisson_with(1.0, LIMIT_1))
+            .collect();
+        rules.iter().map(|&m| Some(sum(m, Some(&w)))).collect()
+    });
     let mut out = Vec::new();
     for (m, model) in models.iter().enumerate() {
-        let point = sum(m, &|_| 1.0);
-        let shares = match (model, &refits) {
-            (ModelKind::Markov | ModelKind::Shapley, Some(r)) => {
+        let point = sum(m, None);
+        let shares = match (rules.iter().position(|&r| r == m), &refits) {
+            (Some(k), _) => rule_shares[k].clone(),
+            (None, Some(r)) => {
                 let draws = Resampler::new(&r.stats);
                 bootstrap::intervals(&point, opts, |rng| {
                     Some(refit_credit(*model, r, &draws, rng, n))
                 })
             }
-            _ => bootstrap::intervals(&point, opts, |rng| {
-                let w: Vec<f64> = (0..n_conv)
-                    .map(|_| rng.poisson_with(1.0, LIMIT_1))
-                    .collect();
-                Some(sum(m, &|j| w[j]))
-            }),
+            (None, None) => unreachable!("a data-driven model without refits is a rule here"),
         };
         for (c, name) in channels.iter().enumerate() {
             if point[c] == 0.0 && !journeys.contains_key(&c) {
