@@ -1,7 +1,7 @@
 //! Aggregated channel paths: the training data of the data-driven models, and the input of
 //! `attrsync attribute` (ChannelAttribution's format).
 
-use std::collections::HashMap;
+use crate::domain::collections::FastMap as HashMap;
 
 /// Channel names interned to small ids.
 #[derive(Debug, Clone, Default)]

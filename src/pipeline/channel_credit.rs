@@ -6,7 +6,7 @@
 //! refitted on their training paths resampled the same way, and their journey weights
 //! recomputed, so an interval covers the uncertainty of the fit too.
 
-use std::collections::HashMap;
+use crate::domain::collections::FastMap as HashMap;
 
 use super::attribute::{known_ids, Attributed, Plan};
 use super::quality::ShareRecord;
@@ -57,7 +57,7 @@ pub fn summarize(
 ) -> Vec<ChannelShare> {
     // Channels by name, in first-seen order; then per conversion its credits per model.
     let mut channels: Vec<String> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: HashMap<String, usize> = HashMap::default();
     let mut id = |name: &str, channels: &mut Vec<String>| -> usize {
         if let Some(&i) = index.get(name) {
             return i;
@@ -72,7 +72,7 @@ pub fn summarize(
     let mut values: Vec<HashMap<usize, i64>> = Vec::new();
     let mut value_ok: Vec<bool> = Vec::new();
     let mut currencies: std::collections::BTreeSet<Currency> = Default::default();
-    let mut journeys: HashMap<usize, u64> = HashMap::new();
+    let mut journeys: HashMap<usize, u64> = HashMap::default();
     let reporting = rates.map(|r| r.reporting);
     for (j, cc) in att.credited.iter().enumerate() {
         let conv = &att.conversions[cc.index];
@@ -99,7 +99,7 @@ pub fn summarize(
                 None => {
                     models.push(cr.model);
                     credits.push(vec![Vec::new(); att.credited.len()]);
-                    values.push(HashMap::new());
+                    values.push(HashMap::default());
                     value_ok.push(true);
                     models.len() - 1
                 }
@@ -220,7 +220,7 @@ fn refits(
         .map(|i| id(training.channels.name(i), channels))
         .collect();
     let direct = id(crate::domain::touchpoint::DIRECT, channels);
-    let mut by_path: HashMap<Vec<u32>, f64> = HashMap::new();
+    let mut by_path: HashMap<Vec<u32>, f64> = HashMap::default();
     for cc in &att.credited {
         let window = att.journeys.window(&att.conversions[cc.index]);
         *by_path.entry(known_ids(training, window)).or_default() += 1.0;

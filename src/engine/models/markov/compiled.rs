@@ -1,6 +1,6 @@
 //! The chain's structure over a fixed list of paths, refitted cheaply per bootstrap resample.
 
-use std::collections::HashMap;
+use crate::domain::collections::FastMap as HashMap;
 
 use super::chain::{fit_chain, Chain, Ends};
 use super::{MarkovFit, StepLimit};
@@ -28,9 +28,9 @@ impl Compiled {
     /// States of `order` over `paths` (channel ids, in the caller's fixed order).
     pub fn new(paths: &[&[u32]], order: usize, n_channels: usize) -> Self {
         let k = order.max(1);
-        let mut ids: HashMap<&[u32], u32> = HashMap::new();
+        let mut ids: HashMap<&[u32], u32> = HashMap::default();
         let mut channels: Vec<Vec<u32>> = vec![Vec::new()];
-        let mut edge_ids: HashMap<(u32, u32), u32> = HashMap::new();
+        let mut edge_ids: HashMap<(u32, u32), u32> = HashMap::default();
         let mut raw_edges: Vec<(u32, u32)> = Vec::new();
         let mut path_edges = Vec::new();
         let mut offsets = vec![0u32];

@@ -1,6 +1,6 @@
 //! The transformed paths of a fixed list of paths, refitted cheaply per bootstrap resample.
 
-use std::collections::HashMap;
+use crate::domain::collections::FastMap as HashMap;
 
 use super::{marginal_shares, PathTransform, ShapleyFit, Token};
 use crate::engine::paths::{ChannelTotals, PathStats};
@@ -24,7 +24,7 @@ pub struct Compiled {
 
 impl Compiled {
     pub fn new(paths: &[&[u32]], transform: PathTransform, n_channels: usize) -> Self {
-        let mut ids: HashMap<Vec<Token>, u32> = HashMap::new();
+        let mut ids: HashMap<Vec<Token>, u32> = HashMap::default();
         let mut keys: Vec<Vec<Token>> = Vec::new();
         let key_of_path = paths
             .iter()

@@ -12,7 +12,7 @@ mod tests;
 pub use compiled::Compiled;
 pub use counts::Counts;
 
-use std::collections::HashMap;
+use crate::domain::collections::FastMap as HashMap;
 
 use crate::engine::paths::{ChannelTotals, PathSet, PathStats};
 
