@@ -222,29 +222,17 @@ pub(super) fn fit_chain(
         })
         .collect();
 
-    let sum_re: f64 = effects.iter().map(|e| e.0).sum();
-    let sum_rv: f64 = effects.iter().map(|e| e.1).sum();
+    // Each channel's removal effect over their sum, times the total.
+    let spread = |effect: &dyn Fn(&(f64, f64)) -> f64, total: f64| -> Vec<f64> {
+        let sum: f64 = effects.iter().map(effect).sum();
+        effects
+            .iter()
+            .map(|e| if sum > 0.0 { effect(e) / sum * total } else { 0.0 })
+            .collect()
+    };
     let totals = ChannelTotals {
-        conversions: effects
-            .iter()
-            .map(|e| {
-                if sum_re > 0.0 {
-                    e.0 / sum_re * total.conversions
-                } else {
-                    0.0
-                }
-            })
-            .collect(),
-        values: effects
-            .iter()
-            .map(|e| {
-                if sum_rv > 0.0 {
-                    e.1 / sum_rv * total.value
-                } else {
-                    0.0
-                }
-            })
-            .collect(),
+        conversions: spread(&|e| e.0, total.conversions),
+        values: spread(&|e| e.1, total.value),
     };
     MarkovFit {
         order,
