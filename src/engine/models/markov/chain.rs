@@ -227,7 +227,13 @@ pub(super) fn fit_chain(
         let sum: f64 = effects.iter().map(effect).sum();
         effects
             .iter()
-            .map(|e| if sum > 0.0 { effect(e) / sum * total } else { 0.0 })
+            .map(|e| {
+                if sum > 0.0 {
+                    effect(e) / sum * total
+                } else {
+                    0.0
+                }
+            })
             .collect()
     };
     let totals = ChannelTotals {
