@@ -100,6 +100,20 @@ impl Chain {
     }
 }
 
+impl Chain {
+    /// One update of state `s`: its conversion probability and value given `x` and `y` for
+    /// the states it leads to.
+    fn step(&self, s: usize, x: &[f64], y: &[f64]) -> (f64, f64) {
+        let mut xs = self.p_conv[s];
+        let mut ys = self.p_conv[s] * self.mean_value[s];
+        for &(t, p) in &self.next[s] {
+            xs += p * x[t as usize];
+            ys += p * y[t as usize];
+        }
+        (xs, ys)
+    }
+}
+
 /// Solves x_s = a_s + Σ_t P(s→t)·x_t (and the same for value) with removed states fixed at 0,
 /// by Gauss–Seidel sweeps in reverse discovery order until the iterate stops changing.
 fn solve(chain: &Chain, order: &[u32], removed: &[bool]) -> (f64, f64) {
@@ -114,12 +128,7 @@ fn solve(chain: &Chain, order: &[u32], removed: &[bool]) -> (f64, f64) {
             if removed[s] {
                 continue;
             }
-            let mut xs = chain.p_conv[s];
-            let mut ys = chain.p_conv[s] * chain.mean_value[s];
-            for &(t, p) in &chain.next[s] {
-                xs += p * x[t as usize];
-                ys += p * y[t as usize];
-            }
+            let (xs, ys) = chain.step(s, &x, &y);
             delta = delta.max((xs - x[s]).abs()).max((ys - y[s]).abs());
             scale = scale.max(xs.abs()).max(ys.abs());
             x[s] = xs;
@@ -145,12 +154,7 @@ fn solve_bounded(chain: &Chain, steps: usize, removed: &[bool]) -> (f64, f64) {
                 ny[s] = 0.0;
                 continue;
             }
-            let mut xs = chain.p_conv[s];
-            let mut ys = chain.p_conv[s] * chain.mean_value[s];
-            for &(t, p) in &chain.next[s] {
-                xs += p * x[t as usize];
-                ys += p * y[t as usize];
-            }
+            let (xs, ys) = chain.step(s, &x, &y);
             nx[s] = xs;
             ny[s] = ys;
         }
