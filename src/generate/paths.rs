@@ -23,8 +23,8 @@ const FIRST: &[f64] = &[0.25, 0.2, 0.15, 0.12, 0.08, 0.08, 0.07, 0.05];
 /// Per-channel lift on conversion when present in the journey.
 const LIFT: &[f64] = &[0.03, 0.04, 0.07, 0.03, 0.08, 0.02, 0.01, 0.05];
 
-/// Writes `rows` journeys, one per line: path, total_conversions (0/1), value, total_null.
-pub fn write_paths(out: &Path, rows: u64, seed: u64) -> anyhow::Result<u64> {
+/// A path file at `out` (its folder made when missing), with the header written.
+fn create(out: &Path) -> anyhow::Result<std::io::BufWriter<std::fs::File>> {
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
@@ -32,6 +32,12 @@ pub fn write_paths(out: &Path, rows: u64, seed: u64) -> anyhow::Result<u64> {
         std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
     w.write_all(b"path,total_conversions,total_conversion_value,total_null\n")?;
+    Ok(w)
+}
+
+/// Writes `rows` journeys, one per line: path, total_conversions (0/1), value, total_null.
+pub fn write_paths(out: &Path, rows: u64, seed: u64) -> anyhow::Result<u64> {
+    let mut w = create(out)?;
     let mut line = String::with_capacity(256);
     let mut bytes = 0u64;
     for i in 0..rows {
@@ -100,13 +106,7 @@ pub fn write_distinct_paths(out: &Path, rows: u64, seed: u64) -> anyhow::Result<
     // A prime that does not divide the size of the space keeps i ↦ i·m mod N a bijection.
     let m: u64 = 1_000_003;
     debug_assert!(!space.is_multiple_of(m));
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let file =
-        std::fs::File::create(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    w.write_all(b"path,total_conversions,total_conversion_value,total_null\n")?;
+    let mut w = create(out)?;
     let mut line = String::with_capacity(256);
     let mut bytes = 0u64;
     let offset = seed.wrapping_mul(0x9E37_79B9) % space;
