@@ -62,9 +62,7 @@ pub fn intervals<F>(point: &[f64], opts: Options, draw: F) -> Vec<Share>
 where
     F: Fn(&mut Rng) -> Option<Vec<f64>> + Sync,
 {
-    let mut all = intervals_of_many(std::slice::from_ref(&point.to_vec()), opts, |rng| {
-        vec![draw(rng)]
-    });
+    let mut all = intervals_of_many(&[point.to_vec()], opts, |rng| vec![draw(rng)]);
     all.pop().expect("one model")
 }
 

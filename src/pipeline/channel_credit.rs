@@ -155,30 +155,37 @@ pub fn summarize(
         }
         out
     };
-    let data_driven = |m: &ModelKind| matches!(m, ModelKind::Markov | ModelKind::Shapley);
-    // The rule models share each resample's conversion weights: one draw serves them all.
+    let points: Vec<Vec<f64>> = (0..models.len()).map(|m| sum(m, None)).collect();
+    // Markov and Shapley are refitted on resampled training paths; every other model is
+    // resampled by conversion, and the rule models share each resample's weights.
+    let refitted = |m: usize| -> Option<&Refits> {
+        matches!(models[m], ModelKind::Markov | ModelKind::Shapley)
+            .then_some(refits.as_ref())
+            .flatten()
+    };
     let rules: Vec<usize> = (0..models.len())
-        .filter(|&m| !(data_driven(&models[m]) && refits.is_some()))
+        .filter(|&m| refitted(m).is_none())
         .collect();
-    let rule_points: Vec<Vec<f64>> = rules.iter().map(|&m| sum(m, None)).collect();
-    let rule_shares = bootstrap::intervals_of_many(&rule_points, opts, |rng| {
+    let rule_points: Vec<Vec<f64>> = rules.iter().map(|&m| points[m].clone()).collect();
+    let mut rule_shares = bootstrap::intervals_of_many(&rule_points, opts, |rng| {
         let w: Vec<f64> = (0..n_conv)
             .map(|_| rng.poisson_with(1.0, LIMIT_1))
             .collect();
         rules.iter().map(|&m| Some(sum(m, Some(&w)))).collect()
-    });
+    })
+    .into_iter();
     let mut out = Vec::new();
     for (m, model) in models.iter().enumerate() {
-        let point = sum(m, None);
-        let shares = match (rules.iter().position(|&r| r == m), &refits) {
-            (Some(k), _) => rule_shares[k].clone(),
-            (None, Some(r)) => {
+        let point = &points[m];
+        let shares = match refitted(m) {
+            Some(r) => {
                 let draws = Resampler::new(&r.stats);
-                bootstrap::intervals(&point, opts, |rng| {
+                bootstrap::intervals(point, opts, |rng| {
                     Some(refit_credit(*model, r, &draws, rng, n))
                 })
             }
-            (None, None) => unreachable!("a data-driven model without refits is a rule here"),
+            // Rules are in model order: the next interval set is this model's.
+            None => rule_shares.next().expect("one interval set per rule model"),
         };
         for (c, name) in channels.iter().enumerate() {
             if point[c] == 0.0 && !journeys.contains_key(&c) {
