@@ -55,18 +55,7 @@ async fn the_loop_runs_tick_after_tick_and_records_each() {
 async fn sigterm_mid_run_abandons_it_cleanly_after_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     let file = small_events(dir.path());
-    let env = [
-        ("ATTRSYNC__SOURCE__PATH", file.as_str()),
-        ("ATTRSYNC__SCHEDULE__START_JITTER", "0s"),
-        ("ATTRSYNC__SCHEDULE__SHUTDOWN_GRACE", "1s"),
-        ("ATTRSYNC__SERVER__BIND", ""),
-        ("ATTRSYNC_FAILPOINT_BEFORE_COMMIT", "pause"),
-    ];
-    let mut d = Proc::spawn(dir.path(), &["run"], &env);
-    d.wait_for("failpoint before_commit reached", Duration::from_secs(60));
-    d.terminate();
-    assert_eq!(d.wait(Duration::from_secs(30)), Some(0), "{}", d.stderr());
-    let all = runs(dir.path(), &[]);
+    let all = terminated_at_commit(dir.path(), &file, "pause");
     assert_eq!(all.len(), 1);
     assert_eq!(all[0]["status"], "failed");
     assert!(
@@ -86,6 +75,23 @@ async fn sigterm_mid_run_abandons_it_cleanly_after_the_grace_period() {
     assert!(summary_count(&out, "conversions") > 0, "{out}");
 }
 
+/// Runs the daemon on `file` until the commit failpoint (`when`: `pause`, `after:N`) is
+/// reached, sends SIGTERM with a 1 s grace period, checks it exits 0, and returns the runs.
+fn terminated_at_commit(dir: &std::path::Path, file: &str, when: &str) -> Vec<serde_json::Value> {
+    let env = [
+        ("ATTRSYNC__SOURCE__PATH", file),
+        ("ATTRSYNC__SCHEDULE__START_JITTER", "0s"),
+        ("ATTRSYNC__SCHEDULE__SHUTDOWN_GRACE", "1s"),
+        ("ATTRSYNC__SERVER__BIND", ""),
+        ("ATTRSYNC_FAILPOINT_BEFORE_COMMIT", when),
+    ];
+    let mut d = Proc::spawn(dir, &["run"], &env);
+    d.wait_for("failpoint before_commit reached", Duration::from_secs(60));
+    d.terminate();
+    assert_eq!(d.wait(Duration::from_secs(30)), Some(0), "{}", d.stderr());
+    runs(dir, &[])
+}
+
 /// The number on a run summary's `<label>` line (`  conversions      1234`).
 fn summary_count(out: &str, label: &str) -> u64 {
     let line = out
@@ -101,19 +107,8 @@ fn summary_count(out: &str, label: &str) -> u64 {
 async fn sigterm_during_an_ad_run_settles_that_run_too() {
     let dir = tempfile::tempdir().unwrap();
     let file = small_events(dir.path());
-    let env = [
-        ("ATTRSYNC__SOURCE__PATH", file.as_str()),
-        ("ATTRSYNC__SCHEDULE__START_JITTER", "0s"),
-        ("ATTRSYNC__SCHEDULE__SHUTDOWN_GRACE", "1s"),
-        ("ATTRSYNC__SERVER__BIND", ""),
-        // The events run commits; the ad run that follows stops before its commit.
-        ("ATTRSYNC_FAILPOINT_BEFORE_COMMIT", "after:1"),
-    ];
-    let mut d = Proc::spawn(dir.path(), &["run"], &env);
-    d.wait_for("failpoint before_commit reached", Duration::from_secs(60));
-    d.terminate();
-    assert_eq!(d.wait(Duration::from_secs(30)), Some(0), "{}", d.stderr());
-    let all = runs(dir.path(), &[]);
+    // The events run commits; the ad run that follows stops before its commit.
+    let all = terminated_at_commit(dir.path(), &file, "after:1");
     let status = |job: &str| {
         let r = all.iter().find(|r| r["job"] == job).expect(job);
         (r["status"].clone(), r["error"].clone())
