@@ -1,6 +1,7 @@
 //! attrsync: PostHog events and ad spend to multi-touch attribution in the warehouse.
 
 pub mod ads;
+pub mod bigquery;
 pub mod cli;
 pub mod config;
 pub mod domain;

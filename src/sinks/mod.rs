@@ -32,6 +32,14 @@ pub enum SinkError {
 }
 
 impl SinkError {
+    /// The variant for an error of `kind`.
+    pub fn of(kind: ErrorKind, e: anyhow::Error) -> Self {
+        match kind {
+            ErrorKind::Transient => SinkError::Transient(e),
+            ErrorKind::Permanent => SinkError::Permanent(e),
+        }
+    }
+
     /// The same error, saying what was being done.
     pub fn context(self, doing: &'static str) -> Self {
         match self {

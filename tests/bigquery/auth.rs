@@ -1,7 +1,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use attrsync::sinks::bigquery::auth::MetadataAuthenticator;
+use attrsync::bigquery::auth::MetadataAuthenticator;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;

@@ -1,24 +1,17 @@
-//! `[bigquery]` as the sink needs it: a project and batches BigQuery accepts. Only
+//! `[bigquery]` as the sink needs it: a connection and batches BigQuery accepts. Only
 //! [`BigQueryConfig::from_settings`] builds one, so the sink checks nothing again.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
+use crate::bigquery::ConnectionConfig;
 use crate::config::{BigQuerySettings, Problems};
 
 /// Validated `[bigquery]` settings.
 #[derive(Debug, Clone)]
 pub struct BigQueryConfig {
-    pub(super) project_id: String,
+    pub(super) conn: ConnectionConfig,
     pub(super) dataset: String,
-    pub(super) location: String,
-    pub(super) credentials_path: Option<PathBuf>,
-    pub(super) endpoint: Option<String>,
     pub(super) batch_rows: usize,
     pub(super) batch_bytes: usize,
     pub(super) in_flight: usize,
-    pub(super) max_attempts: u32,
-    pub(super) timeout: Duration,
 }
 
 /// insertAll's documented limits: 50,000 rows and 10 MB per request.
@@ -29,13 +22,10 @@ impl BigQueryConfig {
     /// Checks `[bigquery]` for `sink.kind = "bigquery"`; every problem names its key.
     pub fn from_settings(s: &BigQuerySettings) -> Result<Self, Problems> {
         let mut p = Problems::default();
-        let project_id = s.project_id.clone().filter(|id| !id.is_empty());
-        if project_id.is_none() {
-            p.bad(
-                "bigquery.project_id",
-                "required when sink.kind = \"bigquery\" (set ATTRSYNC__BIGQUERY__PROJECT_ID)",
-            );
-        }
+        let conn = p.take(ConnectionConfig::from_settings(
+            s,
+            "sink.kind = \"bigquery\"",
+        ));
         if s.batch_rows == 0 || s.batch_rows > MAX_BATCH_ROWS {
             p.bad(
                 "bigquery.batch_rows",
@@ -48,18 +38,13 @@ impl BigQueryConfig {
                 "use 1 KB to 10 MB (BigQuery's request limit)",
             );
         }
-        match project_id {
-            Some(project_id) if p.is_empty() => Ok(Self {
-                project_id,
+        match conn {
+            Some(conn) if p.is_empty() => Ok(Self {
+                conn,
                 dataset: s.dataset.clone(),
-                location: s.location.clone(),
-                credentials_path: s.credentials_path.clone(),
-                endpoint: s.endpoint.clone(),
                 batch_rows: s.batch_rows,
                 batch_bytes: s.batch_bytes,
                 in_flight: s.in_flight.max(1),
-                max_attempts: s.max_attempts,
-                timeout: s.timeout,
             }),
             _ => Err(p),
         }

@@ -4,7 +4,6 @@
 //! view reads only rows whose `run_id` is there. A run that failed or died after loading stays
 //! invisible; its rerun's rows take its place.
 
-pub mod auth;
 mod config;
 mod ddl;
 pub mod encoder;
@@ -18,14 +17,12 @@ pub use config::BigQueryConfig;
 
 use std::sync::Arc;
 
-use anyhow::Context;
-use gcp_bigquery_client::client_builder::ClientBuilder;
 use tokio::sync::Mutex;
 
 use super::{EncodedRow, Sink, SinkError, SinkOwner, Table};
+use crate::bigquery::auth::AuthChoice;
+use crate::bigquery::Connection;
 use crate::domain::ids::RunId;
-use crate::http::RetryPolicy;
-use auth::{AuthChoice, AuthInputs, MetadataAuthenticator, StaticToken};
 use writer::Writer;
 
 /// The sink.
@@ -35,6 +32,7 @@ pub struct BigQuerySink {
     location: String,
     prepared: Arc<Mutex<bool>>,
     pub auth: AuthChoice,
+    conn: Connection,
     /// `campaign_performance` converts to this currency too.
     reporting: Option<crate::domain::money::Currency>,
     /// The run store whose runs this sink commits (set by `prepare`).
@@ -51,58 +49,24 @@ impl std::fmt::Debug for BigQuerySink {
 }
 
 impl BigQuerySink {
-    /// Connects with the credentials chosen by [`auth::choose`].
+    /// Connects with the credentials chosen by [`crate::bigquery::auth::choose`].
     pub async fn connect(s: &BigQueryConfig) -> anyhow::Result<Self> {
-        let project = s.project_id.clone();
-        let http = crate::http::build_client(s.timeout)?;
-        let inputs = AuthInputs::from_env(s.credentials_path.clone(), s.endpoint.is_some());
-        let probe_http = http.clone();
-        let choice = auth::choose(&inputs, |host| async move {
-            auth::probe_metadata(&probe_http, &host).await
-        })
-        .await?;
-        tracing::info!(auth = %choice.describe(), "BigQuery credentials");
-        let mut builder = ClientBuilder::new();
-        builder.with_client(http.clone());
-        if let Some(e) = &s.endpoint {
-            builder.with_v2_base_url(format!("{}/bigquery/v2", e.trim_end_matches('/')));
-        }
-        let client = match &choice {
-            AuthChoice::ServiceAccountKey(p) => builder
-                .build_from_service_account_key_file(&p.to_string_lossy())
-                .await
-                .with_context(|| format!("cannot use the service-account key {}", p.display()))?,
-            AuthChoice::AuthorizedUser(p) => builder
-                .build_from_authorized_user_authenticator(p)
-                .await
-                .with_context(|| {
-                    format!("cannot use the authorized-user credentials {}", p.display())
-                })?,
-            AuthChoice::MetadataServer(host) => {
-                builder
-                    .build_from_authenticator(Arc::new(MetadataAuthenticator::new(http, host)))
-                    .await?
-            }
-            AuthChoice::None => {
-                builder
-                    .build_from_authenticator(Arc::new(StaticToken("emulator".into())))
-                    .await?
-            }
-        };
+        let conn = Connection::open(&s.conn).await?;
         Ok(Self {
             writer: Writer {
                 stats: Arc::default(),
-                client,
-                project,
+                client: conn.client.clone(),
+                project: conn.project.clone(),
                 dataset: s.dataset.clone(),
                 batch_rows: s.batch_rows,
                 batch_bytes: s.batch_bytes,
                 in_flight: s.in_flight,
-                retry: RetryPolicy::new(s.max_attempts, s.max_attempts.saturating_mul(50)),
+                retry: conn.retry.clone(),
             },
-            location: s.location.clone(),
+            location: conn.location.clone(),
             prepared: Arc::default(),
-            auth: choice,
+            auth: conn.auth.clone(),
+            conn,
             reporting: None,
             owner: Arc::default(),
         })

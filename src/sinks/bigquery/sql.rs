@@ -1,12 +1,10 @@
 //! Statements and queries: standard SQL with named parameters, and reading back what a run
 //! wrote (for `verify`).
 
-use anyhow::anyhow;
-use gcp_bigquery_client::model::query_request::QueryRequest;
 use gcp_bigquery_client::model::query_response::QueryResponse;
 
-use super::writer::classify;
 use super::BigQuerySink;
+use crate::bigquery::Param;
 use crate::domain::ids::RunId;
 use crate::sinks::{SinkError, Table};
 
@@ -28,48 +26,10 @@ impl BigQuerySink {
         sql: &str,
         params: &[(&str, &str, String)],
     ) -> Result<QueryResponse, SinkError> {
-        use gcp_bigquery_client::model::query_parameter::QueryParameter;
-        use gcp_bigquery_client::model::query_parameter_type::QueryParameterType;
-        use gcp_bigquery_client::model::query_parameter_value::QueryParameterValue;
-        let mut req = QueryRequest::new(sql);
-        req.location = Some(self.location.clone());
-        req.use_legacy_sql = false;
-        if !params.is_empty() {
-            req.parameter_mode = Some("NAMED".into());
-            req.query_parameters = Some(
-                params
-                    .iter()
-                    .map(|(name, kind, value)| QueryParameter {
-                        name: Some(name.to_string()),
-                        parameter_type: Some(QueryParameterType {
-                            r#type: kind.to_string(),
-                            ..Default::default()
-                        }),
-                        parameter_value: Some(QueryParameterValue {
-                            value: Some(value.clone()),
-                            ..Default::default()
-                        }),
-                    })
-                    .collect(),
-            );
-        }
-        let resp = self
-            .client()
-            .job()
-            .query(&self.writer.project, req)
+        self.conn
+            .query(sql, &typed(params), None)
             .await
-            .map_err(|e| classify(e, "query"))?;
-        if let Some(errors) = resp.errors.as_ref().filter(|e| !e.is_empty()) {
-            let msg: Vec<String> = errors
-                .iter()
-                .map(|e| e.message.clone().unwrap_or_default())
-                .collect();
-            return Err(SinkError::Permanent(anyhow!(
-                "BigQuery query failed: {}",
-                msg.join("; ")
-            )));
-        }
-        Ok(resp)
+            .map_err(|(kind, e)| SinkError::of(kind, e))
     }
 
     /// Every row a query returns (all pages), as JSON cells: BigQuery sends values as
@@ -79,10 +39,15 @@ impl BigQuerySink {
         sql: &str,
         params: &[(&str, &str, String)],
     ) -> Result<Vec<Vec<serde_json::Value>>, SinkError> {
-        use gcp_bigquery_client::model::get_query_results_parameters::GetQueryResultsParameters;
-        use gcp_bigquery_client::model::table_row::TableRow;
-        let cells = |rows: Option<Vec<TableRow>>, out: &mut Vec<Vec<serde_json::Value>>| {
-            for r in rows.unwrap_or_default() {
+        let err = |(kind, e)| SinkError::of(kind, e);
+        let mut pages = self
+            .conn
+            .pages(sql, &typed(params), 10_000)
+            .await
+            .map_err(err)?;
+        let mut out = Vec::new();
+        while let Some(rows) = pages.next().await.map_err(err)? {
+            for r in rows {
                 out.push(
                     r.columns
                         .unwrap_or_default()
@@ -91,26 +56,6 @@ impl BigQuerySink {
                         .collect(),
                 );
             }
-        };
-        let first = self.run_sql_with(sql, params).await?;
-        let mut out = Vec::new();
-        cells(first.rows, &mut out);
-        let job = first.job_reference.and_then(|j| j.job_id);
-        let mut token = first.page_token;
-        while let (Some(t), Some(job)) = (token.take(), job.as_ref()) {
-            let params = GetQueryResultsParameters {
-                page_token: Some(t),
-                location: Some(self.location.clone()),
-                ..Default::default()
-            };
-            let page = self
-                .client()
-                .job()
-                .get_query_results(&self.writer.project, job, params)
-                .await
-                .map_err(|e| classify(e, "reading query results"))?;
-            cells(page.rows, &mut out);
-            token = page.page_token;
         }
         Ok(out)
     }
@@ -143,4 +88,11 @@ impl BigQuerySink {
         }
         Ok(keys)
     }
+}
+
+fn typed(params: &[(&str, &str, String)]) -> Vec<Param> {
+    params
+        .iter()
+        .map(|(name, kind, value)| Param::Typed(name.to_string(), kind.to_string(), value.clone()))
+        .collect()
 }

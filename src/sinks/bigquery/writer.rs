@@ -11,7 +11,7 @@ use gcp_bigquery_client::error::BQError;
 use gcp_bigquery_client::model::table_data_insert_all_request::TableDataInsertAllRequestGzipped;
 
 use super::encoder::{pack, Batch};
-use crate::http::{status_kind, RetryPolicy};
+use crate::http::RetryPolicy;
 use crate::sinks::{EncodedRow, SinkError, Table};
 
 /// insertAll row-error reasons that no retry can fix.
@@ -47,45 +47,10 @@ pub struct Writer {
     pub retry: RetryPolicy,
 }
 
-/// Is a client error worth retrying? Network errors, 429, 5xx and BigQuery's backend and rate
-/// reasons are; bad requests, permissions and missing tables are not.
+/// A client error as the sink's error (see [`crate::bigquery::classify`]).
 pub fn classify(e: BQError, what: &str) -> SinkError {
-    match &e {
-        BQError::RequestError(_) | BQError::NoToken => SinkError::Transient(anyhow!("{what}: {e}")),
-        BQError::ResponseError { error } => {
-            let n = &error.error;
-            let reasons: Vec<&str> = n
-                .errors
-                .iter()
-                .filter_map(|m| m.get("reason").map(String::as_str))
-                .collect();
-            // BigQuery's own reasons mark some failures retryable whatever the status.
-            let transient = status_kind(u16::try_from(n.code).unwrap_or(0)).is_transient()
-                || reasons.iter().any(|r| {
-                    matches!(
-                        *r,
-                        "backendError" | "internalError" | "rateLimitExceeded" | "quotaExceeded"
-                    )
-                });
-            let hint = match n.code {
-                401 | 403 => "; the service account needs roles/bigquery.dataEditor on the dataset and roles/bigquery.jobUser on the project",
-                404 => "; check bigquery.project_id and bigquery.dataset",
-                _ => "",
-            };
-            let err = anyhow!(
-                "{what}: HTTP {} {} ({}){hint}",
-                n.code,
-                n.message,
-                reasons.join(", ")
-            );
-            if transient {
-                SinkError::Transient(err)
-            } else {
-                SinkError::Permanent(err)
-            }
-        }
-        _ => SinkError::Permanent(anyhow!("{what}: {e}")),
-    }
+    let (kind, err) = crate::bigquery::classify(e, what);
+    SinkError::of(kind, err)
 }
 
 fn gzip(body: &[u8]) -> Vec<u8> {

@@ -1,7 +1,8 @@
-//! How the BigQuery sink authenticates, chosen in order and logged (never the secret):
-//! a service-account key file (`bigquery.credentials_path` or GOOGLE_APPLICATION_CREDENTIALS),
-//! the GCE/GKE/Cloud Run metadata server (workload identity), an authorized-user ADC file.
-//! With `bigquery.endpoint` set and no key file: no auth (an emulator).
+//! How attrsync authenticates to BigQuery (the sink and the export source), chosen in order
+//! and logged (never the secret): a service-account key file (`bigquery.credentials_path` or
+//! GOOGLE_APPLICATION_CREDENTIALS), the GCE/GKE/Cloud Run metadata server (workload identity),
+//! an authorized-user ADC file. With `bigquery.endpoint` set and no key file: no auth (an
+//! emulator).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
