@@ -1,11 +1,50 @@
-//! Positional query rows to events.
+//! The columns a query-based source selects, in order, and a positional row of them to an
+//! event: uuid, event, timestamp, distinct_id, person_id, ingestion time, the properties
+//! attribution reads, `alias`, then the configured extra properties.
 
 use crate::domain::event::{EventRef, RawProps};
 use crate::domain::time::Timestamp;
 use crate::sources::wire::{Scalar, WireError, WireEvent};
 
-/// Converts one row of a page (columns as [`super::query::Queries`] selects) into the event and
-/// its ingestion time (`created_at`).
+/// Event properties every query selects, after uuid, event, timestamp, distinct_id, person_id.
+pub const PROPERTY_COLUMNS: [&str; 21] = [
+    "$session_id",
+    "$current_url",
+    "$referrer",
+    "$referring_domain",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_content",
+    "utm_term",
+    "utm_id",
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "dclid",
+    "fbclid",
+    "msclkid",
+    "li_fat_id",
+    "ttclid",
+    "twclid",
+    "rdt_cid",
+    "$anon_distinct_id",
+];
+
+/// Columns before the properties.
+pub const FIXED: [&str; 6] = [
+    "uuid",
+    "event",
+    "timestamp",
+    "distinct_id",
+    "person_id",
+    "created_at",
+];
+
+/// `alias` is selected last of the known properties.
+pub const ALIAS: &str = "alias";
+
+/// Converts one row of a page (the columns above) into the event and its ingestion time.
 pub fn to_event(
     row: Vec<Scalar<'_>>,
     width: usize,
@@ -20,9 +59,9 @@ pub fn to_event(
     let mut next = || it.next().flatten();
     let (uuid, event, timestamp, distinct_id, person_id) = (next(), next(), next(), next(), next());
     let created_at = next()
-        .ok_or_else(|| WireError::Json("created_at is missing".into()))
+        .ok_or_else(|| WireError::Json("ingestion time is missing".into()))
         .and_then(|t| {
-            Timestamp::parse(&t).map_err(|e| WireError::Json(format!("created_at: {e}")))
+            Timestamp::parse(&t).map_err(|e| WireError::Json(format!("ingestion time: {e}")))
         })?;
     let mut p = RawProps {
         session_id: next(),
@@ -42,7 +81,7 @@ pub fn to_event(
     }
     p.anon_distinct_id = next();
     p.alias = next();
-    let extras = width - super::query::FIXED.len() - super::query::PROPERTY_COLUMNS.len() - 1;
+    let extras = width - FIXED.len() - PROPERTY_COLUMNS.len() - 1;
     for slot in 0..extras {
         if let Some(v) = next() {
             p.extras.push((slot as u16, v));

@@ -10,7 +10,6 @@ mod client;
 mod config;
 mod models;
 mod query;
-mod rows;
 mod scan;
 
 use std::sync::Arc;
@@ -20,14 +19,15 @@ use serde_json::json;
 use super::horizon::Horizon;
 use super::{ParseRules, ReadRequest, Source, SourceError};
 use crate::domain::extract::Extract;
-use crate::domain::time::{Timestamp, MICROS_PER_DAY};
+use crate::domain::time::MICROS_PER_DAY;
 use crate::http::Classify;
 use crate::http::{build_client, RateLimiter, RetryPolicy};
+use crate::sources::marking::{Converting, Marking, Scanned};
 pub use client::{PostHogClient, PostHogError};
 pub use config::PostHogConfig;
 use models::QueryResponse;
 pub use query::{Queries, ScanKind};
-use scan::{run_scans, Marking, Scan, Scanned};
+use scan::{run_scans, Scan};
 
 /// The PostHog source.
 #[derive(Debug, Clone)]
@@ -168,21 +168,15 @@ impl Source for PostHogSource {
         let Scanned { mut ex, tail } = run_scans(&self.inner, scans, &mark, &q, &rules).await?;
 
         // Journeys of the persons with new conversions: their touches before the window.
-        let new_conversions = ex.conversions.iter().filter(|c| c.fresh);
-        let mut persons: Vec<(String, bool)> = new_conversions
-            .clone()
-            .map(|c| match ex.person_ids.get(&c.distinct_id) {
-                Some(p) => (p.to_string(), true),
-                None => (c.distinct_id.to_string(), false),
-            })
+        let converting = Converting::of(&ex);
+        let mut persons: Vec<(String, bool)> = converting
+            .person_ids
+            .into_iter()
+            .map(|p| (p, true))
+            .chain(converting.distinct_ids.into_iter().map(|d| (d, false)))
             .collect();
         persons.sort();
-        persons.dedup();
-        let span = new_conversions.fold(None, |acc: Option<(Timestamp, Timestamp)>, c| {
-            Some(acc.map_or((c.timestamp, c.timestamp), |(a, b)| {
-                (a.min(c.timestamp), b.max(c.timestamp))
-            }))
-        });
+        let span = converting.span;
         if let Some((first_conv, last_conv)) = span {
             let start = first_conv.add_micros(-req.lookback_micros - req.training_micros);
             // Backfill: history before the day (the day itself was read whole). Incremental:
@@ -219,13 +213,7 @@ impl Source for PostHogSource {
                     })
                     .collect();
                 tracing::info!(persons = persons.len(), batches = scans.len(), since = %start, "reading journeys of converting persons");
-                let history_mark = Arc::new(Marking {
-                    fresh: false,
-                    tail: Arc::default(),
-                    next_from: None,
-                    latest,
-                    late_after_micros: i64::MAX,
-                });
+                let history_mark = Arc::new(Marking::history(latest));
                 let history = run_scans(&self.inner, scans, &history_mark, &q, &rules).await?;
                 ex.merge(history.ex);
             }

@@ -5,50 +5,13 @@ use crate::domain::conversion::PropertySlots;
 use crate::domain::extract::{CREATE_ALIAS, IDENTIFY, MERGE_DANGEROUSLY};
 use crate::domain::platform::ClickIdKind;
 use crate::domain::time::Timestamp;
+use crate::sources::columns::{ALIAS, FIXED, PROPERTY_COLUMNS};
 
 /// Query names, as they appear in PostHog's query log.
 pub const COUNT: &str = "attrsync_count";
 pub const EVENTS: &str = "attrsync_events";
 pub const JOURNEYS: &str = "attrsync_journeys";
 pub const CHECK: &str = "attrsync_check";
-
-/// Event properties every query selects, after uuid, event, timestamp, distinct_id, person_id.
-pub const PROPERTY_COLUMNS: [&str; 21] = [
-    "$session_id",
-    "$current_url",
-    "$referrer",
-    "$referring_domain",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_content",
-    "utm_term",
-    "utm_id",
-    "gclid",
-    "gbraid",
-    "wbraid",
-    "dclid",
-    "fbclid",
-    "msclkid",
-    "li_fat_id",
-    "ttclid",
-    "twclid",
-    "rdt_cid",
-    "$anon_distinct_id",
-];
-
-/// Columns before the properties.
-pub const FIXED: [&str; 6] = [
-    "uuid",
-    "event",
-    "timestamp",
-    "distinct_id",
-    "person_id",
-    "created_at",
-];
-
-/// `alias` is selected last of the known properties.
-pub const ALIAS: &str = "alias";
 
 /// A property reference in HogQL: `properties.$name`, or backquoted when it needs it.
 fn property(name: &str) -> String {

@@ -1,7 +1,6 @@
 //! Scans: keyset-paged reads of one query (or one time slice of it), several at a time, each
 //! page parsed and reduced into an extract as it arrives.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,10 +10,11 @@ use tracing::Instrument;
 
 use super::models::QueryResponse;
 use super::query::{self, Queries, ScanKind};
-use super::{err, rows, Inner, PostHogError};
-use crate::domain::extract::{Extract, SkipReason};
-use crate::domain::ids::Uuid;
+use super::{err, Inner, PostHogError};
+use crate::domain::extract::SkipReason;
 use crate::domain::time::Timestamp;
+use crate::sources::columns;
+use crate::sources::marking::{Marking, Scanned};
 use crate::sources::{ParseRules, SourceError};
 
 /// What one keyset-paged read covers.
@@ -24,29 +24,6 @@ pub(super) struct Scan {
     pub(super) kind: ScanKind,
     pub(super) name: &'static str,
     pub(super) values: serde_json::Value,
-}
-
-/// How a scan's rows become fresh or history, and what it notes for the next cursor.
-#[derive(Debug, Clone)]
-pub(super) struct Marking {
-    /// Rows of this scan are new unless written before (`tail`); history otherwise.
-    pub(super) fresh: bool,
-    /// Uuids an earlier run already wrote.
-    pub(super) tail: Arc<BTreeSet<Uuid>>,
-    /// Rows ingested at or after this go into the next cursor's tail.
-    pub(super) next_from: Option<Timestamp>,
-    /// Events stamped after this are skipped as `future`.
-    pub(super) latest: Timestamp,
-    /// Arrivals later than this after their timestamp count as late.
-    pub(super) late_after_micros: i64,
-}
-
-/// What a scan read.
-#[derive(Debug, Default)]
-pub(super) struct Scanned {
-    pub(super) ex: Extract,
-    /// Uuids of rows ingested at or after `next_from`.
-    pub(super) tail: Vec<Uuid>,
 }
 
 impl Inner {
@@ -59,7 +36,6 @@ impl Inner {
         rules: Arc<ParseRules>,
     ) -> Result<Scanned, SourceError> {
         let mut out = Scanned::default();
-        let ex = &mut out.ex;
         let mut after: Option<(String, String)> = None;
         let mut page = 0u64;
         let key_index = scan.kind.key_index();
@@ -107,43 +83,15 @@ impl Inner {
             let n = resp.results.len();
             let mut last: Option<(String, String)> = None;
             for row in resp.results {
-                ex.count_read();
+                out.ex.count_read();
                 let (uuid, key) = (
                     row.first().and_then(|s| s.0.clone()),
                     row.get(key_index).and_then(|s| s.0.clone()),
                 );
-                match rows::to_event(row, q.width()) {
-                    Ok((ev, created_at)) => {
-                        if ev.timestamp > mark.latest {
-                            if mark.tail.contains(&ev.uuid) {
-                                // Counted by the run that first read it (overlap re-read).
-                                ex.counts.read -= 1;
-                            } else {
-                                ex.counts.skip(SkipReason::Future);
-                                tracing::warn!(event = %ev.uuid, timestamp = %ev.timestamp, "skipped an event stamped in the future");
-                            }
-                            if mark.next_from.is_some_and(|f| created_at >= f) {
-                                out.tail.push(ev.uuid);
-                            }
-                        } else {
-                            let fresh = mark.fresh && !mark.tail.contains(&ev.uuid);
-                            if mark.next_from.is_some_and(|f| created_at >= f) {
-                                out.tail.push(ev.uuid);
-                            }
-                            if fresh {
-                                let lateness = created_at.micros() - ev.timestamp.micros();
-                                ex.counts.note_arrival(
-                                    lateness.max(0) as f64 / 1e6,
-                                    lateness > mark.late_after_micros,
-                                );
-                            }
-                            if let Err(e) = ex.absorb(&ev, fresh, &rules.extract) {
-                                tracing::warn!(event = %ev.uuid, error = %e, "skipped a conversion with a bad value");
-                            }
-                        }
-                    }
+                match columns::to_event(row, q.width()) {
+                    Ok((ev, created_at)) => out.take(&mark, &ev, created_at, &rules),
                     Err(e) => {
-                        ex.counts.skip(SkipReason::Malformed);
+                        out.ex.counts.skip(SkipReason::Malformed);
                         tracing::warn!(query = scan.name, page, error = %e, "skipped a malformed row");
                     }
                 }
@@ -261,8 +209,7 @@ pub(super) async fn run_scans(
         let got = done.map_err(|e| {
             SourceError::Permanent(anyhow::anyhow!("PostHog reader task failed: {e}"))
         })??;
-        total.ex.merge(got.ex);
-        total.tail.extend(got.tail);
+        total.merge(got);
         if let Some(s) = pending.next() {
             spawn(&mut set, s);
         }

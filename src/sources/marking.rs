@@ -1,0 +1,132 @@
+//! How a time-cursored source (PostHog's API, PostHog's BigQuery export) folds the rows it read
+//! into an extract: new rows are fresh unless an earlier run wrote them (the cursor's tail),
+//! rows ingested inside the next overlap go into the next tail, and arrival delays are noted.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use crate::domain::event::EventRef;
+use crate::domain::extract::{Extract, SkipReason};
+use crate::domain::ids::Uuid;
+use crate::domain::time::Timestamp;
+use crate::sources::ParseRules;
+
+/// How a scan's rows become fresh or history, and what it notes for the next cursor.
+#[derive(Debug, Clone)]
+pub struct Marking {
+    /// Rows of this scan are new unless written before (`tail`); history otherwise.
+    pub fresh: bool,
+    /// Uuids an earlier run already wrote.
+    pub tail: Arc<BTreeSet<Uuid>>,
+    /// Rows ingested at or after this go into the next cursor's tail.
+    pub next_from: Option<Timestamp>,
+    /// Events stamped after this are skipped as `future`.
+    pub latest: Timestamp,
+    /// Arrivals later than this after their timestamp count as late.
+    pub late_after_micros: i64,
+}
+
+impl Marking {
+    /// Rows of history (a converting person's earlier touches): never fresh, nothing noted.
+    pub fn history(latest: Timestamp) -> Self {
+        Self {
+            fresh: false,
+            tail: Arc::default(),
+            next_from: None,
+            latest,
+            late_after_micros: i64::MAX,
+        }
+    }
+}
+
+/// What a scan read.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    pub ex: Extract,
+    /// Uuids of rows ingested at or after `next_from`.
+    pub tail: Vec<Uuid>,
+}
+
+impl Scanned {
+    /// Folds one parsed row, ingested at `ingested_at`, into the extract.
+    pub fn take(
+        &mut self,
+        mark: &Marking,
+        ev: &EventRef<'_>,
+        ingested_at: Timestamp,
+        rules: &ParseRules,
+    ) {
+        let ex = &mut self.ex;
+        if mark.next_from.is_some_and(|f| ingested_at >= f) {
+            self.tail.push(ev.uuid);
+        }
+        if ev.timestamp > mark.latest {
+            if mark.tail.contains(&ev.uuid) {
+                // Counted by the run that first read it (overlap re-read).
+                ex.counts.read -= 1;
+            } else {
+                ex.counts.skip(SkipReason::Future);
+                tracing::warn!(event = %ev.uuid, timestamp = %ev.timestamp, "skipped an event stamped in the future");
+            }
+            return;
+        }
+        let fresh = mark.fresh && !mark.tail.contains(&ev.uuid);
+        if fresh {
+            let lateness = ingested_at.micros() - ev.timestamp.micros();
+            ex.counts.note_arrival(
+                lateness.max(0) as f64 / 1e6,
+                lateness > mark.late_after_micros,
+            );
+        }
+        if let Err(e) = ex.absorb(ev, fresh, &rules.extract) {
+            tracing::warn!(event = %ev.uuid, error = %e, "skipped a conversion with a bad value");
+        }
+    }
+
+    /// Folds another scan's result in.
+    pub fn merge(&mut self, other: Scanned) {
+        self.ex.merge(other.ex);
+        self.tail.extend(other.tail);
+    }
+}
+
+/// Who converted in the new rows, for the query of their earlier touches.
+#[derive(Debug, Default)]
+pub struct Converting {
+    /// Person ids (PostHog's, where rows carry one).
+    pub person_ids: Vec<String>,
+    /// Distinct ids of converters without a person id.
+    pub distinct_ids: Vec<String>,
+    /// The first and last new conversion.
+    pub span: Option<(Timestamp, Timestamp)>,
+}
+
+impl Converting {
+    /// The persons behind the extract's fresh conversions.
+    pub fn of(ex: &Extract) -> Self {
+        let mut out = Converting::default();
+        for c in ex.conversions.iter().filter(|c| c.fresh) {
+            match ex.person_ids.get(&c.distinct_id) {
+                Some(p) => out.person_ids.push(p.to_string()),
+                None => out.distinct_ids.push(c.distinct_id.to_string()),
+            }
+            out.span = Some(out.span.map_or((c.timestamp, c.timestamp), |(a, b)| {
+                (a.min(c.timestamp), b.max(c.timestamp))
+            }));
+        }
+        for v in [&mut out.person_ids, &mut out.distinct_ids] {
+            v.sort();
+            v.dedup();
+        }
+        out
+    }
+
+    /// How many persons (ids of either kind).
+    pub fn len(&self) -> usize {
+        self.person_ids.len() + self.distinct_ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
