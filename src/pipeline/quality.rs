@@ -23,8 +23,8 @@ pub struct Reconciliation {
     pub skipped: BTreeMap<String, u64>,
     /// read = used + skipped.
     pub balanced: bool,
-    /// used / (read − outside_window): the share of the events in the run's window that were
-    /// usable (1 when there were none).
+    /// used / (read − outside_window − duplicate): the share of the distinct events in the
+    /// run's window that were usable (1 when there were none).
     pub score: f64,
     /// Per table: rows produced and rows the sink acknowledged.
     pub rows: BTreeMap<Table, RowCounts>,
@@ -166,9 +166,13 @@ impl Quality {
             events_used: counts.used,
             skipped,
             balanced: counts.read == counts.used + counts.skipped_total(),
+            // A duplicate is an event whose first copy was used (PostHog's exports deliver at
+            // least once): it loses nothing, so it does not lower the score.
             score: share(
                 counts.used,
-                counts.read - counts.skipped(SkipReason::OutsideWindow),
+                counts.read
+                    - counts.skipped(SkipReason::OutsideWindow)
+                    - counts.skipped(SkipReason::Duplicate),
             ),
             rows: BTreeMap::new(),
             late_events: counts.late_events,
