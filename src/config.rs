@@ -24,7 +24,9 @@ pub use ops::{LogFormat, LogSettings, ReportSettings, ScheduleSettings, ServerSe
 pub use quality::{OnLowScore, QualitySettings, QualityWeights};
 pub use reporting::{FxSettings, FxSource, ReportingSettings};
 pub use sinks::{BigQuerySettings, SinkKind, SinkSettings};
-pub use sources::{PostHogSettings, RateLimitSettings, SourceKind, SourceSettings};
+pub use sources::{
+    BigQueryExportSettings, PostHogSettings, RateLimitSettings, SourceKind, SourceSettings,
+};
 pub use store::{redact_url, RunStoreSettings};
 pub use validate::Problems;
 
@@ -34,7 +36,11 @@ use crate::engine::channels::ChannelSpec;
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
 /// Keys whose environment values are comma-separated lists.
-const LIST_KEYS: &[&str] = &["attribution.models", "posthog.touch_events"];
+const LIST_KEYS: &[&str] = &[
+    "attribution.models",
+    "posthog.touch_events",
+    "bigquery_export.touch_events",
+];
 
 /// The whole settings tree.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,6 +48,7 @@ const LIST_KEYS: &[&str] = &["attribution.models", "posthog.touch_events"];
 pub struct Settings {
     pub source: SourceSettings,
     pub posthog: PostHogSettings,
+    pub bigquery_export: BigQueryExportSettings,
     pub sink: SinkSettings,
     pub bigquery: BigQuerySettings,
     pub run_store: RunStoreSettings,

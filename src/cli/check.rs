@@ -86,6 +86,30 @@ pub async fn execute(ctx: &Context, problems: Vec<crate::config::ConfigError>) -
             },
         });
     }
+    if s.source.kind == SourceKind::BigqueryExport {
+        let table = s.bigquery_export.table.clone().unwrap_or_default();
+        let name = format!("source (bigquery_export {table})");
+        lines.push(match ctx.source() {
+            Ok(crate::sources::AnySource::BigQueryExport(bq)) => match bq.check().await {
+                Ok(schema) => Line {
+                    name,
+                    ok: true,
+                    detail: schema.describe(),
+                },
+                Err(e) => Line {
+                    name,
+                    ok: false,
+                    detail: e.to_string(),
+                },
+            },
+            Ok(_) => unreachable!("source.kind is bigquery_export"),
+            Err(e) => Line {
+                name,
+                ok: false,
+                detail: format!("{e:#}"),
+            },
+        });
+    }
     if s.sink.kind == SinkKind::Bigquery {
         let name = format!("sink (bigquery {})", s.bigquery.dataset);
         lines.push(match ctx.sink().await {

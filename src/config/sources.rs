@@ -1,4 +1,4 @@
-//! `[source]` and `[posthog]`.
+//! `[source]`, `[posthog]` and `[bigquery_export]`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,9 +13,10 @@ use super::secret::Secret;
 pub enum SourceKind {
     File,
     Posthog,
+    BigqueryExport,
 }
 
-lenient::named_enum!(SourceKind { File => "file", Posthog => "posthog" });
+lenient::named_enum!(SourceKind { File => "file", Posthog => "posthog", BigqueryExport => "bigquery_export" });
 
 /// `[source]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -76,4 +77,33 @@ pub struct RateLimitSettings {
     pub per_minute: u32,
     pub per_hour: u32,
     pub concurrency: u32,
+}
+
+/// `[bigquery_export]`: the table PostHog's BigQuery batch export writes. Jobs run with the
+/// `[bigquery]` connection (project, location, credentials, endpoint).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BigQueryExportSettings {
+    /// `project.dataset.table`.
+    #[serde(default, deserialize_with = "lenient::opt_string")]
+    pub table: Option<String>,
+    /// Rows per result page.
+    pub page_size: u32,
+    /// Re-read this much ingestion time before the cursor: must exceed how long one export
+    /// batch takes to land (its `bq_ingested_timestamp` is taken before the load finishes).
+    #[serde(with = "humantime_serde")]
+    pub overlap: Duration,
+    /// Read only rows the export wrote at least this long ago.
+    #[serde(with = "humantime_serde")]
+    pub settle: Duration,
+    /// How long after its timestamp an event may still arrive and be read: bounds the
+    /// timestamp of the incremental query, so BigQuery prunes partitions.
+    #[serde(with = "humantime_serde")]
+    pub max_lateness: Duration,
+    /// Persons per journey query.
+    pub persons_per_query: u32,
+    /// How far back the very first run reads.
+    pub initial_days: u32,
+    /// Events that can start a session (touchpoint candidates besides those with a signal).
+    pub touch_events: Vec<String>,
 }

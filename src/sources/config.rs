@@ -1,6 +1,7 @@
 //! Which event source runs, chosen by `source.kind`; each kind carries its own validated
-//! settings (see `file/config.rs`, `posthog/config.rs`).
+//! settings (see `file/config.rs`, `posthog/config.rs`, `bigquery_export/config.rs`).
 
+use super::bigquery_export::{BigQueryExportConfig, BigQueryExportSource};
 use super::file::{FileConfig, FileSource};
 use super::posthog::{PostHogConfig, PostHogSource};
 use super::AnySource;
@@ -11,6 +12,7 @@ use crate::config::{Problems, Settings, SourceKind};
 pub enum SourceConfig {
     File(FileConfig),
     PostHog(PostHogConfig),
+    BigQueryExport(BigQueryExportConfig),
 }
 
 impl SourceConfig {
@@ -21,6 +23,9 @@ impl SourceConfig {
             SourceKind::Posthog => {
                 PostHogConfig::from_settings(&s.posthog).map(SourceConfig::PostHog)
             }
+            SourceKind::BigqueryExport => {
+                BigQueryExportConfig::from_settings(s).map(SourceConfig::BigQueryExport)
+            }
         }
     }
 
@@ -29,6 +34,9 @@ impl SourceConfig {
         Ok(match self {
             SourceConfig::File(c) => AnySource::File(FileSource::new(c.path().to_path_buf())),
             SourceConfig::PostHog(c) => AnySource::PostHog(PostHogSource::new(c)?),
+            SourceConfig::BigQueryExport(c) => {
+                AnySource::BigQueryExport(BigQueryExportSource::new(c))
+            }
         })
     }
 }

@@ -1,9 +1,13 @@
-//! Event sources: PostHog's query API and PostHog export files. A source only reads; the
+//! Event sources: PostHog's query API, PostHog's BigQuery batch export and PostHog export
+//! files. A source only reads; the
 //! pipeline decides what is new and moves the cursor after the sink acknowledged.
 
+pub mod bigquery_export;
+pub mod columns;
 mod config;
 pub mod file;
 pub mod horizon;
+pub mod marking;
 pub mod posthog;
 pub mod wire;
 
@@ -96,6 +100,7 @@ pub trait Source {
 pub enum AnySource {
     File(file::FileSource),
     PostHog(posthog::PostHogSource),
+    BigQueryExport(bigquery_export::BigQueryExportSource),
 }
 
 impl Source for AnySource {
@@ -103,6 +108,7 @@ impl Source for AnySource {
         match self {
             AnySource::File(s) => s.job(),
             AnySource::PostHog(s) => s.job(),
+            AnySource::BigQueryExport(s) => s.job(),
         }
     }
 
@@ -110,6 +116,7 @@ impl Source for AnySource {
         match self {
             AnySource::File(s) => s.extract(req, rules).await,
             AnySource::PostHog(s) => s.extract(req, rules).await,
+            AnySource::BigQueryExport(s) => s.extract(req, rules).await,
         }
     }
 }

@@ -7,5 +7,6 @@ mod support;
 mod ads;
 mod auth;
 mod emulator;
+mod export;
 mod rejects;
 mod report;

@@ -150,6 +150,27 @@ impl Emulator {
         Some(r.json().await.unwrap())
     }
 
+    /// insertAll of raw JSON rows, 500 per request.
+    pub async fn insert(&self, dataset: &str, table: &str, rows: &[Value]) {
+        for chunk in rows.chunks(500) {
+            let body =
+                json!({"rows": chunk.iter().map(|r| json!({"json": r})).collect::<Vec<_>>()});
+            let r = self
+                .http
+                .post(format!(
+                    "{}/projects/{PROJECT}/datasets/{dataset}/tables/{table}/insertAll",
+                    self.v2()
+                ))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let text = r.text().await.unwrap();
+            assert!(status.is_success() && !text.contains("\"index\""), "{text}");
+        }
+    }
+
     /// tables.insert with a raw table resource.
     pub async fn create_table(&self, dataset: &str, body: Value) {
         let _ = self

@@ -1,0 +1,278 @@
+//! PostHog's BigQuery batch export as an event source, read incrementally by the time the
+//! export wrote each row (`bq_ingested_timestamp`), like the PostHog source reads by ingestion
+//! time: each run takes the rows written since the committed horizon, up to now minus a settle
+//! delay, stamped no earlier than `max_lateness` before it (so BigQuery prunes the table's
+//! day partitions on `timestamp`). Then the converting persons' earlier touches are read over
+//! the lookback window, in batches of persons. A backfill day reads by event time instead.
+//! Results are read a page at a time; the export's duplicate rows (it is at-least-once) are
+//! skipped by uuid like any other duplicate.
+
+mod config;
+mod query;
+mod rows;
+mod schema;
+
+use std::sync::Arc;
+
+use tokio::sync::OnceCell;
+
+use super::horizon::Horizon;
+use super::marking::{Converting, Marking, Scanned};
+use super::{columns, ParseRules, ReadRequest, Source, SourceError};
+use crate::bigquery::{Connection, Param};
+use crate::domain::extract::{Extract, SkipReason};
+use crate::domain::time::MICROS_PER_DAY;
+pub use config::{BigQueryExportConfig, TableRef};
+use query::{Queries, ScanKind};
+pub use schema::ExportSchema;
+
+/// The export source. It connects on first use, so building it needs no network.
+#[derive(Debug, Clone)]
+pub struct BigQueryExportSource {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    conf: BigQueryExportConfig,
+    conn: OnceCell<Connection>,
+}
+
+fn failed((kind, e): (crate::http::ErrorKind, anyhow::Error)) -> SourceError {
+    SourceError::of(kind, e)
+}
+
+impl BigQueryExportSource {
+    pub fn new(conf: &BigQueryExportConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                conf: conf.clone(),
+                conn: OnceCell::new(),
+            }),
+        }
+    }
+
+    async fn connection(&self) -> Result<&Connection, SourceError> {
+        self.inner
+            .conn
+            .get_or_try_init(|| Connection::open(&self.inner.conf.conn))
+            .await
+            .map_err(|e| SourceError::Permanent(e.context("connecting to BigQuery")))
+    }
+
+    /// Reads the export table's schema: every missing column is named.
+    pub async fn check(&self) -> Result<ExportSchema, SourceError> {
+        let conn = self.connection().await?;
+        let t = &self.inner.conf.table;
+        let table = conn
+            .client
+            .table()
+            .get(&t.project, &t.dataset, &t.table, None)
+            .await
+            .map_err(|e| failed(crate::bigquery::classify(e, &format!("reading table {t}"))))?;
+        ExportSchema::of(&table)
+            .map_err(|m| SourceError::Permanent(anyhow::anyhow!("export table {t}: {m}")))
+    }
+
+    /// Reads every page of one query into `out`.
+    async fn scan(
+        &self,
+        label: &str,
+        (sql, params): (&str, &[Param]),
+        (mark, q, rules): (&Marking, &Queries, &ParseRules),
+        out: &mut Scanned,
+    ) -> Result<(), SourceError> {
+        let conn = self.connection().await?;
+        let mut pages = conn
+            .pages(sql, params, self.inner.conf.page_size)
+            .await
+            .map_err(failed)?;
+        let (mut page, mut rows) = (0u64, 0u64);
+        while let Some(batch) = pages.next().await.map_err(failed)? {
+            page += 1;
+            rows += batch.len() as u64;
+            for row in batch {
+                out.ex.count_read();
+                match columns::to_event(rows::scalars(row), q.width()) {
+                    Ok((ev, ingested_at)) => out.take(mark, &ev, ingested_at, rules),
+                    Err(e) => {
+                        out.ex.counts.skip(SkipReason::Malformed);
+                        tracing::warn!(scan = label, page, error = %e, "skipped a malformed row");
+                    }
+                }
+            }
+            tracing::info!(scan = label, page, rows, "read BigQuery export page");
+        }
+        tracing::info!(
+            scan = label,
+            rows,
+            bytes_processed = pages.bytes_processed.unwrap_or(0),
+            "BigQuery export scan done"
+        );
+        Ok(())
+    }
+}
+
+impl Source for BigQueryExportSource {
+    fn job(&self) -> String {
+        format!("bigquery_export:{}", self.inner.conf.table)
+    }
+
+    async fn extract(&self, req: &ReadRequest, rules: &ParseRules) -> Result<Extract, SourceError> {
+        let conf = &self.inner.conf;
+        let schema = self.check().await?;
+        if !schema.partitioned {
+            tracing::warn!(table = %conf.table, "the export table is not partitioned on timestamp: every query scans all of it");
+        }
+        let latest = req.latest_allowed();
+        let conversion_events: Vec<String> = rules
+            .extract
+            .conversions
+            .defs
+            .iter()
+            .map(|d| d.event.clone())
+            .collect();
+        let q = Queries::new(
+            &conf.table.sql(),
+            schema,
+            &conversion_events,
+            &conf.touch_events,
+            &rules.slots,
+        );
+        let events = Param::StringArray("events", q.events.clone());
+        let mut out = Scanned::default();
+
+        // The new rows: a backfill day by event time, else by the time the export wrote them.
+        let (horizon, range) = match req.window {
+            Some((from, to)) => {
+                let mark = Marking {
+                    fresh: true,
+                    tail: Arc::default(),
+                    next_from: None,
+                    latest,
+                    late_after_micros: i64::MAX,
+                };
+                let params = [
+                    Param::Timestamp("from", from),
+                    Param::Timestamp("to", to),
+                    events.clone(),
+                ];
+                let sql = q.select(ScanKind::Stamped);
+                self.scan("day", (&sql, &params), (&mark, &q, rules), &mut out)
+                    .await?;
+                (None, (from, to))
+            }
+            None => {
+                let stored = match &req.cursor {
+                    Some(text) => Horizon::parse(text).map_err(SourceError::Permanent)?,
+                    None => Horizon::default(),
+                };
+                let to = req.now.add_micros(-(conf.settle.as_micros() as i64));
+                let from = stored
+                    .from
+                    .unwrap_or_else(|| to.add_micros(-(conf.initial_days as i64) * MICROS_PER_DAY));
+                let to = to.max(from);
+                let overlap = conf.overlap.as_micros() as i64;
+                let next_from = to.add_micros(-overlap).max(from);
+                let mark = Marking {
+                    fresh: true,
+                    tail: Arc::new(stored.tail.clone()),
+                    next_from: Some(next_from),
+                    latest,
+                    late_after_micros: overlap,
+                };
+                let min_ts = from.add_micros(-(conf.max_lateness.as_micros() as i64));
+                let params = [
+                    Param::Timestamp("from", from),
+                    Param::Timestamp("to", to),
+                    Param::Timestamp("min_ts", min_ts),
+                    events.clone(),
+                ];
+                tracing::info!(from = %from, to = %to, min_ts = %min_ts, "reading rows the export wrote");
+                let sql = q.select(ScanKind::Ingested);
+                self.scan("new rows", (&sql, &params), (&mark, &q, rules), &mut out)
+                    .await?;
+                (Some(next_from), (from, to))
+            }
+        };
+
+        // Journeys of the persons with new conversions: their touches before the window.
+        let mut converting = Converting::of(&out.ex);
+        if !schema.person_id {
+            // Without PostHog's person id, reach the ids the window links to converters.
+            let known: std::collections::HashSet<String> =
+                converting.distinct_ids.iter().cloned().collect();
+            for (a, b) in &out.ex.links {
+                if known.contains(a.as_ref()) {
+                    converting.distinct_ids.push(b.to_string());
+                }
+                if known.contains(b.as_ref()) {
+                    converting.distinct_ids.push(a.to_string());
+                }
+            }
+            converting.distinct_ids.sort();
+            converting.distinct_ids.dedup();
+        }
+        if let Some((first_conv, last_conv)) = converting.span {
+            let start = first_conv.add_micros(-req.lookback_micros - req.training_micros);
+            // Backfill: history before the day (the day itself was read whole). Incremental:
+            // what the export had written before this window, up to the last new conversion.
+            let (until, ingested_before) = match req.window {
+                Some((from, _)) => (from, latest.add_micros(1)),
+                None => (last_conv.add_micros(1), range.0),
+            };
+            if start < until {
+                let mut persons: Vec<(String, bool)> = converting
+                    .person_ids
+                    .iter()
+                    .map(|p| (p.clone(), true))
+                    .chain(converting.distinct_ids.iter().map(|d| (d.clone(), false)))
+                    .collect();
+                persons.sort();
+                let batches = persons.chunks(conf.persons_per_query).count();
+                tracing::info!(persons = persons.len(), batches, since = %start, "reading journeys of converting persons");
+                let mark = Marking::history(latest);
+                let sql = q.select(ScanKind::Journeys);
+                let mut history = Scanned::default();
+                for (i, batch) in persons.chunks(conf.persons_per_query).enumerate() {
+                    let ids = |person: bool| {
+                        batch
+                            .iter()
+                            .filter(|p| p.1 == person)
+                            .map(|p| p.0.clone())
+                            .collect::<Vec<_>>()
+                    };
+                    let params = [
+                        Param::Timestamp("from", start),
+                        Param::Timestamp("to", until),
+                        Param::Timestamp("ingested_before", ingested_before),
+                        Param::StringArray("person_ids", ids(true)),
+                        Param::StringArray("distinct_ids", ids(false)),
+                        events.clone(),
+                    ];
+                    let label = format!("journeys batch {}/{batches}", i + 1);
+                    self.scan(&label, (&sql, &params), (&mark, &q, rules), &mut history)
+                        .await?;
+                }
+                out.ex.merge(history.ex);
+            }
+        }
+        let mut ex = out.ex;
+        ex.read_from = Some(range.0);
+        ex.read_until = Some(range.1);
+        if let Some(next_from) = horizon {
+            let next = Horizon {
+                from: Some(next_from),
+                tail: out.tail.into_iter().collect(),
+            };
+            ex.cursor_label = Some(format!("export written through {}", range.1));
+            ex.next_cursor = Some(next.to_text());
+        }
+        tracing::info!(
+            read = ex.counts.read,
+            late_events = ex.counts.late_events,
+            "BigQuery export extract done"
+        );
+        Ok(ex)
+    }
+}
