@@ -9,11 +9,13 @@ use std::path::Path;
 use attrsync::cli::Context;
 use attrsync::domain::time::Timestamp;
 use attrsync::generate::{generate, GenerateOptions, Shape};
-use attrsync::pipeline::{Outcome, RunSummary};
+use attrsync::pipeline::{Outcome, RunError, RunSummary};
+use attrsync::sources::Source;
 use attrsync::store::{RunStore, Trigger};
 use serde_json::{json, Value};
 
 use crate::support::bqemu::{Emulator, PROJECT};
+use crate::support::faulty::{Fault, Faulty};
 use crate::support::read_table;
 
 const RULE_MODELS: [&str; 6] = [
@@ -109,6 +111,14 @@ fn rows(evs: &[Value], person: &HashMap<String, String>, at: Option<Timestamp>) 
 
 /// One cycle into a local sink under `dir`, with `env` on top of the defaults.
 async fn cycle(dir: &Path, env: &[(&str, &str)]) -> RunSummary {
+    try_cycle(dir, env).await.0.unwrap()
+}
+
+/// One cycle; its outcome, and the events cursor stored after it.
+async fn try_cycle(
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> (Result<RunSummary, RunError>, Option<String>) {
     std::fs::create_dir_all(dir).unwrap();
     let out = dir.join("out").display().to_string();
     let db = format!("sqlite://{}", dir.join("runs.db").display());
@@ -121,10 +131,13 @@ async fn cycle(dir: &Path, env: &[(&str, &str)]) -> RunSummary {
     let ctx = Context::new(crate::support::settings(&all));
     let p = ctx.pipeline().await.unwrap();
     p.store().migrate().await.unwrap();
-    match p.run_once(Trigger::Manual).await.unwrap() {
-        Outcome::Completed(s) => *s,
-        other => panic!("{other:?}"),
-    }
+    let outcome = match p.run_once(Trigger::Manual).await {
+        Ok(Outcome::Completed(s)) => Ok(*s),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e),
+    };
+    let job = p.source().job();
+    (outcome, p.store().cursor(&job, "events").await.unwrap())
 }
 
 fn export_env<'a>(endpoint: &'a str, table: &'a str) -> Vec<(&'static str, &'a str)> {
@@ -401,4 +414,89 @@ async fn a_backfill_reads_each_day_by_event_time_with_its_journeys() {
     // Journeys reach back before each day: rule-based credits match the file source's.
     let compared = assert_same(&a, &b, Some(&RULE_MODELS), None);
     assert!(compared > 50, "{compared}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_are_retried_or_fail_the_run_keeping_the_cursor() {
+    let emu = Emulator::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(dir.path(), 60, 3);
+    let person = person_ids(&evs);
+    let (late, on_time) = evs.split_at(evs.len() / 10);
+    export_table(&emu, "events", false).await;
+    emu.insert("posthog", "events", &rows(on_time, &person, None))
+        .await;
+    let proxy = Faulty::start(&emu.endpoint()).await;
+    let endpoint = proxy.endpoint();
+    let table = format!("{PROJECT}.posthog.events");
+    let mut env = export_env(&endpoint, &table);
+    env.push(("ATTRSYNC__BIGQUERY_EXPORT__PAGE_SIZE", "40"));
+    let run_dir = dir.path().join("export");
+
+    // A backend error and a body cut short while paging: retried, nothing lost.
+    proxy.inject(
+        "/queries/",
+        vec![Fault::Error(503, "backendError"), Fault::Malformed],
+    );
+    let (first, cursor) = try_cycle(&run_dir, &env).await;
+    let first = first.expect("retried past transient failures");
+    let pages = proxy
+        .seen()
+        .iter()
+        .filter(|r| r.contains("/queries/"))
+        .count();
+    assert!(
+        pages >= 4,
+        "paged through the result: {pages} page requests"
+    );
+    let on_time_conversions = on_time
+        .iter()
+        .filter(|e| e["event"] == "purchase" || e["event"] == "signed_up")
+        .count();
+    assert_eq!(first.conversions as usize, on_time_conversions);
+
+    // Rows the export writes later; the query is refused: the run fails, its cause is
+    // recorded and the cursor stays.
+    emu.insert(
+        "posthog",
+        "events",
+        &rows(late, &person, Some(Timestamp::now())),
+    )
+    .await;
+    proxy.inject("/queries", vec![Fault::Error(400, "invalidQuery")]);
+    let (failed, after) = try_cycle(&run_dir, &env).await;
+    let err = failed.expect_err("a refused query fails the run");
+    assert_eq!(err.kind, attrsync::http::ErrorKind::Permanent);
+    assert_eq!(after, cursor, "the cursor does not move");
+    let ctx = Context::new(crate::support::settings(&[(
+        "ATTRSYNC__RUN_STORE__URL",
+        &format!("sqlite://{}", run_dir.join("runs.db").display()),
+    )]));
+    let last = ctx
+        .store()
+        .await
+        .unwrap()
+        .recent(1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert!(
+        last.error
+            .as_deref()
+            .is_some_and(|e| e.contains("invalidQuery")),
+        "{:?}",
+        last.error
+    );
+
+    // The next cycle reads the late rows once.
+    let (third, moved) = try_cycle(&run_dir, &env).await;
+    let third = third.unwrap();
+    assert_ne!(moved, cursor);
+    let late_conversions = late
+        .iter()
+        .filter(|e| e["event"] == "purchase" || e["event"] == "signed_up")
+        .count();
+    assert_eq!(third.conversions as usize, late_conversions);
+    let keys = read_table(&run_dir.join("out"), "conversions");
+    assert_eq!(keys.len(), on_time_conversions + late_conversions);
 }

@@ -8,6 +8,7 @@ pub mod echo;
 pub mod events;
 pub mod fake_ecb;
 pub mod fake_posthog;
+pub mod faulty;
 pub mod hogql;
 pub mod pg;
 pub mod process;
