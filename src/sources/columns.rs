@@ -3,6 +3,8 @@
 //! attribution reads, `alias`, then the configured extra properties.
 
 use crate::domain::event::{EventRef, RawProps};
+use crate::domain::extract::{CREATE_ALIAS, IDENTIFY, MERGE_DANGEROUSLY};
+use crate::domain::platform::ClickIdKind;
 use crate::domain::time::Timestamp;
 use crate::sources::wire::{Scalar, WireError, WireEvent};
 
@@ -43,6 +45,24 @@ pub const FIXED: [&str; 6] = [
 
 /// `alias` is selected last of the known properties.
 pub const ALIAS: &str = "alias";
+
+/// Event names a query always wants: conversions, identity events and touch events, sorted.
+pub fn wanted_events(conversion_events: &[String], touch_events: &[String]) -> Vec<String> {
+    let mut events: Vec<String> = conversion_events.to_vec();
+    events.extend([IDENTIFY, CREATE_ALIAS, MERGE_DANGEROUSLY].map(String::from));
+    events.extend(touch_events.iter().cloned());
+    events.sort();
+    events.dedup();
+    events
+}
+
+/// Properties whose presence makes any event a possible touchpoint (besides an external
+/// `$referring_domain`).
+pub fn signal_properties() -> impl Iterator<Item = &'static str> {
+    ["utm_source", "utm_medium", "utm_campaign"]
+        .into_iter()
+        .chain(ClickIdKind::ALL.map(|k| k.param()))
+}
 
 /// Converts one row of a page (the columns above) into the event and its ingestion time.
 pub fn to_event(

@@ -51,6 +51,18 @@ pub struct ParseRules {
     pub extract: ExtractRules,
 }
 
+impl ParseRules {
+    /// The events the configured conversions are made of.
+    pub fn conversion_events(&self) -> Vec<String> {
+        self.extract
+            .conversions
+            .defs
+            .iter()
+            .map(|d| d.event.clone())
+            .collect()
+    }
+}
+
 /// Why a source could not deliver; the variant says what the caller should do.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

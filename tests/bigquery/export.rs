@@ -196,11 +196,19 @@ fn assert_same(
     compared
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_export_source_writes_what_the_file_source_writes_from_the_same_events() {
+/// An emulator, 150 generated persons over `days`, and the file source's run on them
+/// (`<dir>/file/out`).
+struct Setup {
+    emu: Emulator,
+    dir: tempfile::TempDir,
+    evs: Vec<Value>,
+    person: HashMap<String, String>,
+}
+
+async fn setup(days: u32) -> Setup {
     let emu = Emulator::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let evs = events(dir.path(), 150, 6);
+    let evs = events(dir.path(), 150, days);
     let person = person_ids(&evs);
     let file = dir.path().join("events.ndjson").display().to_string();
     cycle(
@@ -208,6 +216,22 @@ async fn the_export_source_writes_what_the_file_source_writes_from_the_same_even
         &[("ATTRSYNC__SOURCE__PATH", &file)],
     )
     .await;
+    Setup {
+        emu,
+        dir,
+        evs,
+        person,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_export_source_writes_what_the_file_source_writes_from_the_same_events() {
+    let Setup {
+        emu,
+        dir,
+        evs,
+        person,
+    } = setup(6).await;
 
     let endpoint = emu.endpoint();
     for (table, json_properties) in [("events", false), ("events_json", true)] {
@@ -233,16 +257,12 @@ async fn the_export_source_writes_what_the_file_source_writes_from_the_same_even
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_written_late_arrive_in_the_next_cycle_and_nothing_is_written_twice() {
-    let emu = Emulator::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let evs = events(dir.path(), 150, 4);
-    let person = person_ids(&evs);
-    let file = dir.path().join("events.ndjson").display().to_string();
-    cycle(
-        &dir.path().join("file"),
-        &[("ATTRSYNC__SOURCE__PATH", &file)],
-    )
-    .await;
+    let Setup {
+        emu,
+        dir,
+        evs,
+        person,
+    } = setup(4).await;
 
     // Conversions of the last two days (and their sessions' events) reach BigQuery late: a
     // phone that was offline, an export batch that failed and was retried.

@@ -125,13 +125,7 @@ impl Source for BigQueryExportSource {
             tracing::warn!(table = %conf.table, "the export table is not partitioned on timestamp: every query scans all of it");
         }
         let latest = req.latest_allowed();
-        let conversion_events: Vec<String> = rules
-            .extract
-            .conversions
-            .defs
-            .iter()
-            .map(|d| d.event.clone())
-            .collect();
+        let conversion_events = rules.conversion_events();
         let q = Queries::new(
             &conf.table.sql(),
             schema,

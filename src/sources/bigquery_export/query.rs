@@ -5,9 +5,7 @@
 
 use super::schema::ExportSchema;
 use crate::domain::conversion::PropertySlots;
-use crate::domain::extract::{CREATE_ALIAS, IDENTIFY, MERGE_DANGEROUSLY};
-use crate::domain::platform::ClickIdKind;
-use crate::sources::columns::{ALIAS, PROPERTY_COLUMNS};
+use crate::sources::columns::{signal_properties, wanted_events, ALIAS, PROPERTY_COLUMNS};
 
 /// Which rows a query reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,14 +68,8 @@ impl Queries {
         cols.extend(PROPERTY_COLUMNS.iter().map(|p| property(p)));
         cols.push(property(ALIAS));
         cols.extend(extras.iter().map(|e| property(e)));
-        let mut events: Vec<String> = conversion_events.to_vec();
-        events.extend([IDENTIFY, CREATE_ALIAS, MERGE_DANGEROUSLY].map(String::from));
-        events.extend(touch_events.iter().cloned());
-        events.sort();
-        events.dedup();
-        let mut signal: Vec<String> = ["utm_source", "utm_medium", "utm_campaign"]
-            .into_iter()
-            .chain(ClickIdKind::ALL.map(|k| k.param()))
+        let events = wanted_events(conversion_events, touch_events);
+        let mut signal: Vec<String> = signal_properties()
             .map(|p| format!("{} IS NOT NULL", property(p)))
             .collect();
         let referring = property("$referring_domain");

@@ -107,13 +107,7 @@ impl Source for PostHogSource {
     async fn extract(&self, req: &ReadRequest, rules: &ParseRules) -> Result<Extract, SourceError> {
         let inner = &self.inner;
         let latest = req.latest_allowed();
-        let conversion_events: Vec<String> = rules
-            .extract
-            .conversions
-            .defs
-            .iter()
-            .map(|d| d.event.clone())
-            .collect();
+        let conversion_events = rules.conversion_events();
         let q = Arc::new(Queries::new(
             &conversion_events,
             &inner.touch_events,

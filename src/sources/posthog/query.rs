@@ -2,10 +2,8 @@
 //! query text is fixed per configuration, so it never contains data.
 
 use crate::domain::conversion::PropertySlots;
-use crate::domain::extract::{CREATE_ALIAS, IDENTIFY, MERGE_DANGEROUSLY};
-use crate::domain::platform::ClickIdKind;
 use crate::domain::time::Timestamp;
-use crate::sources::columns::{ALIAS, FIXED, PROPERTY_COLUMNS};
+use crate::sources::columns::{signal_properties, wanted_events, ALIAS, FIXED, PROPERTY_COLUMNS};
 
 /// Query names, as they appear in PostHog's query log.
 pub const COUNT: &str = "attrsync_count";
@@ -101,14 +99,8 @@ impl Queries {
         cols.extend(PROPERTY_COLUMNS.iter().map(|p| property(p)));
         cols.push(property(ALIAS));
         cols.extend(extras.iter().map(|e| property(e)));
-        let mut events: Vec<String> = conversion_events.to_vec();
-        events.extend([IDENTIFY, CREATE_ALIAS, MERGE_DANGEROUSLY].map(String::from));
-        events.extend(touch_events.iter().cloned());
-        events.sort();
-        events.dedup();
-        let mut signal: Vec<String> = ["utm_source", "utm_medium", "utm_campaign"]
-            .into_iter()
-            .chain(ClickIdKind::ALL.map(|k| k.param()))
+        let events = wanted_events(conversion_events, touch_events);
+        let mut signal: Vec<String> = signal_properties()
             .map(|p| format!("{} IS NOT NULL", property(p)))
             .collect();
         signal.push("(properties.$referring_domain IS NOT NULL AND properties.$referring_domain != '$direct')".into());
