@@ -64,6 +64,30 @@ pub fn signal_properties() -> impl Iterator<Item = &'static str> {
         .chain(ClickIdKind::ALL.map(|k| k.param()))
 }
 
+/// The select list after the six fixed columns: every property column, `alias`, then the
+/// configured extras, each read by `property`.
+pub fn property_columns(property: impl Fn(&str) -> String, extras: &[String]) -> Vec<String> {
+    PROPERTY_COLUMNS
+        .iter()
+        .copied()
+        .chain([ALIAS])
+        .chain(extras.iter().map(String::as_str))
+        .map(property)
+        .collect()
+}
+
+/// The conditions of which any makes an event a possible touchpoint, each property read by
+/// `property`: a signal property present, or an external referring domain.
+pub fn signal_terms(property: impl Fn(&str) -> String) -> Vec<String> {
+    let referring = property("$referring_domain");
+    signal_properties()
+        .map(|p| format!("{} IS NOT NULL", property(p)))
+        .chain([format!(
+            "({referring} IS NOT NULL AND {referring} != '$direct')"
+        )])
+        .collect()
+}
+
 /// Converts one row of a page (the columns above) into the event and its ingestion time.
 pub fn to_event(
     row: Vec<Scalar<'_>>,

@@ -27,6 +27,14 @@ pub struct Marking {
 }
 
 impl Marking {
+    /// Rows of a backfill day: all fresh, nothing noted for a cursor.
+    pub fn day(latest: Timestamp) -> Self {
+        Self {
+            fresh: true,
+            ..Self::history(latest)
+        }
+    }
+
     /// Rows of history (a converting person's earlier touches): never fresh, nothing noted.
     pub fn history(latest: Timestamp) -> Self {
         Self {

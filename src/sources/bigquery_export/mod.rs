@@ -139,13 +139,7 @@ impl Source for BigQueryExportSource {
         // The new rows: a backfill day by event time, else by the time the export wrote them.
         let (horizon, range) = match req.window {
             Some((from, to)) => {
-                let mark = Marking {
-                    fresh: true,
-                    tail: Arc::default(),
-                    next_from: None,
-                    latest,
-                    late_after_micros: i64::MAX,
-                };
+                let mark = Marking::day(latest);
                 let params = [
                     Param::Timestamp("from", from),
                     Param::Timestamp("to", to),

@@ -5,7 +5,7 @@
 
 use super::schema::ExportSchema;
 use crate::domain::conversion::PropertySlots;
-use crate::sources::columns::{signal_properties, wanted_events, ALIAS, PROPERTY_COLUMNS};
+use crate::sources::columns::{property_columns, signal_terms, wanted_events, PROPERTY_COLUMNS};
 
 /// Which rows a query reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,17 +65,9 @@ impl Queries {
             person.into(),
             "UNIX_MICROS(bq_ingested_timestamp)".into(),
         ];
-        cols.extend(PROPERTY_COLUMNS.iter().map(|p| property(p)));
-        cols.push(property(ALIAS));
-        cols.extend(extras.iter().map(|e| property(e)));
+        cols.extend(property_columns(property, &extras));
         let events = wanted_events(conversion_events, touch_events);
-        let mut signal: Vec<String> = signal_properties()
-            .map(|p| format!("{} IS NOT NULL", property(p)))
-            .collect();
-        let referring = property("$referring_domain");
-        signal.push(format!(
-            "({referring} IS NOT NULL AND {referring} != '$direct')"
-        ));
+        let signal = signal_terms(property);
         Self {
             table: table.to_string(),
             select: cols.join(", "),

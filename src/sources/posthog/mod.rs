@@ -123,13 +123,7 @@ impl Source for PostHogSource {
                 b["from"] = json!(query::ch_time(from));
                 b["to"] = json!(query::ch_time(to));
                 let scans = inner.slices(ScanKind::Stamped, &q, &b, (from, to)).await?;
-                let mark = Marking {
-                    fresh: true,
-                    tail: Arc::default(),
-                    next_from: None,
-                    latest,
-                    late_after_micros: i64::MAX,
-                };
+                let mark = Marking::day(latest);
                 (scans, mark, None, (from, to))
             }
             None => {

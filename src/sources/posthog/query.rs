@@ -3,7 +3,9 @@
 
 use crate::domain::conversion::PropertySlots;
 use crate::domain::time::Timestamp;
-use crate::sources::columns::{signal_properties, wanted_events, ALIAS, FIXED, PROPERTY_COLUMNS};
+use crate::sources::columns::{
+    property_columns, signal_terms, wanted_events, FIXED, PROPERTY_COLUMNS,
+};
 
 /// Query names, as they appear in PostHog's query log.
 pub const COUNT: &str = "attrsync_count";
@@ -96,14 +98,9 @@ impl Queries {
     ) -> Self {
         let extras: Vec<String> = slots.names().to_vec();
         let mut cols: Vec<String> = FIXED.iter().map(|c| c.to_string()).collect();
-        cols.extend(PROPERTY_COLUMNS.iter().map(|p| property(p)));
-        cols.push(property(ALIAS));
-        cols.extend(extras.iter().map(|e| property(e)));
+        cols.extend(property_columns(property, &extras));
         let events = wanted_events(conversion_events, touch_events);
-        let mut signal: Vec<String> = signal_properties()
-            .map(|p| format!("{} IS NOT NULL", property(p)))
-            .collect();
-        signal.push("(properties.$referring_domain IS NOT NULL AND properties.$referring_domain != '$direct')".into());
+        let signal = signal_terms(property);
         Self {
             select: cols.join(", "),
             signal: format!("(event IN {{events}} OR {})", signal.join(" OR ")),
