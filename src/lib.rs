@@ -11,6 +11,7 @@ pub mod generate;
 pub mod http;
 pub mod offline;
 pub mod pipeline;
+pub mod pushdown;
 pub mod redact;
 pub mod report;
 pub mod scheduler;

@@ -28,7 +28,7 @@ const RULE_MODELS: [&str; 6] = [
 ];
 
 /// Generated events (PostHog export shape), oldest first.
-fn events(dir: &Path, persons: u64, days: u32) -> Vec<Value> {
+pub fn events(dir: &Path, persons: u64, days: u32) -> Vec<Value> {
     let out = dir.join("events.ndjson");
     generate(
         &GenerateOptions {
@@ -54,7 +54,7 @@ fn events(dir: &Path, persons: u64, days: u32) -> Vec<Value> {
 
 /// PostHog's person after merges: every distinct id an `$identify` joined gets the
 /// identified one.
-fn person_ids(evs: &[Value]) -> HashMap<String, String> {
+pub fn person_ids(evs: &[Value]) -> HashMap<String, String> {
     let mut person = HashMap::new();
     for e in evs.iter().filter(|e| e["event"] == "$identify") {
         let user = e["distinct_id"].as_str().unwrap().to_string();
@@ -67,7 +67,7 @@ fn person_ids(evs: &[Value]) -> HashMap<String, String> {
 }
 
 /// The export table, with or without JSON-typed properties and `person_id`.
-async fn export_table(emu: &Emulator, table: &str, json_properties: bool) {
+pub async fn export_table(emu: &Emulator, table: &str, json_properties: bool) {
     let props = if json_properties { "JSON" } else { "STRING" };
     let fields = json!([
         {"name": "uuid", "type": "STRING"}, {"name": "event", "type": "STRING"},
@@ -91,7 +91,7 @@ async fn export_table(emu: &Emulator, table: &str, json_properties: bool) {
 }
 
 /// Export rows for `evs`, each written `delay_secs` after its timestamp (or at `at`).
-fn rows(evs: &[Value], person: &HashMap<String, String>, at: Option<Timestamp>) -> Vec<Value> {
+pub fn rows(evs: &[Value], person: &HashMap<String, String>, at: Option<Timestamp>) -> Vec<Value> {
     evs.iter()
         .map(|e| {
             let ts = Timestamp::parse(e["timestamp"].as_str().unwrap()).unwrap();
@@ -140,7 +140,7 @@ async fn try_cycle(
     (outcome, p.store().cursor(&job, "events").await.unwrap())
 }
 
-fn export_env<'a>(endpoint: &'a str, table: &'a str) -> Vec<(&'static str, &'a str)> {
+pub fn export_env<'a>(endpoint: &'a str, table: &'a str) -> Vec<(&'static str, &'a str)> {
     vec![
         ("ATTRSYNC__SOURCE__KIND", "bigquery_export"),
         ("ATTRSYNC__BIGQUERY_EXPORT__TABLE", table),

@@ -8,5 +8,6 @@ mod ads;
 mod auth;
 mod emulator;
 mod export;
+mod pushdown;
 mod rejects;
 mod report;

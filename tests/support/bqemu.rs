@@ -171,6 +171,16 @@ impl Emulator {
         }
     }
 
+    /// datasets.insert (an existing dataset is left as it is).
+    pub async fn create_dataset(&self, dataset: &str) {
+        let _ = self
+            .http
+            .post(format!("{}/projects/{PROJECT}/datasets", self.v2()))
+            .json(&json!({"datasetReference": {"projectId": PROJECT, "datasetId": dataset}}))
+            .send()
+            .await;
+    }
+
     /// tables.insert with a raw table resource.
     pub async fn create_table(&self, dataset: &str, body: Value) {
         let _ = self

@@ -8,7 +8,7 @@
 //! skipped by uuid like any other duplicate.
 
 mod config;
-mod query;
+pub mod query;
 mod rows;
 mod schema;
 

@@ -21,7 +21,7 @@ pub enum ScanKind {
 }
 
 /// A property read out of `properties` (a JSON string or JSON: `JSON_VALUE` takes both).
-fn property(name: &str) -> String {
+pub fn property(name: &str) -> String {
     // JSONPath with the member name quoted, inside a SQL string literal.
     let member = name.replace('\\', "\\\\").replace('"', "\\\"");
     let path = format!("$.\"{member}\"")
