@@ -10,6 +10,7 @@
 
 pub mod identity;
 pub mod stage;
+pub mod touchpoints;
 
 use crate::bigquery::{Connection, Param};
 

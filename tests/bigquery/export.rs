@@ -110,7 +110,7 @@ pub fn rows(evs: &[Value], person: &HashMap<String, String>, at: Option<Timestam
 }
 
 /// One cycle into a local sink under `dir`, with `env` on top of the defaults.
-async fn cycle(dir: &Path, env: &[(&str, &str)]) -> RunSummary {
+pub async fn cycle(dir: &Path, env: &[(&str, &str)]) -> RunSummary {
     try_cycle(dir, env).await.0.unwrap()
 }
 

@@ -11,8 +11,9 @@ use attrsync::sources::columns::wanted_events;
 use attrsync::sources::{ParseRules, ReadRequest, Source, SourceConfig};
 use serde_json::Value;
 
-use crate::export::{events, export_env, export_table, person_ids, rows};
+use crate::export::{cycle, events, export_env, export_table, person_ids, rows};
 use crate::support::bqemu::{Emulator, PROJECT};
+use crate::support::read_table;
 
 /// Runs a script; the rows of its last statement as text cells.
 async fn script(conn: &Connection, sql: &str, params: &[Param]) -> Vec<Vec<Option<String>>> {
@@ -37,7 +38,7 @@ async fn script(conn: &Connection, sql: &str, params: &[Param]) -> Vec<Vec<Optio
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn person_keys_in_sql_match_the_in_memory_identities() {
+async fn person_keys_and_touchpoints_in_sql_match_the_in_memory_engine() {
     let emu = Emulator::start().await;
     let dir = tempfile::tempdir().unwrap();
     let evs = events(dir.path(), 150, 6);
@@ -124,4 +125,66 @@ async fn person_keys_in_sql_match_the_in_memory_identities() {
     }
     assert!(merged > 20, "{merged} ids joined to another");
     assert_eq!(groups.len(), ids.persons(), "the same persons");
+
+    // Touchpoints: the memory engine's, written by one cycle of the export source.
+    attrsync::pushdown::touchpoints::classify(&conn, &work, &settings.channels)
+        .await
+        .map_err(|e| e.1)
+        .unwrap();
+    cycle(&dir.path().join("memory"), &export_env(&endpoint, &table)).await;
+    let memory = read_table(&dir.path().join("memory/out"), "touchpoints");
+    let fields = [
+        "person_key",
+        "session_id",
+        "channel",
+        "platform",
+        "source",
+        "medium",
+        "campaign",
+        "campaign_id",
+        "content",
+        "term",
+        "click_id_type",
+        "click_id_masked",
+        "referring_domain",
+        "landing_url",
+    ];
+    let sql = format!(
+        "SELECT touchpoint_id, CAST(UNIX_MICROS(touched_at) AS STRING), {} FROM {}",
+        fields
+            .iter()
+            .map(|f| format!("CAST({f} AS STRING)"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        work.t("touchpoints")
+    );
+    let ours: std::collections::HashMap<String, Vec<Option<String>>> = script(&conn, &sql, &[])
+        .await
+        .into_iter()
+        .map(|mut r| (r.remove(0).unwrap(), r))
+        .collect();
+    assert_eq!(ours.len(), memory.len(), "one touchpoint per session start");
+    let mut channels = HashSet::new();
+    for m in &memory {
+        let id = m["touchpoint_id"].as_str().unwrap();
+        let row = ours
+            .get(id)
+            .unwrap_or_else(|| panic!("touchpoint {id} missing"));
+        let at = Timestamp::parse(m["touched_at"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            row[0].as_deref(),
+            Some(at.micros().to_string().as_str()),
+            "{id} touched_at"
+        );
+        for (i, f) in fields.iter().enumerate() {
+            let want = match &m[*f] {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            };
+            assert_eq!(row[i + 1], want, "{id} {f}");
+        }
+        channels.insert(m["channel"].as_str().unwrap().to_string());
+    }
+    assert!(channels.len() >= 5, "several channels: {channels:?}");
 }
