@@ -8,6 +8,7 @@
 //! dataset of their own under a per-run prefix. (One multi-statement script would need fewer
 //! jobs, but the emulator binds no query parameters inside scripts.)
 
+pub mod conversions;
 pub mod identity;
 pub mod stage;
 pub mod touchpoints;

@@ -38,7 +38,7 @@ async fn script(conn: &Connection, sql: &str, params: &[Param]) -> Vec<Vec<Optio
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn person_keys_and_touchpoints_in_sql_match_the_in_memory_engine() {
+async fn person_keys_touchpoints_and_conversions_in_sql_match_the_in_memory_engine() {
     let emu = Emulator::start().await;
     let dir = tempfile::tempdir().unwrap();
     let evs = events(dir.path(), 150, 6);
@@ -56,7 +56,7 @@ async fn person_keys_and_touchpoints_in_sql_match_the_in_memory_engine() {
     let endpoint = emu.endpoint();
     let table = format!("{PROJECT}.posthog.events");
     let settings = crate::support::settings(&export_env(&endpoint, &table));
-    let (_, parse): (_, ParseRules) = plan_from(&settings).unwrap();
+    let (plan, parse): (_, ParseRules) = plan_from(&settings).unwrap();
     let (from, to) = (
         Timestamp::now().add_micros(-30 * 86_400_000_000),
         Timestamp::now(),
@@ -87,7 +87,8 @@ async fn person_keys_and_touchpoints_in_sql_match_the_in_memory_engine() {
     let conversions = parse.conversion_events();
     let work = attrsync::pushdown::Work::new(PROJECT, "work", "run_1_");
     emu.create_dataset("work").await;
-    let stage = attrsync::pushdown::stage::stage(&work, &format!("`{table}`"), true, &[]);
+    let stage =
+        attrsync::pushdown::stage::stage(&work, &format!("`{table}`"), true, parse.slots.names());
     let params = [
         Param::Timestamp("from", from),
         Param::Timestamp("to", to),
@@ -187,4 +188,62 @@ async fn person_keys_and_touchpoints_in_sql_match_the_in_memory_engine() {
         channels.insert(m["channel"].as_str().unwrap().to_string());
     }
     assert!(channels.len() >= 5, "several channels: {channels:?}");
+
+    // Conversions, with their values and the touchpoints in their windows.
+    attrsync::pushdown::conversions::find(
+        &conn,
+        &work,
+        &parse.extract.conversions,
+        &plan.conversion_lookback,
+    )
+    .await
+    .map_err(|e| e.1)
+    .unwrap();
+    let memory = read_table(&dir.path().join("memory/out"), "conversions");
+    let fields = [
+        "conversion_name",
+        "conversion_event",
+        "person_key",
+        "value_micros",
+        "currency",
+        "touchpoints_in_window",
+    ];
+    let sql = format!(
+        "SELECT conversion_id, CAST(UNIX_MICROS(converted_at) AS STRING), {} FROM {}",
+        fields
+            .iter()
+            .map(|f| format!("CAST({f} AS STRING)"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        work.t("conversions")
+    );
+    let ours: std::collections::HashMap<String, Vec<Option<String>>> = script(&conn, &sql, &[])
+        .await
+        .into_iter()
+        .map(|mut r| (r.remove(0).unwrap(), r))
+        .collect();
+    assert_eq!(ours.len(), memory.len(), "the same conversions");
+    let mut valued = 0;
+    for m in &memory {
+        let id = m["conversion_id"].as_str().unwrap();
+        let row = ours
+            .get(id)
+            .unwrap_or_else(|| panic!("conversion {id} missing"));
+        let at = Timestamp::parse(m["converted_at"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            row[0].as_deref(),
+            Some(at.micros().to_string().as_str()),
+            "{id} converted_at"
+        );
+        for (i, f) in fields.iter().enumerate() {
+            let want = match &m[*f] {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            };
+            assert_eq!(row[i + 1], want, "{id} {f}");
+        }
+        valued += usize::from(!m["value_micros"].is_null());
+    }
+    assert!(valued >= 5, "{valued} conversions with a value");
 }
