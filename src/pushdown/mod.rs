@@ -9,6 +9,7 @@
 //! jobs, but the emulator binds no query parameters inside scripts.)
 
 pub mod conversions;
+pub mod credits;
 pub mod identity;
 pub mod stage;
 pub mod touchpoints;

@@ -38,7 +38,7 @@ async fn script(conn: &Connection, sql: &str, params: &[Param]) -> Vec<Vec<Optio
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn person_keys_touchpoints_and_conversions_in_sql_match_the_in_memory_engine() {
+async fn identities_touchpoints_conversions_and_rule_credits_in_sql_match_the_in_memory_engine() {
     let emu = Emulator::start().await;
     let dir = tempfile::tempdir().unwrap();
     let evs = events(dir.path(), 150, 6);
@@ -246,4 +246,54 @@ async fn person_keys_touchpoints_and_conversions_in_sql_match_the_in_memory_engi
         valued += usize::from(!m["value_micros"].is_null());
     }
     assert!(valued >= 5, "{valued} conversions with a value");
+
+    // Credits of the six rule-based models.
+    attrsync::pushdown::credits::credit(&conn, &work, &plan.rule_models)
+        .await
+        .map_err(|e| e.1)
+        .unwrap();
+    let rule_models: Vec<&str> = plan.rule_models.iter().map(|m| m.kind().as_str()).collect();
+    assert_eq!(rule_models.len(), 6);
+    let memory: Vec<Value> = read_table(&dir.path().join("memory/out"), "attribution_credits")
+        .into_iter()
+        .filter(|r| rule_models.contains(&r["model"].as_str().unwrap()))
+        .collect();
+    let sql = format!(
+        "SELECT row_key, channel, CAST(credit AS STRING), CAST(credited_value_micros AS STRING), \
+         touchpoint_id, person_key FROM {}",
+        work.t("credits")
+    );
+    let ours: std::collections::HashMap<String, Vec<Option<String>>> = script(&conn, &sql, &[])
+        .await
+        .into_iter()
+        .map(|mut r| (r.remove(0).unwrap(), r))
+        .collect();
+    assert_eq!(ours.len(), memory.len(), "the same credit rows");
+    let mut valued = 0;
+    for m in &memory {
+        let key = m["row_key"].as_str().unwrap();
+        let row = ours
+            .get(key)
+            .unwrap_or_else(|| panic!("credit {key} missing"));
+        assert_eq!(row[0].as_deref(), m["channel"].as_str(), "{key} channel");
+        let credit: f64 = row[1].as_deref().unwrap().parse().unwrap();
+        let want = m["credit"].as_f64().unwrap();
+        assert!(
+            (credit - want).abs() < 1e-9,
+            "{key}: credit {credit} vs {want}"
+        );
+        assert_eq!(
+            row[2].as_deref().map(|v| v.parse::<i64>().unwrap()),
+            m["credited_value_micros"].as_i64(),
+            "{key} value micros"
+        );
+        assert_eq!(
+            row[3].as_deref(),
+            m["touchpoint_id"].as_str(),
+            "{key} touchpoint"
+        );
+        assert_eq!(row[4].as_deref(), m["person_key"].as_str(), "{key} person");
+        valued += usize::from(!m["credited_value_micros"].is_null());
+    }
+    assert!(valued >= 30, "{valued} credits with a value");
 }
