@@ -50,29 +50,35 @@ impl Param {
             Param::String(n, v) => scalar(n, "STRING", v.clone()),
             Param::Int64(n, v) => scalar(n, "INT64", v.to_string()),
             Param::Typed(n, kind, v) => scalar(n, kind, v.clone()),
-            Param::StringArray(n, vs) => QueryParameter {
-                name: Some(n.to_string()),
-                parameter_type: Some(QueryParameterType {
-                    r#type: "ARRAY".into(),
-                    array_type: Some(Box::new(QueryParameterType {
-                        r#type: "STRING".into(),
-                        ..Default::default()
-                    })),
-                    ..Default::default()
-                }),
-                parameter_value: Some(QueryParameterValue {
-                    array_values: Some(
-                        vs.iter()
-                            .map(|v| QueryParameterValue {
-                                value: Some(v.clone()),
-                                ..Default::default()
-                            })
-                            .collect(),
-                    ),
-                    ..Default::default()
-                }),
-            },
+            Param::StringArray(n, vs) => array(n, "STRING", vs),
         }
+    }
+}
+
+/// An ARRAY<kind> parameter.
+fn array(name: &str, kind: &str, values: &[String]) -> QueryParameter {
+    QueryParameter {
+        name: Some(name.to_string()),
+        parameter_type: Some(QueryParameterType {
+            r#type: "ARRAY".into(),
+            array_type: Some(Box::new(QueryParameterType {
+                r#type: kind.into(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        }),
+        parameter_value: Some(QueryParameterValue {
+            array_values: Some(
+                values
+                    .iter()
+                    .map(|v| QueryParameterValue {
+                        value: Some(v.clone()),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        }),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Credits of the six rule-based models in SQL, as `engine::attribute::rule_credits` makes
-//! them: one row per conversion, model and touchpoint in the conversion's window (in
+//! Credits in SQL, as `engine::attribute` makes them: the six rule-based models' weights
+//! computed here, the data-driven models' read from `dd_weights` (see `paths.rs`); one row per conversion, model and touchpoint in the conversion's window (in
 //! (time, uuid) order), or one `direct` row when the window is empty; each conversion's value
 //! split over its touches by largest remainder so the parts sum to it exactly
 //! (`engine::attribute::split_micros`). Result: the work table `credits`.
@@ -51,9 +51,10 @@ fn weight(m: &RuleModel) -> String {
     }
 }
 
-/// `CREATE OR REPLACE TABLE <work>credits` from `conversions` and `touchpoints`.
-pub fn statement(w: &Work, models: &[RuleModel]) -> String {
-    let per_model: Vec<String> = models
+/// `CREATE OR REPLACE TABLE <work>credits` from `conversions` and `touchpoints`, and for the
+/// `data_driven` models (`markov`, `shapley`) from `conv_paths` and `dd_weights`.
+pub fn statement(w: &Work, models: &[RuleModel], data_driven: &[&str]) -> String {
+    let mut per_model: Vec<String> = models
         .iter()
         .map(|m| {
             format!(
@@ -63,9 +64,20 @@ pub fn statement(w: &Work, models: &[RuleModel]) -> String {
             )
         })
         .collect();
+    if !data_driven.is_empty() {
+        per_model.push(format!(
+            "SELECT b.conversion_id, d.model, b.touchpoint_id, b.idx, d.weight AS credit \
+             FROM win b JOIN {} cp ON cp.conversion_id = b.conversion_id \
+             JOIN {} d ON d.path = cp.path AND d.idx = b.idx",
+            w.t("conv_paths"),
+            w.t("dd_weights")
+        ));
+    }
     let names: Vec<String> = models
         .iter()
-        .map(|m| format!("'{}'", m.kind().as_str()))
+        .map(|m| m.kind().as_str())
+        .chain(data_driven.iter().copied())
+        .map(|m| format!("'{m}'"))
         .collect();
     format!(
         "CREATE OR REPLACE TABLE {credits} AS \
@@ -108,7 +120,12 @@ pub fn statement(w: &Work, models: &[RuleModel]) -> String {
     )
 }
 
-/// Credits every conversion under the rule-based `models`.
-pub async fn credit(conn: &Connection, w: &Work, models: &[RuleModel]) -> Result<(), JobError> {
-    exec(conn, &statement(w, models), &[]).await
+/// Credits every conversion under the rule-based `models` and the fitted `data_driven` ones.
+pub async fn credit(
+    conn: &Connection,
+    w: &Work,
+    models: &[RuleModel],
+    data_driven: &[&str],
+) -> Result<(), JobError> {
+    exec(conn, &statement(w, models, data_driven), &[]).await
 }

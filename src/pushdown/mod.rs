@@ -11,6 +11,7 @@
 pub mod conversions;
 pub mod credits;
 pub mod identity;
+pub mod paths;
 pub mod stage;
 pub mod touchpoints;
 

@@ -38,7 +38,7 @@ async fn script(conn: &Connection, sql: &str, params: &[Param]) -> Vec<Vec<Optio
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identities_touchpoints_conversions_and_rule_credits_in_sql_match_the_in_memory_engine() {
+async fn identities_touchpoints_conversions_and_credits_in_sql_match_the_in_memory_engine() {
     let emu = Emulator::start().await;
     let dir = tempfile::tempdir().unwrap();
     let evs = events(dir.path(), 150, 6);
@@ -247,17 +247,28 @@ async fn identities_touchpoints_conversions_and_rule_credits_in_sql_match_the_in
     }
     assert!(valued >= 5, "{valued} conversions with a value");
 
-    // Credits of the six rule-based models.
-    attrsync::pushdown::credits::credit(&conn, &work, &plan.rule_models)
+    // Credits of all eight models: the data-driven ones fitted on the distinct paths.
+    let distinct = attrsync::pushdown::paths::fit(
+        &conn,
+        &work,
+        plan.lookback_micros,
+        plan.markov,
+        plan.shapley,
+    )
+    .await
+    .map_err(|e| e.1)
+    .unwrap();
+    assert!(distinct > 10, "{distinct} distinct paths");
+    attrsync::pushdown::credits::credit(&conn, &work, &plan.rule_models, &["markov", "shapley"])
         .await
         .map_err(|e| e.1)
         .unwrap();
-    let rule_models: Vec<&str> = plan.rule_models.iter().map(|m| m.kind().as_str()).collect();
-    assert_eq!(rule_models.len(), 6);
-    let memory: Vec<Value> = read_table(&dir.path().join("memory/out"), "attribution_credits")
-        .into_iter()
-        .filter(|r| rule_models.contains(&r["model"].as_str().unwrap()))
+    let memory: Vec<Value> = read_table(&dir.path().join("memory/out"), "attribution_credits");
+    let models: HashSet<&str> = memory
+        .iter()
+        .map(|r| r["model"].as_str().unwrap())
         .collect();
+    assert_eq!(models.len(), 8, "{models:?}");
     let sql = format!(
         "SELECT row_key, channel, CAST(credit AS STRING), CAST(credited_value_micros AS STRING), \
          touchpoint_id, person_key FROM {}",
