@@ -37,6 +37,51 @@ async fn script(conn: &Connection, sql: &str, params: &[Param]) -> Vec<Vec<Optio
     out
 }
 
+/// Asserts that the work table `table` holds exactly the memory engine's rows `memory`: keyed
+/// by `id`, the time column `at` to the microsecond, and every field in `fields` as text.
+async fn assert_same_rows(
+    conn: &Connection,
+    table: &str,
+    memory: &[Value],
+    (id, at): (&str, &str),
+    fields: &[&str],
+) {
+    let sql = format!(
+        "SELECT {id}, CAST(UNIX_MICROS({at}) AS STRING), {} FROM {table}",
+        fields
+            .iter()
+            .map(|f| format!("CAST({f} AS STRING)"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let ours: std::collections::HashMap<String, Vec<Option<String>>> = script(conn, &sql, &[])
+        .await
+        .into_iter()
+        .map(|mut r| (r.remove(0).unwrap(), r))
+        .collect();
+    assert_eq!(ours.len(), memory.len(), "{table}: the same rows");
+    for m in memory {
+        let key = m[id].as_str().unwrap();
+        let row = ours
+            .get(key)
+            .unwrap_or_else(|| panic!("{table}: {key} missing"));
+        let when = Timestamp::parse(m[at].as_str().unwrap()).unwrap();
+        assert_eq!(
+            row[0].as_deref(),
+            Some(when.micros().to_string().as_str()),
+            "{key} {at}"
+        );
+        for (i, f) in fields.iter().enumerate() {
+            let want = match &m[*f] {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            };
+            assert_eq!(row[i + 1], want, "{key} {f}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identities_touchpoints_conversions_and_credits_in_sql_match_the_in_memory_engine() {
     let emu = Emulator::start().await;
@@ -150,43 +195,18 @@ async fn identities_touchpoints_conversions_and_credits_in_sql_match_the_in_memo
         "referring_domain",
         "landing_url",
     ];
-    let sql = format!(
-        "SELECT touchpoint_id, CAST(UNIX_MICROS(touched_at) AS STRING), {} FROM {}",
-        fields
-            .iter()
-            .map(|f| format!("CAST({f} AS STRING)"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        work.t("touchpoints")
-    );
-    let ours: std::collections::HashMap<String, Vec<Option<String>>> = script(&conn, &sql, &[])
-        .await
-        .into_iter()
-        .map(|mut r| (r.remove(0).unwrap(), r))
+    assert_same_rows(
+        &conn,
+        &work.t("touchpoints"),
+        &memory,
+        ("touchpoint_id", "touched_at"),
+        &fields,
+    )
+    .await;
+    let channels: HashSet<&str> = memory
+        .iter()
+        .map(|m| m["channel"].as_str().unwrap())
         .collect();
-    assert_eq!(ours.len(), memory.len(), "one touchpoint per session start");
-    let mut channels = HashSet::new();
-    for m in &memory {
-        let id = m["touchpoint_id"].as_str().unwrap();
-        let row = ours
-            .get(id)
-            .unwrap_or_else(|| panic!("touchpoint {id} missing"));
-        let at = Timestamp::parse(m["touched_at"].as_str().unwrap()).unwrap();
-        assert_eq!(
-            row[0].as_deref(),
-            Some(at.micros().to_string().as_str()),
-            "{id} touched_at"
-        );
-        for (i, f) in fields.iter().enumerate() {
-            let want = match &m[*f] {
-                Value::Null => None,
-                Value::String(s) => Some(s.clone()),
-                other => Some(other.to_string()),
-            };
-            assert_eq!(row[i + 1], want, "{id} {f}");
-        }
-        channels.insert(m["channel"].as_str().unwrap().to_string());
-    }
     assert!(channels.len() >= 5, "several channels: {channels:?}");
 
     // Conversions, with their values and the touchpoints in their windows.
@@ -208,43 +228,18 @@ async fn identities_touchpoints_conversions_and_credits_in_sql_match_the_in_memo
         "currency",
         "touchpoints_in_window",
     ];
-    let sql = format!(
-        "SELECT conversion_id, CAST(UNIX_MICROS(converted_at) AS STRING), {} FROM {}",
-        fields
-            .iter()
-            .map(|f| format!("CAST({f} AS STRING)"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        work.t("conversions")
-    );
-    let ours: std::collections::HashMap<String, Vec<Option<String>>> = script(&conn, &sql, &[])
-        .await
-        .into_iter()
-        .map(|mut r| (r.remove(0).unwrap(), r))
-        .collect();
-    assert_eq!(ours.len(), memory.len(), "the same conversions");
-    let mut valued = 0;
-    for m in &memory {
-        let id = m["conversion_id"].as_str().unwrap();
-        let row = ours
-            .get(id)
-            .unwrap_or_else(|| panic!("conversion {id} missing"));
-        let at = Timestamp::parse(m["converted_at"].as_str().unwrap()).unwrap();
-        assert_eq!(
-            row[0].as_deref(),
-            Some(at.micros().to_string().as_str()),
-            "{id} converted_at"
-        );
-        for (i, f) in fields.iter().enumerate() {
-            let want = match &m[*f] {
-                Value::Null => None,
-                Value::String(s) => Some(s.clone()),
-                other => Some(other.to_string()),
-            };
-            assert_eq!(row[i + 1], want, "{id} {f}");
-        }
-        valued += usize::from(!m["value_micros"].is_null());
-    }
+    assert_same_rows(
+        &conn,
+        &work.t("conversions"),
+        &memory,
+        ("conversion_id", "converted_at"),
+        &fields,
+    )
+    .await;
+    let valued = memory
+        .iter()
+        .filter(|m| !m["value_micros"].is_null())
+        .count();
     assert!(valued >= 5, "{valued} conversions with a value");
 
     // Credits of all eight models: the data-driven ones fitted on the distinct paths.

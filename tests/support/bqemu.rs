@@ -183,12 +183,7 @@ impl Emulator {
 
     /// tables.insert with a raw table resource.
     pub async fn create_table(&self, dataset: &str, body: Value) {
-        let _ = self
-            .http
-            .post(format!("{}/projects/{PROJECT}/datasets", self.v2()))
-            .json(&json!({"datasetReference": {"projectId": PROJECT, "datasetId": dataset}}))
-            .send()
-            .await;
+        self.create_dataset(dataset).await;
         let r = self
             .http
             .post(format!(
