@@ -24,8 +24,6 @@ const WAIT_MS: i32 = 10_000;
 #[derive(Debug, Clone)]
 pub enum Param {
     Timestamp(&'static str, Timestamp),
-    String(&'static str, String),
-    Int64(&'static str, i64),
     StringArray(&'static str, Vec<String>),
     /// Any scalar type by its BigQuery name, for callers that build parameters from data.
     Typed(String, String, String),
@@ -47,8 +45,6 @@ impl Param {
         match self {
             // BigQuery's TIMESTAMP literal form, microsecond precision, UTC.
             Param::Timestamp(n, t) => scalar(n, "TIMESTAMP", literal(*t)),
-            Param::String(n, v) => scalar(n, "STRING", v.clone()),
-            Param::Int64(n, v) => scalar(n, "INT64", v.to_string()),
             Param::Typed(n, kind, v) => scalar(n, kind, v.clone()),
             Param::StringArray(n, vs) => array(n, "STRING", vs),
         }

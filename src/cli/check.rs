@@ -119,7 +119,7 @@ pub async fn execute(ctx: &Context, problems: Vec<crate::config::ConfigError>) -
                     ok: true,
                     detail: format!(
                         "dataset, tables and views are in place ({})",
-                        bq.auth.describe()
+                        bq.auth().describe()
                     ),
                 },
                 Err(e) => Line {

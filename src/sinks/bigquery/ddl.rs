@@ -37,8 +37,8 @@ impl BigQuerySink {
             Err(gcp_bigquery_client::error::BQError::ResponseError { error })
                 if error.error.code == 404 =>
             {
-                tracing::info!(dataset = %w.dataset, location = %self.location, "creating the BigQuery dataset");
-                let ds = Dataset::new(&w.project, &w.dataset).location(&self.location);
+                tracing::info!(dataset = %w.dataset, location = %self.conn.location, "creating the BigQuery dataset");
+                let ds = Dataset::new(&w.project, &w.dataset).location(&self.conn.location);
                 self.client()
                     .dataset()
                     .create(ds)

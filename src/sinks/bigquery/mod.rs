@@ -29,9 +29,7 @@ use writer::Writer;
 #[derive(Clone)]
 pub struct BigQuerySink {
     writer: Writer,
-    location: String,
     prepared: Arc<Mutex<bool>>,
-    pub auth: AuthChoice,
     conn: Connection,
     /// `campaign_performance` converts to this currency too.
     reporting: Option<crate::domain::money::Currency>,
@@ -43,7 +41,7 @@ impl std::fmt::Debug for BigQuerySink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BigQuerySink")
             .field("dataset", &self.writer.dataset)
-            .field("auth", &self.auth)
+            .field("auth", &self.conn.auth)
             .finish()
     }
 }
@@ -63,9 +61,7 @@ impl BigQuerySink {
                 in_flight: s.in_flight,
                 retry: conn.retry.clone(),
             },
-            location: conn.location.clone(),
             prepared: Arc::default(),
-            auth: conn.auth.clone(),
             conn,
             reporting: None,
             owner: Arc::default(),
@@ -76,6 +72,11 @@ impl BigQuerySink {
     pub fn with_reporting(mut self, currency: Option<crate::domain::money::Currency>) -> Self {
         self.reporting = currency;
         self
+    }
+
+    /// The credentials in use.
+    pub fn auth(&self) -> &AuthChoice {
+        &self.conn.auth
     }
 
     /// Requests, rows and bytes sent so far.

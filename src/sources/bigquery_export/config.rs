@@ -113,11 +113,6 @@ impl BigQueryExportConfig {
             _ => Err(p),
         }
     }
-
-    /// The export table, for messages.
-    pub fn table(&self) -> &TableRef {
-        &self.table
-    }
 }
 
 #[cfg(test)]
