@@ -101,10 +101,9 @@ impl Scanned {
 /// Who converted in the new rows, for the query of their earlier touches.
 #[derive(Debug, Default)]
 pub struct Converting {
-    /// Person ids (PostHog's, where rows carry one).
-    pub person_ids: Vec<String>,
-    /// Distinct ids of converters without a person id.
-    pub distinct_ids: Vec<String>,
+    /// Each converter's id, sorted: PostHog's person id (`true`) where its rows carry one,
+    /// else its distinct id (`false`).
+    pub persons: Vec<(String, bool)>,
     /// The first and last new conversion.
     pub span: Option<(Timestamp, Timestamp)>,
 }
@@ -114,27 +113,48 @@ impl Converting {
     pub fn of(ex: &Extract) -> Self {
         let mut out = Converting::default();
         for c in ex.conversions.iter().filter(|c| c.fresh) {
-            match ex.person_ids.get(&c.distinct_id) {
-                Some(p) => out.person_ids.push(p.to_string()),
-                None => out.distinct_ids.push(c.distinct_id.to_string()),
-            }
+            out.persons.push(match ex.person_ids.get(&c.distinct_id) {
+                Some(p) => (p.to_string(), true),
+                None => (c.distinct_id.to_string(), false),
+            });
             out.span = Some(out.span.map_or((c.timestamp, c.timestamp), |(a, b)| {
                 (a.min(c.timestamp), b.max(c.timestamp))
             }));
         }
-        for v in [&mut out.person_ids, &mut out.distinct_ids] {
-            v.sort();
-            v.dedup();
-        }
+        out.persons.sort();
+        out.persons.dedup();
         out
     }
 
-    /// How many persons (ids of either kind).
-    pub fn len(&self) -> usize {
-        self.person_ids.len() + self.distinct_ids.len()
+    /// Adds the distinct ids the extract's links join to a converter's distinct id (one hop):
+    /// without person ids, the way to reach a converter's anonymous history.
+    pub fn add_linked(&mut self, ex: &Extract) {
+        let known: std::collections::HashSet<&str> = self
+            .persons
+            .iter()
+            .filter(|p| !p.1)
+            .map(|p| p.0.as_str())
+            .collect();
+        let mut more = Vec::new();
+        for (a, b) in &ex.links {
+            if known.contains(a.as_ref()) {
+                more.push((b.to_string(), false));
+            }
+            if known.contains(b.as_ref()) {
+                more.push((a.to_string(), false));
+            }
+        }
+        self.persons.extend(more);
+        self.persons.sort();
+        self.persons.dedup();
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// The person ids (`true`) or the distinct ids (`false`) of a batch of `persons`.
+    pub fn ids(batch: &[(String, bool)], person: bool) -> Vec<String> {
+        batch
+            .iter()
+            .filter(|p| p.1 == person)
+            .map(|p| p.0.clone())
+            .collect()
     }
 }

@@ -188,18 +188,7 @@ impl Source for BigQueryExportSource {
         let mut converting = Converting::of(&out.ex);
         if !schema.person_id {
             // Without PostHog's person id, reach the ids the window links to converters.
-            let known: std::collections::HashSet<String> =
-                converting.distinct_ids.iter().cloned().collect();
-            for (a, b) in &out.ex.links {
-                if known.contains(a.as_ref()) {
-                    converting.distinct_ids.push(b.to_string());
-                }
-                if known.contains(b.as_ref()) {
-                    converting.distinct_ids.push(a.to_string());
-                }
-            }
-            converting.distinct_ids.sort();
-            converting.distinct_ids.dedup();
+            converting.add_linked(&out.ex);
         }
         if let Some((first_conv, last_conv)) = converting.span {
             let start = first_conv.add_micros(-req.lookback_micros - req.training_micros);
@@ -210,32 +199,19 @@ impl Source for BigQueryExportSource {
                 None => (last_conv.add_micros(1), range.0),
             };
             if start < until {
-                let mut persons: Vec<(String, bool)> = converting
-                    .person_ids
-                    .iter()
-                    .map(|p| (p.clone(), true))
-                    .chain(converting.distinct_ids.iter().map(|d| (d.clone(), false)))
-                    .collect();
-                persons.sort();
+                let persons = &converting.persons;
                 let batches = persons.chunks(conf.persons_per_query).count();
                 tracing::info!(persons = persons.len(), batches, since = %start, "reading journeys of converting persons");
                 let mark = Marking::history(latest);
                 let sql = q.select(ScanKind::Journeys);
                 let mut history = Scanned::default();
                 for (i, batch) in persons.chunks(conf.persons_per_query).enumerate() {
-                    let ids = |person: bool| {
-                        batch
-                            .iter()
-                            .filter(|p| p.1 == person)
-                            .map(|p| p.0.clone())
-                            .collect::<Vec<_>>()
-                    };
                     let params = [
                         Param::Timestamp("from", start),
                         Param::Timestamp("to", until),
                         Param::Timestamp("ingested_before", ingested_before),
-                        Param::StringArray("person_ids", ids(true)),
-                        Param::StringArray("distinct_ids", ids(false)),
+                        Param::StringArray("person_ids", Converting::ids(batch, true)),
+                        Param::StringArray("distinct_ids", Converting::ids(batch, false)),
                         events.clone(),
                     ];
                     let label = format!("journeys batch {}/{batches}", i + 1);

@@ -156,15 +156,7 @@ impl Source for PostHogSource {
         let Scanned { mut ex, tail } = run_scans(&self.inner, scans, &mark, &q, &rules).await?;
 
         // Journeys of the persons with new conversions: their touches before the window.
-        let converting = Converting::of(&ex);
-        let mut persons: Vec<(String, bool)> = converting
-            .person_ids
-            .into_iter()
-            .map(|p| (p, true))
-            .chain(converting.distinct_ids.into_iter().map(|d| (d, false)))
-            .collect();
-        persons.sort();
-        let span = converting.span;
+        let Converting { persons, span } = Converting::of(&ex);
         if let Some((first_conv, last_conv)) = span {
             let start = first_conv.add_micros(-req.lookback_micros - req.training_micros);
             // Backfill: history before the day (the day itself was read whole). Incremental:
@@ -182,16 +174,8 @@ impl Source for PostHogSource {
                         v["from"] = json!(query::ch_time(start));
                         v["to"] = json!(query::ch_time(until));
                         v["ingested_before"] = json!(query::ch_time(ingested_before));
-                        v["person_ids"] = json!(batch
-                            .iter()
-                            .filter(|p| p.1)
-                            .map(|p| &p.0)
-                            .collect::<Vec<_>>());
-                        v["distinct_ids"] = json!(batch
-                            .iter()
-                            .filter(|p| !p.1)
-                            .map(|p| &p.0)
-                            .collect::<Vec<_>>());
+                        v["person_ids"] = json!(Converting::ids(batch, true));
+                        v["distinct_ids"] = json!(Converting::ids(batch, false));
                         Scan {
                             label: format!("journeys batch {}", i + 1),
                             kind: ScanKind::Journeys,
