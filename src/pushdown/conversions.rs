@@ -9,13 +9,10 @@
 //! decimals exactly, half to even), and an event whose value or currency does not parse is
 //! dropped here only from conversions (the engine skips it altogether).
 
+use super::expr::lit;
 use super::{exec, JobError, Work};
 use crate::bigquery::Connection;
 use crate::domain::conversion::ConversionRules;
-
-fn lit(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
 
 fn slot(s: u16) -> String {
     format!("x{s}")

@@ -9,27 +9,18 @@
 //! Not yet: the stitching property, and conversion property filters / bad values (a conversion
 //! event always counts here).
 
+use super::expr::referring_domain;
 use super::stage::column;
 use super::{count, exec, JobError, Work};
 use crate::bigquery::{Connection, Param};
 use crate::sources::columns::signal_properties;
-
-/// The host of a URL, as `domain::event::url_host` cuts it, lower-cased.
-fn url_host(expr: &str) -> String {
-    format!("NULLIF(LOWER(REGEXP_EXTRACT({expr}, r'^(?:.*?://)?(?:[^/?#]*@)?([^:/?#]*)')), '')")
-}
 
 /// Statements that set up the graph (after staging). Parameter: `@conversion_events`.
 fn setup(w: &Work) -> Vec<String> {
     let campaign: Vec<String> = signal_properties()
         .map(|p| format!("{} IS NOT NULL", column(p)))
         .collect();
-    let referring = format!(
-        "(CASE WHEN referring_domain = '$direct' THEN NULL \
-         WHEN referring_domain IS NOT NULL THEN referring_domain \
-         WHEN referrer = '$direct' THEN NULL ELSE {} END)",
-        url_host("referrer")
-    );
+    let referring = referring_domain();
     let (ev, starts, links) = (w.t("ev"), w.t("starts"), w.t("links"));
     let (nodes, first_person, edges) = (w.t("nodes"), w.t("first_person"), w.t("edges"));
     vec![

@@ -10,6 +10,7 @@
 
 pub mod conversions;
 pub mod credits;
+mod expr;
 pub mod identity;
 pub mod paths;
 pub mod stage;

@@ -7,6 +7,7 @@
 //! Not yet: text capped at 2,048 bytes (`domain::event::MAX_TEXT`); domains are lower-cased
 //! in full Unicode where the engine lowers ASCII only.
 
+use super::expr::{lit, referring_domain, strip_www, url_host};
 use super::stage::column;
 use super::{exec, JobError, Work};
 use crate::bigquery::Connection;
@@ -14,11 +15,6 @@ use crate::domain::event::MASKED;
 use crate::domain::platform::{ClickIdKind, Platform};
 use crate::domain::touchpoint::UNASSIGNED;
 use crate::engine::channels::ChannelSpec;
-
-/// A SQL string literal.
-fn lit(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-}
 
 /// Whether `expr` matches the glob `pattern` (`*` any text; case-insensitive pattern against
 /// lower-case text), as `engine::glob::Glob` matches.
@@ -62,14 +58,6 @@ fn any_glob(expr: &str, patterns: &[String]) -> String {
     }
     let terms: Vec<String> = patterns.iter().map(|p| glob(expr, p)).collect();
     format!("({})", terms.join(" OR "))
-}
-
-fn strip_www(expr: &str) -> String {
-    format!("IF(STARTS_WITH({expr}, 'www.'), SUBSTR({expr}, 5), {expr})")
-}
-
-fn url_host(expr: &str) -> String {
-    format!("NULLIF(REGEXP_EXTRACT({expr}, r'^(?:.*?://)?(?:[^/?#]*@)?([^:/?#]*)'), '')")
 }
 
 /// The channel of the first rule that matches, or `unassigned`.
@@ -182,12 +170,7 @@ pub fn statement(w: &Work, spec: &ChannelSpec) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let referring_domain = format!(
-        "(CASE WHEN referring_domain = '$direct' THEN NULL \
-         WHEN referring_domain IS NOT NULL THEN LOWER(referring_domain) \
-         WHEN referrer = '$direct' THEN NULL ELSE LOWER({}) END)",
-        url_host("referrer")
-    );
+    let referring_domain = format!("LOWER({})", referring_domain());
     let internal = |e: &str| any_glob(e, &spec.internal_domains);
     let search: Vec<String> = spec
         .source_categories

@@ -1,0 +1,27 @@
+//! SQL expressions more than one step needs, each mirroring the engine function it names.
+
+/// A SQL string literal.
+pub fn lit(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// The host of a URL, as `domain::event::url_host` cuts it.
+pub fn url_host(expr: &str) -> String {
+    format!("NULLIF(REGEXP_EXTRACT({expr}, r'^(?:.*?://)?(?:[^/?#]*@)?([^:/?#]*)'), '')")
+}
+
+/// `expr` without a leading `www.`.
+pub fn strip_www(expr: &str) -> String {
+    format!("IF(STARTS_WITH({expr}, 'www.'), SUBSTR({expr}, 5), {expr})")
+}
+
+/// A staged event's referring domain, as `RawProps::referring_domain` reads it:
+/// `$referring_domain`, else the lower-cased host of `$referrer`; NULL for `$direct`.
+pub fn referring_domain() -> String {
+    format!(
+        "(CASE WHEN referring_domain = '$direct' THEN NULL \
+         WHEN referring_domain IS NOT NULL THEN referring_domain \
+         WHEN referrer = '$direct' THEN NULL ELSE LOWER({}) END)",
+        url_host("referrer")
+    )
+}
