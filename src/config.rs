@@ -3,6 +3,7 @@
 
 mod ads;
 mod attribution;
+mod engine;
 mod lenient;
 mod ops;
 mod quality;
@@ -20,6 +21,7 @@ use serde::Deserialize;
 
 pub use ads::{AdFileSettings, AdPlatformSettings, AdsSettings};
 pub use attribution::{AttributionSettings, ConversionSettings, FilterValue, IdentitySettings};
+pub use engine::{EngineKind, EngineSettings};
 pub use ops::{LogFormat, LogSettings, ReportSettings, ScheduleSettings, ServerSettings};
 pub use quality::{OnLowScore, QualitySettings, QualityWeights};
 pub use reporting::{FxSettings, FxSource, ReportingSettings};
@@ -50,6 +52,8 @@ pub struct Settings {
     pub posthog: PostHogSettings,
     pub bigquery_export: BigQueryExportSettings,
     pub sink: SinkSettings,
+    #[serde(default)]
+    pub engine: EngineSettings,
     pub bigquery: BigQuerySettings,
     pub run_store: RunStoreSettings,
     pub attribution: AttributionSettings,

@@ -55,6 +55,10 @@ pub struct Connection {
     pub location: String,
     pub auth: AuthChoice,
     pub retry: RetryPolicy,
+    /// Query jobs started through this connection (and its clones), for the cycle's report.
+    pub jobs: Arc<std::sync::atomic::AtomicU64>,
+    /// Bytes BigQuery billed for the statements run to completion through it.
+    pub bytes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -110,6 +114,8 @@ impl Connection {
             location: s.location.clone(),
             auth: choice,
             retry: RetryPolicy::new(s.max_attempts, s.max_attempts.saturating_mul(50)),
+            jobs: Arc::default(),
+            bytes: Arc::default(),
         })
     }
 }

@@ -117,6 +117,7 @@ impl Connection {
             req.parameter_mode = Some("NAMED".into());
             req.query_parameters = Some(params.iter().map(Param::wire).collect());
         }
+        self.jobs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let resp = self
             .retrying("query", || {
                 self.client.job().query(&self.project, req.clone())

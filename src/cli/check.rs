@@ -136,6 +136,20 @@ pub async fn execute(ctx: &Context, problems: Vec<crate::config::ConfigError>) -
             },
         });
     }
+    if let Ok(Some(engine)) = ctx.engine() {
+        lines.push(match engine.prepare().await {
+            Ok(detail) => Line {
+                name: "engine (bigquery)".into(),
+                ok: true,
+                detail,
+            },
+            Err((_, e)) => Line {
+                name: "engine (bigquery)".into(),
+                ok: false,
+                detail: format!("{e:#}"),
+            },
+        });
+    }
     if s.sink.kind == SinkKind::Local && !s.sink.dir.as_os_str().is_empty() {
         let d = &s.sink.dir;
         // Writing a file proves it: a directory can exist and still refuse writes.

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use crate::ads::AdsConfig;
 use crate::config::{ConfigError, LoadOptions, Problems, Settings};
 use crate::pipeline::{Pipeline, RunOptions};
+use crate::pushdown::PushdownConfig;
 use crate::sinks::{AnySink, SinkConfig};
 use crate::sources::{AnySource, SourceConfig};
 use crate::store::{AnyStore, RunStore, StoreConfig};
@@ -113,6 +114,12 @@ impl Context {
         }
     }
 
+    /// The BigQuery engine, when `engine.kind = "bigquery"`.
+    pub fn engine(&self) -> anyhow::Result<Option<crate::pushdown::Engine>> {
+        Ok(first(PushdownConfig::from_settings(&self.settings))?
+            .map(|c| crate::pushdown::Engine::new(c, self.settings.channels.clone())))
+    }
+
     /// The configured ad accounts, one source each.
     pub fn ad_sources(
         &self,
@@ -147,7 +154,8 @@ impl Context {
         Ok(
             Pipeline::new(self.source()?, self.sink().await?, store, options)
                 .with_ads(ads)
-                .with_fx(fx),
+                .with_fx(fx)
+                .with_engine(self.engine()?),
         )
     }
 }
@@ -163,6 +171,14 @@ pub fn problems(settings: &Settings) -> Vec<ConfigError> {
     p.take(SinkConfig::from_settings(settings));
     p.take(StoreConfig::from_settings(&settings.run_store));
     p.take(AdsConfig::from_settings(&settings.ads));
+    if let Err(more) = PushdownConfig::from_settings(settings) {
+        // The export source's own problems are reported once, by the source.
+        for e in more.0 {
+            if !p.0.iter().any(|x| x.to_string() == e.to_string()) {
+                p.push(e);
+            }
+        }
+    }
     p.0
 }
 

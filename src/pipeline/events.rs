@@ -87,9 +87,16 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             lookback_micros: self.options.plan.max_lookback_micros(),
             training_micros: self.options.training_micros,
         };
-        let mut done = self
-            .cycle(run, &spec.job, &req, sink_notes, started)
-            .await?;
+        let mut done = match &self.engine {
+            Some(engine) => {
+                self.pushed_cycle(engine, (run, &spec.job), &req, started)
+                    .await?
+            }
+            None => {
+                self.cycle(run, &spec.job, &req, sink_notes, started)
+                    .await?
+            }
+        };
         if let Some(p) = &spec.progress {
             done.cursor = Some(p.clone());
         }

@@ -14,6 +14,7 @@ pub mod json;
 mod lifecycle;
 pub mod load;
 mod plan;
+mod pushed;
 pub mod quality;
 pub mod rows;
 pub mod run_metrics;
@@ -47,6 +48,9 @@ pub struct Pipeline<S, K, R> {
     campaigns: ads::SharedIndex,
     /// The run store's identity, read once.
     owner: tokio::sync::OnceCell<SinkOwner>,
+    /// The BigQuery engine, when `engine.kind = "bigquery"`: events cycles run as SQL in
+    /// BigQuery instead of in memory.
+    engine: Option<std::sync::Arc<crate::pushdown::Engine>>,
 }
 
 impl<S, K, R> Pipeline<S, K, R> {
@@ -62,7 +66,14 @@ impl<S, K, R> Pipeline<S, K, R> {
             in_flight: Mutex::default(),
             campaigns: Mutex::default(),
             owner: tokio::sync::OnceCell::new(),
+            engine: None,
         }
+    }
+
+    /// Runs events cycles on the BigQuery engine (`None`: in memory).
+    pub fn with_engine(mut self, engine: Option<crate::pushdown::Engine>) -> Self {
+        self.engine = engine.map(std::sync::Arc::new);
+        self
     }
 
     /// Pulls these ad accounts after the events job.
@@ -89,6 +100,7 @@ impl<S, K, R> Pipeline<S, K, R> {
             in_flight: Mutex::default(),
             campaigns: Mutex::default(),
             owner: tokio::sync::OnceCell::new(),
+            engine: self.engine,
         }
     }
 
@@ -110,6 +122,10 @@ impl<S, K, R> Pipeline<S, K, R> {
 
     pub fn ads(&self) -> &[AnyAdSource] {
         &self.ads
+    }
+
+    pub fn engine(&self) -> Option<&crate::pushdown::Engine> {
+        self.engine.as_deref()
     }
 
     pub fn fx(&self) -> Option<&fx::FxJob> {

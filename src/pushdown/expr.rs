@@ -25,3 +25,13 @@ pub fn referring_domain() -> String {
         url_host("referrer")
     )
 }
+
+/// The distinct-id pairs that `$identify`, `$create_alias` and `$merge_dangerously` events of
+/// the staged table `ev` link (`a`, `b`; either may be NULL), as `Extract::absorb` reads them.
+pub fn link_pairs(ev: &str) -> String {
+    format!(
+        "SELECT distinct_id AS a, anon_distinct_id AS b FROM {ev} WHERE event = '$identify' \
+         UNION ALL SELECT distinct_id, alias FROM {ev} \
+         WHERE event IN ('$create_alias', '$merge_dangerously')"
+    )
+}

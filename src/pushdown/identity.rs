@@ -9,7 +9,7 @@
 //! Not yet: the stitching property, and conversion property filters / bad values (a conversion
 //! event always counts here).
 
-use super::expr::referring_domain;
+use super::expr::{link_pairs, referring_domain};
 use super::stage::column;
 use super::{count, exec, JobError, Work};
 use crate::bigquery::{Connection, Param};
@@ -35,11 +35,9 @@ fn setup(w: &Work) -> Vec<String> {
         ),
         format!(
             "CREATE OR REPLACE TABLE {links} AS \
-             SELECT DISTINCT LEAST(a, b) AS a, GREATEST(a, b) AS b FROM (\
-             SELECT distinct_id AS a, anon_distinct_id AS b FROM {ev} WHERE event = '$identify' \
-             UNION ALL SELECT distinct_id, alias FROM {ev} \
-             WHERE event IN ('$create_alias', '$merge_dangerously')) \
-             WHERE a IS NOT NULL AND b IS NOT NULL AND a != b"
+             SELECT DISTINCT LEAST(a, b) AS a, GREATEST(a, b) AS b FROM ({}) \
+             WHERE a IS NOT NULL AND b IS NOT NULL AND a != b",
+            link_pairs(&ev)
         ),
         format!(
             "CREATE OR REPLACE TABLE {} AS SELECT DISTINCT distinct_id FROM {ev} \

@@ -2,7 +2,8 @@
 //! source and medium (UTM tags, else the click id's network, else the external referrer),
 //! the channel of the first matching `[[channels.rules]]` rule (compiled into one CASE, each
 //! pattern a regular expression), and the ad platform. Result: the work table `touchpoints`
-//! with the columns of the warehouse table (without `run_id` and `loaded_at`).
+//! with the columns of the warehouse table (without `run_id` and `loaded_at`) and whether it
+//! is `fresh` (this cycle writes it).
 //!
 //! Not yet: text capped at 2,048 bytes (`domain::event::MAX_TEXT`); domains are lower-cased
 //! in full Unicode where the engine lowers ASCII only.
@@ -200,7 +201,7 @@ pub fn statement(w: &Work, spec: &ChannelSpec) -> String {
            f.utm_id AS campaign_id, f.utm_content AS content, f.utm_term AS term, \
            f.click_kind AS click_id_type, \
            IF(f.click_kind IS NULL, NULL, f.click_value = {masked}) AS click_id_masked, \
-           f.referring AS referring_domain, f.current_url AS landing_url \
+           f.referring AS referring_domain, f.current_url AS landing_url, f.fresh \
          FROM f LEFT JOIN {keys} k ON k.distinct_id = f.distinct_id",
         tp = w.t("touchpoints"),
         starts = w.t("starts"),

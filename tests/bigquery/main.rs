@@ -7,6 +7,7 @@ mod support;
 mod ads;
 mod auth;
 mod emulator;
+mod engine;
 mod export;
 mod pushdown;
 mod rejects;

@@ -31,6 +31,8 @@ struct Inner {
     faults: Mutex<Vec<(&'static str, VecDeque<Fault>)>>,
     /// Requests seen: method and path.
     seen: Mutex<Vec<String>>,
+    /// The SQL text of every query job started through the proxy.
+    statements: Mutex<Vec<String>>,
 }
 
 pub struct Faulty {
@@ -47,6 +49,14 @@ async fn handle(
 ) -> Response {
     let path = uri.path().to_string();
     inner.seen.lock().unwrap().push(format!("{method} {path}"));
+    if method == Method::POST && path.ends_with("/queries") {
+        if let Some(sql) = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|b| b["query"].as_str().map(String::from))
+        {
+            inner.statements.lock().unwrap().push(sql);
+        }
+    }
     let fault = {
         let mut faults = inner.faults.lock().unwrap();
         faults
@@ -124,6 +134,11 @@ impl Faulty {
             .lock()
             .unwrap()
             .push((key, faults.into_iter().collect()));
+    }
+
+    /// The SQL of every query job started so far, in order.
+    pub fn statements(&self) -> Vec<String> {
+        self.inner.statements.lock().unwrap().clone()
     }
 
     /// Requests seen so far (`METHOD path`).

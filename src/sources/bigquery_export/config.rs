@@ -61,6 +61,21 @@ pub struct BigQueryExportConfig {
 }
 
 impl BigQueryExportConfig {
+    /// The export table.
+    pub fn table(&self) -> &TableRef {
+        &self.table
+    }
+
+    /// The connection its jobs run on.
+    pub fn connection(&self) -> &ConnectionConfig {
+        &self.conn
+    }
+
+    /// Events that can start a session, besides those with a campaign signal.
+    pub fn touch_events(&self) -> &[String] {
+        &self.touch_events
+    }
+
     /// Checks `[bigquery_export]` and `[bigquery]`'s connection keys for
     /// `source.kind = "bigquery_export"`; every problem names its key.
     pub fn from_settings(s: &Settings) -> Result<Self, Problems> {

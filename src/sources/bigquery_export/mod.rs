@@ -11,20 +11,20 @@ mod config;
 pub mod query;
 mod rows;
 mod schema;
+pub mod window;
 
 use std::sync::Arc;
 
 use tokio::sync::OnceCell;
 
-use super::horizon::Horizon;
 use super::marking::{Converting, Marking, Scanned};
 use super::{columns, ParseRules, ReadRequest, Source, SourceError};
 use crate::bigquery::{Connection, Param};
 use crate::domain::extract::{Extract, SkipReason};
-use crate::domain::time::MICROS_PER_DAY;
 pub use config::{BigQueryExportConfig, TableRef};
 use query::{Queries, ScanKind};
 pub use schema::ExportSchema;
+pub use window::{History, Window};
 
 /// The export source. It connects on first use, so building it needs no network.
 #[derive(Debug, Clone)]
@@ -137,39 +137,17 @@ impl Source for BigQueryExportSource {
         let mut out = Scanned::default();
 
         // The new rows: a backfill day by event time, else by the time the export wrote them.
-        let (horizon, range) = match req.window {
-            Some((from, to)) => {
-                let mark = Marking::day(latest);
-                let params = [
-                    Param::Timestamp("from", from),
-                    Param::Timestamp("to", to),
-                    events.clone(),
-                ];
-                let sql = q.select(ScanKind::Stamped);
-                self.scan("day", (&sql, &params), (&mark, &q, rules), &mut out)
-                    .await?;
-                (None, (from, to))
-            }
-            None => {
-                let stored = match &req.cursor {
-                    Some(text) => Horizon::parse(text).map_err(SourceError::Permanent)?,
-                    None => Horizon::default(),
-                };
-                let to = req.now.add_micros(-(conf.settle.as_micros() as i64));
-                let from = stored
-                    .from
-                    .unwrap_or_else(|| to.add_micros(-(conf.initial_days as i64) * MICROS_PER_DAY));
-                let to = to.max(from);
-                let overlap = conf.overlap.as_micros() as i64;
-                let next_from = to.add_micros(-overlap).max(from);
+        let win = Window::of(conf, req)?;
+        let (from, to) = win.range;
+        match (win.min_ts, win.next_from) {
+            (Some(min_ts), Some(next_from)) => {
                 let mark = Marking {
                     fresh: true,
-                    tail: Arc::new(stored.tail.clone()),
+                    tail: Arc::new(win.tail.clone()),
                     next_from: Some(next_from),
                     latest,
-                    late_after_micros: overlap,
+                    late_after_micros: conf.overlap.as_micros() as i64,
                 };
-                let min_ts = from.add_micros(-(conf.max_lateness.as_micros() as i64));
                 let params = [
                     Param::Timestamp("from", from),
                     Param::Timestamp("to", to),
@@ -180,9 +158,19 @@ impl Source for BigQueryExportSource {
                 let sql = q.select(ScanKind::Ingested);
                 self.scan("new rows", (&sql, &params), (&mark, &q, rules), &mut out)
                     .await?;
-                (Some(next_from), (from, to))
             }
-        };
+            _ => {
+                let mark = Marking::day(latest);
+                let params = [
+                    Param::Timestamp("from", from),
+                    Param::Timestamp("to", to),
+                    events.clone(),
+                ];
+                let sql = q.select(ScanKind::Stamped);
+                self.scan("day", (&sql, &params), (&mark, &q, rules), &mut out)
+                    .await?;
+            }
+        }
 
         // Journeys of the persons with new conversions: their touches before the window.
         let mut converting = Converting::of(&out.ex);
@@ -190,47 +178,34 @@ impl Source for BigQueryExportSource {
             // Without PostHog's person id, reach the ids the window links to converters.
             converting.add_linked(&out.ex);
         }
-        if let Some((first_conv, last_conv)) = converting.span {
-            let start = first_conv.add_micros(-req.lookback_micros - req.training_micros);
-            // Backfill: history before the day (the day itself was read whole). Incremental:
-            // what the export had written before this window, up to the last new conversion.
-            let (until, ingested_before) = match req.window {
-                Some((from, _)) => (from, latest.add_micros(1)),
-                None => (last_conv.add_micros(1), range.0),
-            };
-            if start < until {
-                let persons = &converting.persons;
-                let batches = persons.chunks(conf.persons_per_query).count();
-                tracing::info!(persons = persons.len(), batches, since = %start, "reading journeys of converting persons");
-                let mark = Marking::history(latest);
-                let sql = q.select(ScanKind::Journeys);
-                let mut history = Scanned::default();
-                for (i, batch) in persons.chunks(conf.persons_per_query).enumerate() {
-                    let params = [
-                        Param::Timestamp("from", start),
-                        Param::Timestamp("to", until),
-                        Param::Timestamp("ingested_before", ingested_before),
-                        Param::StringArray("person_ids", Converting::ids(batch, true)),
-                        Param::StringArray("distinct_ids", Converting::ids(batch, false)),
-                        events.clone(),
-                    ];
-                    let label = format!("journeys batch {}/{batches}", i + 1);
-                    self.scan(&label, (&sql, &params), (&mark, &q, rules), &mut history)
-                        .await?;
-                }
-                out.ex.merge(history.ex);
+        if let Some(h) = converting.span.and_then(|span| win.history(span, req)) {
+            let persons = &converting.persons;
+            let batches = persons.chunks(conf.persons_per_query).count();
+            tracing::info!(persons = persons.len(), batches, since = %h.from, "reading journeys of converting persons");
+            let mark = Marking::history(latest);
+            let sql = q.select(ScanKind::Journeys);
+            let mut history = Scanned::default();
+            for (i, batch) in persons.chunks(conf.persons_per_query).enumerate() {
+                let params = [
+                    Param::Timestamp("from", h.from),
+                    Param::Timestamp("to", h.until),
+                    Param::Timestamp("ingested_before", h.ingested_before),
+                    Param::StringArray("person_ids", Converting::ids(batch, true)),
+                    Param::StringArray("distinct_ids", Converting::ids(batch, false)),
+                    events.clone(),
+                ];
+                let label = format!("journeys batch {}/{batches}", i + 1);
+                self.scan(&label, (&sql, &params), (&mark, &q, rules), &mut history)
+                    .await?;
             }
+            out.ex.merge(history.ex);
         }
         let mut ex = out.ex;
-        ex.read_from = Some(range.0);
-        ex.read_until = Some(range.1);
-        if let Some(next_from) = horizon {
-            let next = Horizon {
-                from: Some(next_from),
-                tail: out.tail.into_iter().collect(),
-            };
-            ex.cursor_label = Some(format!("export written through {}", range.1));
-            ex.next_cursor = Some(next.to_text());
+        ex.read_from = Some(from);
+        ex.read_until = Some(to);
+        if let Some((next, label)) = win.next_cursor(out.tail) {
+            ex.cursor_label = Some(label);
+            ex.next_cursor = Some(next);
         }
         tracing::info!(
             read = ex.counts.read,
