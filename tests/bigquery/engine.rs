@@ -3,6 +3,7 @@
 //! memory, the other as SQL jobs inside BigQuery. Their analyst views must hold the same rows.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
 
 use attrsync::domain::time::Timestamp;
 use serde_json::Value;
@@ -10,6 +11,7 @@ use serde_json::Value;
 use crate::export::{cycle, events, export_env, export_table, person_ids, rows};
 use crate::support::bqemu::{Emulator, PROJECT};
 use crate::support::faulty::Faulty;
+use crate::support::process::Proc;
 
 /// A daemon's settings: the export source, the BigQuery sink in `dataset`, and `engine`.
 fn env<'a>(
@@ -218,4 +220,127 @@ async fn both_engines_write_the_same_rows_and_again_after_late_rows() {
         published.values().all(|n| *n == 2),
         "one insert per table and cycle: {published:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_engine_run_shows_nothing_and_a_backfill_matches_the_memory_engine() {
+    let emu = Emulator::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let evs = events(dir.path(), 120, 6);
+    let person = person_ids(&evs);
+    export_table(&emu, "events", false).await;
+    emu.insert("posthog", "events", &rows(&evs, &person, None))
+        .await;
+    let endpoint = emu.endpoint();
+    let table = format!("{PROJECT}.posthog.events");
+    let count = |sql: String| {
+        let emu = &emu;
+        async move { emu.count(&sql).await }
+    };
+
+    // A run killed after its jobs wrote the sink tables, before the commit marker: its rows
+    // are in the tables, and no view shows them.
+    let crash_dir = dir.path().join("crash");
+    std::fs::create_dir_all(&crash_dir).unwrap();
+    let mut pushed = env(&endpoint, &table, "crashed", "bigquery");
+    pushed.push(("ATTRSYNC__ADS__FILE__ENABLED", "false"));
+    // `check` prepares the engine's work dataset and says so.
+    let (code, out, err) = crate::support::run_bin(&crash_dir, &["check"], &pushed);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.lines().any(|l| l.contains("engine (bigquery)")
+            && l.contains(&format!("work dataset {PROJECT}.crashed_work created"))),
+        "{out}"
+    );
+    let mut with_failpoint = pushed.clone();
+    with_failpoint.push(("ATTRSYNC_FAILPOINT_BEFORE_SINK_COMMIT", "pause"));
+    let mut p = Proc::spawn(&crash_dir, &["run", "--once"], &with_failpoint);
+    p.wait_for(
+        "failpoint before_sink_commit reached",
+        Duration::from_secs(180),
+    );
+    p.kill();
+    let raw = count(format!(
+        "SELECT COUNT(*) FROM `{PROJECT}.crashed.attribution_credits`"
+    ))
+    .await;
+    assert!(raw > 0, "the jobs wrote the sink tables before the kill");
+    for t in ["conversions", "touchpoints", "attribution_credits"] {
+        let seen = count(format!(
+            "SELECT COUNT(*) FROM `{PROJECT}.crashed.{t}_latest`"
+        ))
+        .await;
+        assert_eq!(seen, 0, "{t}: a run that never committed shows nothing");
+    }
+    // Its rerun shows each key once, and nothing of the dead run.
+    let mut again = Proc::spawn(&crash_dir, &["run", "--once"], &pushed);
+    assert_eq!(
+        again.wait(Duration::from_secs(180)),
+        Some(0),
+        "{}",
+        again.stderr()
+    );
+    for t in ["conversions", "touchpoints", "attribution_credits"] {
+        let seen = count(format!(
+            "SELECT COUNT(*) FROM `{PROJECT}.crashed.{t}_latest`"
+        ))
+        .await;
+        let keys = count(format!(
+            "SELECT COUNT(DISTINCT row_key) FROM `{PROJECT}.crashed.{t}`"
+        ))
+        .await;
+        assert_eq!(seen, keys, "{t}: each key once");
+        let old = count(format!(
+            "SELECT COUNT(*) FROM `{PROJECT}.crashed.{t}_latest` WHERE run_id = 1"
+        ))
+        .await;
+        assert_eq!(old, 0, "{t}: nothing of the dead run");
+    }
+
+    // A backfill of three days, day by day, through both engines.
+    let today = Timestamp::now().date();
+    let (from, to) = (
+        today.add_days(-3).to_string(),
+        today.add_days(-1).to_string(),
+    );
+    let args = ["backfill", "--from", from.as_str(), "--to", to.as_str()];
+    for (name, engine) in [
+        ("backfill_memory", "memory"),
+        ("backfill_bigquery", "bigquery"),
+    ] {
+        let run_dir = dir.path().join(name);
+        std::fs::create_dir_all(&run_dir).unwrap();
+        let mut e = env(&endpoint, &table, name, engine);
+        e.push(("ATTRSYNC__ADS__FILE__ENABLED", "false"));
+        let (code, out, err) = crate::support::run_bin(&run_dir, &args, &e);
+        assert_eq!(code, 0, "{name}: {out}{err}");
+        assert!(
+            out.contains("3 days"),
+            "{name}: progress and a summary: {out}"
+        );
+    }
+    let days: HashSet<String> = emu
+        .query(&format!(
+            "SELECT DISTINCT CAST(DATE(converted_at) AS STRING) FROM `{PROJECT}.backfill_bigquery.conversions_latest`"
+        ))
+        .await
+        .into_iter()
+        .map(|r| r[0].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        days.len() >= 2 && days.iter().all(|d| *d >= from && *d <= to),
+        "{days:?}"
+    );
+    let compared = assert_same_views(&emu, "backfill_memory", "backfill_bigquery").await;
+    assert!(compared > 200, "{compared} credits compared");
+
+    // The engine without the export source does not start, and says which key to change.
+    let file = dir.path().join("events.ndjson").display().to_string();
+    let bad = [
+        ("ATTRSYNC__ENGINE__KIND", "bigquery"),
+        ("ATTRSYNC__SOURCE__PATH", file.as_str()),
+    ];
+    let (code, out, err) = crate::support::run_bin(dir.path(), &["run", "--once"], &bad);
+    assert_ne!(code, 0);
+    assert!(format!("{out}{err}").contains("engine.kind"), "{out}{err}");
 }
