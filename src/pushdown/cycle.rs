@@ -223,7 +223,15 @@ impl Engine {
         let mut data_driven = Vec::new();
         let mut distinct_paths = 0;
         if plan.markov.is_some() || plan.shapley.is_some() {
-            let fit = paths::fit(conn, &w, plan.lookback_micros, plan.markov, plan.shapley).await;
+            let fit = paths::fit(
+                conn,
+                &w,
+                plan.lookback_micros,
+                plan.markov,
+                plan.shapley,
+                paths::CHUNK_PATHS,
+            )
+            .await;
             distinct_paths = step(fit, "fitting the data-driven models")?;
             data_driven.extend(plan.markov.map(|_| "markov"));
             data_driven.extend(plan.shapley.map(|_| "shapley"));

@@ -4,7 +4,7 @@
 //! conversion into a non-converting one (`null_paths`), and aggregates the distinct paths
 //! with their conversion, null and value counts — a small table. attrsync fits Markov and
 //! Shapley on it with the engine's own code, computes each converting path's per-touch
-//! weights, and writes them back (`dd_weights`); `credits.rs` spreads them over each
+//! weights, and writes them back (`dd_weights`, a chunk of paths per job); `credits.rs` spreads them over each
 //! conversion's touches. attrsync's memory grows with the distinct paths, not with events.
 
 use super::{exec, JobError, Work};
@@ -17,6 +17,10 @@ use crate::engine::paths::{PathSet, PathStats};
 /// emulator does not carry one through a query parameter.) Channel names may not contain it;
 /// the engine's configuration check will say so once `engine.kind` exists.
 pub const SEP: &str = " > ";
+
+/// Converting paths whose weights go back in one job: each request stays far under BigQuery's
+/// 10 MB limit (about 1 MB), and attrsync holds one chunk's text at a time.
+pub const CHUNK_PATHS: usize = 5_000;
 
 /// The statements that build `conv_paths` and `null_paths`; `lookback_micros` is the plan's
 /// (non-converting journeys count within it of their last touch).
@@ -63,14 +67,15 @@ fn distinct(w: &Work) -> String {
 }
 
 /// Builds the distinct paths, fits the data-driven models on them and writes each converting
-/// path's per-touch weights to `dd_weights(model, path, idx, weight)`. Returns the number of
-/// distinct paths.
+/// path's per-touch weights to `dd_weights(model, path, idx, weight)`, `chunk_paths` paths per
+/// job ([`CHUNK_PATHS`]). Returns the number of distinct paths.
 pub async fn fit(
     conn: &Connection,
     w: &Work,
     lookback_micros: i64,
     markov_order: Option<usize>,
     shapley_transform: Option<PathTransform>,
+    chunk_paths: usize,
 ) -> Result<usize, JobError> {
     for sql in statements(w, lookback_micros) {
         exec(conn, &sql, &[]).await?;
@@ -116,46 +121,47 @@ pub async fn fit(
             converting.push((path.clone(), ids));
         }
     }
-    let (mut models, mut paths, mut idx, mut weights) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let mut push = |model: &str, path: &str, ws: &[f64]| {
-        for (i, wt) in ws.iter().enumerate() {
+    let markov_fit = markov_order.map(|order| markov::fit(&set, order, StepLimit::Exact));
+    let shapley_fit = shapley_transform.map(|t| shapley::fit(&set, t));
+    let table = w.t("dd_weights");
+    let create = format!(
+        "CREATE OR REPLACE TABLE {table} (model STRING, path STRING, idx INT64, weight FLOAT64)"
+    );
+    exec(conn, &create, &[]).await?;
+    // Each touch's weight travels inside one text per path ("w1,w2,…", f64s that read back
+    // exactly), so a chunk's request stays small.
+    let insert = format!(
+        "INSERT INTO {table} (model, path, idx, weight) \
+         SELECT m, p, i + 1, CAST(x AS FLOAT64) FROM UNNEST(@models) AS m WITH OFFSET o1 \
+         JOIN UNNEST(@paths) AS p WITH OFFSET o2 ON o1 = o2 \
+         JOIN UNNEST(@weights) AS ws WITH OFFSET o3 ON o1 = o3 \
+         CROSS JOIN UNNEST(SPLIT(ws, ',')) AS x WITH OFFSET i"
+    );
+    let mut scratch = Vec::new();
+    for chunk in converting.chunks(chunk_paths.max(1)) {
+        let (mut models, mut paths, mut weights) = (Vec::new(), Vec::new(), Vec::new());
+        let mut push = |model: &str, path: &str, ws: &[f64]| {
             models.push(model.to_string());
             paths.push(path.to_string());
-            idx.push((i + 1).to_string());
-            weights.push(format!("{wt:?}"));
+            let text: Vec<String> = ws.iter().map(|x| format!("{x:?}")).collect();
+            weights.push(text.join(","));
+        };
+        for (path, ids) in chunk {
+            if let Some(f) = &markov_fit {
+                f.journey_weights(ids, &mut scratch);
+                push("markov", path, &scratch);
+            }
+            if let Some(f) = &shapley_fit {
+                f.journey_weights(ids, &mut scratch);
+                push("shapley", path, &scratch);
+            }
         }
-    };
-    let mut scratch = Vec::new();
-    if let Some(order) = markov_order {
-        let f = markov::fit(&set, order, StepLimit::Exact);
-        for (path, ids) in &converting {
-            f.journey_weights(ids, &mut scratch);
-            push("markov", path, &scratch);
-        }
+        let params = [
+            Param::StringArray("models", models),
+            Param::StringArray("paths", paths),
+            Param::StringArray("weights", weights),
+        ];
+        exec(conn, &insert, &params).await?;
     }
-    if let Some(t) = shapley_transform {
-        let f = shapley::fit(&set, t);
-        for (path, ids) in &converting {
-            f.journey_weights(ids, &mut scratch);
-            push("shapley", path, &scratch);
-        }
-    }
-    let sql = format!(
-        "CREATE OR REPLACE TABLE {} AS SELECT m AS model, p AS path, \
-         CAST(i AS INT64) AS idx, CAST(x AS FLOAT64) AS weight \
-         FROM UNNEST(@models) AS m WITH OFFSET o1 \
-         JOIN UNNEST(@paths) AS p WITH OFFSET o2 ON o1 = o2 \
-         JOIN UNNEST(@idx) AS i WITH OFFSET o3 ON o1 = o3 \
-         JOIN UNNEST(@weights) AS x WITH OFFSET o4 ON o1 = o4",
-        w.t("dd_weights")
-    );
-    let params = [
-        Param::StringArray("models", models),
-        Param::StringArray("paths", paths),
-        Param::StringArray("idx", idx),
-        Param::StringArray("weights", weights),
-    ];
-    exec(conn, &sql, &params).await?;
     Ok(rows.len())
 }

@@ -178,9 +178,10 @@ pub fn statement(w: &Work, spec: &ChannelSpec) -> String {
         .get("search")
         .cloned()
         .unwrap_or_default();
+    // `WHERE TRUE`: BigQuery takes QUALIFY only beside a WHERE, GROUP BY or HAVING clause.
     format!(
         "CREATE OR REPLACE TABLE {tp} AS \
-         WITH s AS (SELECT * FROM {starts} QUALIFY ROW_NUMBER() OVER (PARTITION BY uuid ORDER BY ts) = 1), \
+         WITH s AS (SELECT * FROM {starts} WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY uuid ORDER BY ts) = 1), \
          a AS (SELECT s.*, {landing} AS landing_host, {referring_domain} AS ref_lower, \
            CASE {click_kind} ELSE NULL END AS click_kind, COALESCE({click_value}) AS click_value, \
            NULLIF(LOWER(TRIM(utm_source)), '') AS u_source, NULLIF(LOWER(TRIM(utm_medium)), '') AS u_medium, \

@@ -479,13 +479,7 @@ async fn a_run_killed_after_insert_all_is_invisible_and_its_rerun_shows_each_key
     ))
     .await;
     assert!(raw > 0, "every row was streamed before the kill");
-    for table in ["conversions", "touchpoints", "attribution_credits"] {
-        let seen = count(format!(
-            "SELECT COUNT(*) FROM `{PROJECT}.markers.{table}_latest`"
-        ))
-        .await;
-        assert_eq!(seen, 0, "{table}: a run that never committed shows nothing");
-    }
+    emu.assert_nothing_visible("markers").await;
     let perf = count(format!("SELECT COUNT(*) FROM `{PROJECT}.markers.runs`")).await;
     assert_eq!(perf, 0, "no commit marker");
 
@@ -502,22 +496,7 @@ async fn a_run_killed_after_insert_all_is_invisible_and_its_rerun_shows_each_key
     ))
     .await;
     assert_eq!(raw_now, 2 * raw, "both copies are in the table");
-    for table in ["conversions", "touchpoints", "attribution_credits"] {
-        let seen = count(format!(
-            "SELECT COUNT(*) FROM `{PROJECT}.markers.{table}_latest`"
-        ))
-        .await;
-        let keys = count(format!(
-            "SELECT COUNT(DISTINCT row_key) FROM `{PROJECT}.markers.{table}`"
-        ))
-        .await;
-        assert_eq!(seen, keys, "{table}: each key once");
-        let old = count(format!(
-            "SELECT COUNT(*) FROM `{PROJECT}.markers.{table}_latest` WHERE run_id = 1"
-        ))
-        .await;
-        assert_eq!(old, 0, "{table}: nothing of the dead run");
-    }
+    emu.assert_each_key_once_without("markers", 1).await;
     let marked = emu
         .query(&format!("SELECT run_id, job FROM `{PROJECT}.markers.runs`"))
         .await;

@@ -224,13 +224,7 @@ async fn both_engines_write_the_same_rows_and_again_after_late_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_engine_run_shows_nothing_and_a_backfill_matches_the_memory_engine() {
-    let emu = Emulator::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let evs = events(dir.path(), 120, 6);
-    let person = person_ids(&evs);
-    export_table(&emu, "events", false).await;
-    emu.insert("posthog", "events", &rows(&evs, &person, None))
-        .await;
+    let (emu, dir, _) = crate::export::loaded(120, 6).await;
     let endpoint = emu.endpoint();
     let table = format!("{PROJECT}.posthog.events");
     let count = |sql: String| {
@@ -265,13 +259,7 @@ async fn a_killed_engine_run_shows_nothing_and_a_backfill_matches_the_memory_eng
     ))
     .await;
     assert!(raw > 0, "the jobs wrote the sink tables before the kill");
-    for t in ["conversions", "touchpoints", "attribution_credits"] {
-        let seen = count(format!(
-            "SELECT COUNT(*) FROM `{PROJECT}.crashed.{t}_latest`"
-        ))
-        .await;
-        assert_eq!(seen, 0, "{t}: a run that never committed shows nothing");
-    }
+    emu.assert_nothing_visible("crashed").await;
     // Its rerun shows each key once, and nothing of the dead run.
     let mut again = Proc::spawn(&crash_dir, &["run", "--once"], &pushed);
     assert_eq!(
@@ -280,22 +268,7 @@ async fn a_killed_engine_run_shows_nothing_and_a_backfill_matches_the_memory_eng
         "{}",
         again.stderr()
     );
-    for t in ["conversions", "touchpoints", "attribution_credits"] {
-        let seen = count(format!(
-            "SELECT COUNT(*) FROM `{PROJECT}.crashed.{t}_latest`"
-        ))
-        .await;
-        let keys = count(format!(
-            "SELECT COUNT(DISTINCT row_key) FROM `{PROJECT}.crashed.{t}`"
-        ))
-        .await;
-        assert_eq!(seen, keys, "{t}: each key once");
-        let old = count(format!(
-            "SELECT COUNT(*) FROM `{PROJECT}.crashed.{t}_latest` WHERE run_id = 1"
-        ))
-        .await;
-        assert_eq!(old, 0, "{t}: nothing of the dead run");
-    }
+    emu.assert_each_key_once_without("crashed", 1).await;
 
     // A backfill of three days, day by day, through both engines.
     let today = Timestamp::now().date();

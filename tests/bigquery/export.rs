@@ -394,15 +394,22 @@ async fn check_names_each_missing_column_and_a_missing_table_setting() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backfill_reads_each_day_by_event_time_with_its_journeys() {
+/// An emulator whose export table `posthog.events` holds `persons` generated persons over
+/// `days`, each row written five minutes after its event.
+pub async fn loaded(persons: u64, days: u32) -> (Emulator, tempfile::TempDir, Vec<Value>) {
     let emu = Emulator::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let evs = events(dir.path(), 150, 6);
+    let evs = events(dir.path(), persons, days);
     let person = person_ids(&evs);
     export_table(&emu, "events", false).await;
     emu.insert("posthog", "events", &rows(&evs, &person, None))
         .await;
+    (emu, dir, evs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_reads_each_day_by_event_time_with_its_journeys() {
+    let (emu, dir, _) = loaded(150, 6).await;
     let today = Timestamp::now().date();
     let (from, to) = (
         today.add_days(-3).to_string(),

@@ -249,6 +249,8 @@ async fn identities_touchpoints_conversions_and_credits_in_sql_match_the_in_memo
         plan.lookback_micros,
         plan.markov,
         plan.shapley,
+        // Several write-back jobs of a few paths each.
+        7,
     )
     .await
     .map_err(|e| e.1)

@@ -9,6 +9,9 @@ use serde_json::{json, Value};
 
 pub const PROJECT: &str = "attrsync-test";
 
+/// The tables an events run writes.
+const EVENT_TABLES: [&str; 3] = ["conversions", "touchpoints", "attribution_credits"];
+
 /// The Python of the test peers (`.venv`, which scripts/test fills).
 pub fn python() -> PathBuf {
     std::env::var_os("ATTRSYNC_TEST_PYTHON")
@@ -131,6 +134,40 @@ impl Emulator {
             .unwrap()
             .parse()
             .unwrap()
+    }
+
+    /// Asserts that no analyst view of `dataset` shows a conversion, touchpoint or credit (what
+    /// a run that never committed leaves).
+    pub async fn assert_nothing_visible(&self, dataset: &str) {
+        for t in EVENT_TABLES {
+            let sql = format!("SELECT COUNT(*) FROM `{PROJECT}.{dataset}.{t}_latest`");
+            assert_eq!(
+                self.count(&sql).await,
+                0,
+                "{t}: a run that never committed shows nothing"
+            );
+        }
+    }
+
+    /// Asserts that each event table's view shows every key once and nothing of run `dead`.
+    pub async fn assert_each_key_once_without(&self, dataset: &str, dead: i64) {
+        for t in EVENT_TABLES {
+            let q = |sql: String| async move { self.count(&sql).await };
+            let seen = q(format!(
+                "SELECT COUNT(*) FROM `{PROJECT}.{dataset}.{t}_latest`"
+            ))
+            .await;
+            let keys = q(format!(
+                "SELECT COUNT(DISTINCT row_key) FROM `{PROJECT}.{dataset}.{t}`"
+            ))
+            .await;
+            assert_eq!(seen, keys, "{t}: each key once");
+            let old = q(format!(
+                "SELECT COUNT(*) FROM `{PROJECT}.{dataset}.{t}_latest` WHERE run_id = {dead}"
+            ))
+            .await;
+            assert_eq!(old, 0, "{t}: nothing of the dead run");
+        }
     }
 
     /// tables.get, or None on 404.
