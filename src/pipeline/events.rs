@@ -168,6 +168,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let boot = self.options.bootstrap;
         let attributed = tokio::task::spawn_blocking(move || {
             let att = attribute(&extract, &plan);
+            // Freeing millions of sessions takes seconds: off the critical path.
+            std::thread::spawn(move || drop(extract));
             let shares = channel_credit::summarize(&att, &plan, boot, rates.as_deref());
             (att, shares)
         });
@@ -256,6 +258,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         summary.quality = Some(quality);
         *self.campaigns.lock().expect("campaign index lock") =
             Some(Arc::new(campaigns::CampaignIndex::from_attributed(&att)));
+        // The run's journeys and credits are as large as the extract was: freed beside the commit.
+        std::thread::spawn(move || drop(att));
         tracing::info!(
             rows = summary.rows_written(),
             secs = t.elapsed().as_secs_f64(),
