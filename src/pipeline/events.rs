@@ -167,18 +167,33 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let rates = self.fx.as_ref().and_then(|f| f.current());
         let boot = self.options.bootstrap;
         let attributed = tokio::task::spawn_blocking(move || {
+            let t = Instant::now();
             let att = attribute(&extract, &plan);
+            tracing::debug!(secs = t.elapsed().as_secs_f64(), "attribute: credits");
             // Freeing millions of sessions takes seconds: off the critical path.
             std::thread::spawn(move || drop(extract));
-            let shares = channel_credit::summarize(&att, &plan, boot, rates.as_deref());
-            (att, shares)
+            Arc::new(att)
         });
-        let (att, shares) = match attributed.await {
+        let att = match attributed.await {
             Ok(a) => a,
             Err(e) => {
                 let cause = anyhow::Error::new(e).context("attribution panicked");
                 return Err(Failed::new(Failure::permanent(cause), summary));
             }
+        };
+        // The channel shares and their intervals feed only warnings and their own table: they
+        // are computed while the load waits on the sink.
+        let summarized = {
+            let (att, plan) = (Arc::clone(&att), Arc::clone(&self.options.plan));
+            tokio::task::spawn_blocking(move || {
+                let t = Instant::now();
+                let shares = channel_credit::summarize(&att, &plan, boot, rates.as_deref());
+                tracing::debug!(
+                    secs = t.elapsed().as_secs_f64(),
+                    "channel shares and intervals"
+                );
+                shares
+            })
         };
         summary.persons = att.identities.persons() as u64;
         summary.conversions = att.credited.len() as u64;
@@ -190,18 +205,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         summary.credits_by_model = by_model;
         let q = &self.options.quality;
         let mut quality = quality::Quality::assess(&summary.read, &att, q);
-        let (prev_run, prev) = previous.unwrap_or_default();
-        let drift =
-            channel_credit::drift(&prev, prev_run, &shares, self.options.max_interval_width);
-        for d in &drift {
-            tracing::warn!(note = %d, "channel shares");
-        }
         quality.notes = notes;
-        quality.notes.extend(drift);
-        quality.shares = shares
-            .iter()
-            .map(channel_credit::ChannelShare::record)
-            .collect();
         quality.evaluate(q);
         if let Some(f) = quality.failure() {
             summary.quality = Some(quality);
@@ -227,6 +231,24 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             quality.record_table(table, l.counts(), l.checksum.finish());
             summary.rows_by_table.insert(table, l.acknowledged);
         }
+        let shares = match summarized.await {
+            Ok(s) => s,
+            Err(e) => {
+                let cause = anyhow::Error::new(e).context("channel shares panicked");
+                return Err(Failed::new(Failure::permanent(cause), summary));
+            }
+        };
+        let (prev_run, prev) = previous.unwrap_or_default();
+        let drift =
+            channel_credit::drift(&prev, prev_run, &shares, self.options.max_interval_width);
+        for d in &drift {
+            tracing::warn!(note = %d, "channel shares");
+        }
+        quality.notes.extend(drift);
+        quality.shares = shares
+            .iter()
+            .map(channel_credit::ChannelShare::record)
+            .collect();
         if !shares.is_empty() {
             let rows = shares
                 .iter()

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use std::time::{Duration, Instant};
+
 use rayon::prelude::*;
 
 use super::attribute::Attributed;
@@ -64,7 +66,9 @@ async fn write_chunks<T: Sync, K: Sink>(
     written: &mut BTreeMap<Table, Loaded>,
 ) -> Result<(), SinkError> {
     let entry = written.entry(table).or_default();
+    let (mut encoding, mut writing) = (Duration::ZERO, Duration::ZERO);
     for chunk in items.chunks((CHUNK_ROWS / per_item.max(1)).max(1)) {
+        let t = Instant::now();
         let rows: Vec<EncodedRow> = chunk.par_iter().flat_map_iter(&encode).collect();
         if rows.is_empty() {
             continue;
@@ -73,8 +77,17 @@ async fn write_chunks<T: Sync, K: Sink>(
             entry.checksum.add(&r.row_key, r.values);
         }
         entry.produced += rows.len() as u64;
+        encoding += t.elapsed();
+        let t = Instant::now();
         entry.acknowledged += sink.write(meta.run_id, table, rows).await?;
+        writing += t.elapsed();
     }
+    tracing::debug!(
+        table = table.name(),
+        encode_secs = encoding.as_secs_f64(),
+        write_secs = writing.as_secs_f64(),
+        "load: table written"
+    );
     Ok(())
 }
 
