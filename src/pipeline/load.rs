@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -11,7 +13,6 @@ use super::quality::RowCounts;
 use super::rows::{self, RowMeta};
 use crate::domain::checksum::ChecksumBuilder;
 use crate::domain::ids::RunId;
-use crate::domain::touchpoint::Touchpoint;
 use crate::sinks::{EncodedRow, Sink, SinkError, Table};
 
 /// Rows encoded and written per sink call.
@@ -55,36 +56,51 @@ pub async fn write_table<K: Sink>(
     Ok(loaded)
 }
 
-/// Encodes and writes `items` a chunk at a time; `per_item` is about how many rows one item
-/// makes, so a chunk holds about [`CHUNK_ROWS`] rows (one conversion makes a credit row per
-/// model and touch: chunks of 20,000 conversions were 270,000 rows of fresh memory each).
-async fn write_chunks<T: Sync, K: Sink>(
+/// Encodes rows `range` of a table's items (on a blocking thread, in parallel).
+type Encoder = Arc<dyn Fn(Range<usize>) -> Vec<EncodedRow> + Send + Sync>;
+
+/// Encodes and writes `n` items a chunk at a time, encoding the next chunk while the sink
+/// writes the current one; `per_item` is about how many rows one item makes, so a chunk holds
+/// about [`CHUNK_ROWS`] rows (one conversion makes a credit row per model and touch: chunks of
+/// 20,000 conversions were 270,000 rows of fresh memory each).
+async fn write_chunks<K: Sink>(
     sink: &K,
     (meta, table): (RowMeta, Table),
-    (items, per_item): (&[T], usize),
-    encode: impl Fn(&T) -> Vec<EncodedRow> + Sync,
+    (n, per_item): (usize, usize),
+    encode: Encoder,
     written: &mut BTreeMap<Table, Loaded>,
 ) -> Result<(), SinkError> {
     let entry = written.entry(table).or_default();
-    let (mut encoding, mut writing) = (Duration::ZERO, Duration::ZERO);
-    for chunk in items.chunks((CHUNK_ROWS / per_item.max(1)).max(1)) {
+    let step = (CHUNK_ROWS / per_item.max(1)).max(1);
+    let ranges: Vec<Range<usize>> = (0..n).step_by(step).map(|s| s..(s + step).min(n)).collect();
+    let start = |r: Range<usize>| {
+        let encode = Arc::clone(&encode);
+        tokio::task::spawn_blocking(move || encode(r))
+    };
+    let (mut waiting, mut writing) = (Duration::ZERO, Duration::ZERO);
+    let mut next = ranges.first().cloned().map(start);
+    for i in 0..ranges.len() {
         let t = Instant::now();
-        let rows: Vec<EncodedRow> = chunk.par_iter().flat_map_iter(&encode).collect();
-        if rows.is_empty() {
-            continue;
-        }
+        let encoded = next.take().expect("a chunk in flight").await;
+        let rows = encoded.map_err(|e| {
+            SinkError::Permanent(anyhow::Error::new(e).context("encoding rows panicked"))
+        })?;
+        next = ranges.get(i + 1).cloned().map(start);
         for r in &rows {
             entry.checksum.add(&r.row_key, r.values);
         }
+        waiting += t.elapsed();
+        if rows.is_empty() {
+            continue;
+        }
         entry.produced += rows.len() as u64;
-        encoding += t.elapsed();
         let t = Instant::now();
         entry.acknowledged += sink.write(meta.run_id, table, rows).await?;
         writing += t.elapsed();
     }
     tracing::debug!(
         table = table.name(),
-        encode_secs = encoding.as_secs_f64(),
+        encode_wait_secs = waiting.as_secs_f64(),
         write_secs = writing.as_secs_f64(),
         "load: table written"
     );
@@ -96,55 +112,77 @@ async fn write_chunks<T: Sync, K: Sink>(
 pub async fn load<K: Sink>(
     sink: &K,
     meta: RowMeta,
-    att: &Attributed,
+    att: &Arc<Attributed>,
 ) -> Result<BTreeMap<Table, Loaded>, SinkError> {
     let mut written = BTreeMap::new();
-    let touches: Vec<&Touchpoint> = att.new_touchpoints().collect();
+    let fresh: Arc<Vec<usize>> = Arc::new(
+        att.journeys
+            .touchpoints()
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.fresh)
+            .map(|(i, _)| i)
+            .collect(),
+    );
+    let encode: Encoder = {
+        let (att, fresh) = (Arc::clone(att), Arc::clone(&fresh));
+        Arc::new(move |r| {
+            let all = att.journeys.touchpoints();
+            fresh[r]
+                .par_iter()
+                .map(|&i| rows::touchpoint(&all[i], meta))
+                .collect()
+        })
+    };
+    let n = fresh.len();
     write_chunks(
         sink,
         (meta, Table::Touchpoints),
-        (&touches, 1),
-        |t| vec![rows::touchpoint(t, meta)],
+        (n, 1),
+        encode,
         &mut written,
     )
     .await?;
     super::failpoint::hit(super::failpoint::AFTER_TOUCHPOINTS).await;
+    let encode: Encoder = {
+        let att = Arc::clone(att);
+        Arc::new(move |r| {
+            att.credited[r]
+                .par_iter()
+                .map(|c| rows::conversion(&att.conversions[c.index], c.touches_in_window, meta))
+                .collect()
+        })
+    };
+    let n = att.credited.len();
     write_chunks(
         sink,
         (meta, Table::Conversions),
-        (&att.credited, 1),
-        |c| {
-            vec![rows::conversion(
-                &att.conversions[c.index],
-                c.touches_in_window,
-                meta,
-            )]
-        },
+        (n, 1),
+        encode,
         &mut written,
     )
     .await?;
     let credits: usize = att.credited.iter().map(|c| c.credits.len()).sum();
-    let per_conversion = credits.div_ceil(att.credited.len().max(1));
-    write_chunks(
-        sink,
-        (meta, Table::AttributionCredits),
-        (&att.credited, per_conversion),
-        |credited| {
-            let c = &att.conversions[credited.index];
-            let journey = att.journeys.of(&c.person);
-            credited
-                .credits
-                .iter()
-                .map(|cr| {
-                    let touch = cr
-                        .touchpoint
-                        .and_then(|u| journey.iter().find(|t| t.uuid == u));
-                    rows::credit(c, cr, touch, meta)
+    let per_conversion = credits.div_ceil(n.max(1));
+    let encode: Encoder = {
+        let att = Arc::clone(att);
+        Arc::new(move |r| {
+            att.credited[r]
+                .par_iter()
+                .flat_map_iter(|credited| {
+                    let c = &att.conversions[credited.index];
+                    let journey = att.journeys.of(&c.person);
+                    credited.credits.iter().map(move |cr| {
+                        let touch = cr
+                            .touchpoint
+                            .and_then(|u| journey.iter().find(|t| t.uuid == u));
+                        rows::credit(c, cr, touch, meta)
+                    })
                 })
                 .collect()
-        },
-        &mut written,
-    )
-    .await?;
+        })
+    };
+    let tables = (meta, Table::AttributionCredits);
+    write_chunks(sink, tables, (n, per_conversion), encode, &mut written).await?;
     Ok(written)
 }
