@@ -117,18 +117,7 @@ async fn both_engines_write_the_same_rows_and_again_after_late_rows() {
     let evs = events(dir.path(), 150, 6);
     let person = person_ids(&evs);
     // Conversions of the last two days of some persons (and their sessions) arrive late.
-    let recent = Timestamp::now().date().add_days(-2).to_string();
-    let late_persons: HashSet<&str> = evs
-        .iter()
-        .filter(|e| e["event"] == "purchase" && e["timestamp"].as_str().unwrap() >= recent.as_str())
-        .map(|e| e["distinct_id"].as_str().unwrap())
-        .take(8)
-        .collect();
-    assert!(late_persons.len() >= 3, "late persons to test with");
-    let (late, on_time): (Vec<Value>, Vec<Value>) = evs.iter().cloned().partition(|e| {
-        late_persons.contains(e["distinct_id"].as_str().unwrap())
-            && e["timestamp"].as_str().unwrap() >= recent.as_str()
-    });
+    let (late, on_time) = crate::export::split_late(&evs);
     // PostHog's person id missing on a third of the rows: those join through $identify.
     let without_person = |mut rs: Vec<Value>| {
         for (i, r) in rs.iter_mut().enumerate() {

@@ -109,6 +109,22 @@ pub fn rows(evs: &[Value], person: &HashMap<String, String>, at: Option<Timestam
         .collect()
 }
 
+/// The events of the last two days of up to 8 persons who bought then (late), and the rest.
+pub fn split_late(evs: &[Value]) -> (Vec<Value>, Vec<Value>) {
+    let recent = Timestamp::now().date().add_days(-2).to_string();
+    let late_persons: HashSet<&str> = evs
+        .iter()
+        .filter(|e| e["event"] == "purchase" && e["timestamp"].as_str().unwrap() >= recent.as_str())
+        .map(|e| e["distinct_id"].as_str().unwrap())
+        .take(8)
+        .collect();
+    assert!(late_persons.len() >= 3, "late persons to test with");
+    evs.iter().cloned().partition(|e| {
+        late_persons.contains(e["distinct_id"].as_str().unwrap())
+            && e["timestamp"].as_str().unwrap() >= recent.as_str()
+    })
+}
+
 /// One cycle into a local sink under `dir`, with `env` on top of the defaults.
 pub async fn cycle(dir: &Path, env: &[(&str, &str)]) -> RunSummary {
     try_cycle(dir, env).await.0.unwrap()
@@ -266,19 +282,7 @@ async fn rows_written_late_arrive_in_the_next_cycle_and_nothing_is_written_twice
 
     // Conversions of the last two days (and their sessions' events) reach BigQuery late: a
     // phone that was offline, an export batch that failed and was retried.
-    let recent = Timestamp::now().date().add_days(-2).to_string();
-    let late_persons: HashSet<&str> = evs
-        .iter()
-        .filter(|e| e["event"] == "purchase" && e["timestamp"].as_str().unwrap() >= recent.as_str())
-        .map(|e| e["distinct_id"].as_str().unwrap())
-        .take(8)
-        .collect();
-    assert!(late_persons.len() >= 3, "late persons to test with");
-    let is_late = |e: &&Value| {
-        late_persons.contains(e["distinct_id"].as_str().unwrap())
-            && e["timestamp"].as_str().unwrap() >= recent.as_str()
-    };
-    let (late, on_time): (Vec<Value>, Vec<Value>) = evs.iter().cloned().partition(|e| is_late(&e));
+    let (late, on_time) = split_late(&evs);
     export_table(&emu, "events", false).await;
     emu.insert("posthog", "events", &rows(&on_time, &person, None))
         .await;
