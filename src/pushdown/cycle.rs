@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use anyhow::Context;
 use gcp_bigquery_client::model::dataset::Dataset;
 use tokio::sync::OnceCell;
 
-use super::{converters, credits, exec, identity, paths, publish, row, stage, touchpoints};
+use super::{converters, credits, exec, identity, paths, publish, readback, stage, touchpoints};
 use super::{JobError, PushdownConfig, Work};
 use crate::bigquery::{classify, Connection, Param};
 use crate::domain::ids::{RunId, Uuid};
@@ -244,12 +243,24 @@ impl Engine {
         let published = publish::publish(conn, &w, sink, run, loaded_at).await;
         step(published, "writing the sink's tables")?;
 
-        let mut out = self.counts(conn, &w).await?;
-        out.distinct_paths = distinct_paths;
-        out.window = win.range;
+        let c = step(
+            readback::counts(conn, &w).await,
+            "counting the cycle's rows",
+        )?;
+        let mut out = EngineCycle {
+            read: c.read,
+            fresh: c.fresh,
+            persons: c.persons,
+            conversions: c.conversions,
+            touchpoints: c.touchpoints,
+            credits_by_model: c.credits_by_model,
+            distinct_paths,
+            window: win.range,
+            ..Default::default()
+        };
         if let Some(next_from) = win.next_from {
-            let tail = self.tail(conn, &w, next_from).await?;
-            out.cursor = win.next_cursor(tail);
+            let tail = readback::tail(conn, &w, next_from).await;
+            out.cursor = win.next_cursor(step(tail, "reading the cursor's tail")?);
         }
         out.jobs = conn.jobs.load(Ordering::Relaxed) - jobs_before;
         out.bytes_billed = conn.bytes.load(Ordering::Relaxed) - bytes_before;
@@ -261,93 +272,6 @@ impl Engine {
             secs = started.elapsed().as_secs_f64(),
             "engine: cycle done"
         );
-        Ok(out)
-    }
-
-    /// The cycle's counts, read from the work tables.
-    async fn counts(&self, conn: &Connection, w: &Work) -> Result<EngineCycle, JobError> {
-        let sql = format!(
-            "SELECT CAST(COUNT(*) AS STRING), CAST(COUNTIF(fresh) AS STRING), \
-             (SELECT CAST(COUNT(DISTINCT person_key) AS STRING) FROM {keys}), \
-             (SELECT CAST(COUNTIF(fresh) AS STRING) FROM {tp}), \
-             (SELECT CAST(COUNTIF(fresh) AS STRING) FROM {conv}) FROM {ev}",
-            keys = w.t("person_keys"),
-            tp = w.t("touchpoints"),
-            conv = w.t("conversions"),
-            ev = w.t("ev"),
-        );
-        let cells = step(row(conn, &sql, &[]).await, "counting the cycle's rows")?;
-        let n = |i: usize| -> u64 {
-            cells
-                .get(i)
-                .cloned()
-                .flatten()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0)
-        };
-        let mut out = EngineCycle {
-            read: n(0),
-            fresh: n(1),
-            persons: n(2),
-            touchpoints: n(3),
-            conversions: n(4),
-            ..Default::default()
-        };
-        let sql = format!(
-            "SELECT model, CAST(COUNT(*) AS STRING) FROM {} WHERE conversion_id IN \
-             (SELECT conversion_id FROM {} WHERE fresh) GROUP BY model",
-            w.t("credits"),
-            w.t("conversions")
-        );
-        let mut pages = step(conn.pages(&sql, &[], 100).await, "counting credits")?;
-        while let Some(rows) = pages.next().await? {
-            for r in rows {
-                let cells: Vec<Option<String>> = r
-                    .columns
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|c| c.value.and_then(|v| v.as_str().map(String::from)))
-                    .collect();
-                if let [Some(model), Some(n)] = cells.as_slice() {
-                    out.credits_by_model
-                        .insert(model.clone(), n.parse().unwrap_or(0));
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// The uuids of the new rows written at or after `next_from`: the next cursor's tail.
-    async fn tail(
-        &self,
-        conn: &Connection,
-        w: &Work,
-        next_from: Timestamp,
-    ) -> Result<Vec<Uuid>, JobError> {
-        let sql = format!(
-            "SELECT uuid FROM {} WHERE ingested >= @next_from",
-            w.t("ev")
-        );
-        let params = [Param::Timestamp("next_from", next_from)];
-        let mut pages = step(
-            conn.pages(&sql, &params, 50_000).await,
-            "reading the cursor's tail",
-        )?;
-        let mut out = Vec::new();
-        while let Some(rows) = pages.next().await? {
-            for r in rows {
-                let text = r
-                    .columns
-                    .and_then(|c| c.into_iter().next())
-                    .and_then(|c| c.value)
-                    .and_then(|v| v.as_str().map(String::from))
-                    .unwrap_or_default();
-                let uuid = Uuid::parse(&text)
-                    .with_context(|| format!("the export holds a row with uuid '{text}'"))
-                    .map_err(permanent)?;
-                out.push(uuid);
-            }
-        }
         Ok(out)
     }
 }

@@ -18,6 +18,7 @@ mod expr;
 pub mod identity;
 pub mod paths;
 pub mod publish;
+pub mod readback;
 pub mod stage;
 pub mod touchpoints;
 
@@ -63,6 +64,15 @@ pub async fn exec(conn: &Connection, sql: &str, params: &[Param]) -> Result<(), 
     Ok(())
 }
 
+/// A result row's cells as text (NULL as `None`).
+pub fn texts(r: gcp_bigquery_client::model::table_row::TableRow) -> Vec<Option<String>> {
+    r.columns
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.value.and_then(|v| v.as_str().map(String::from)))
+        .collect()
+}
+
 /// The cells of a one-row query, as text (NULL as `None`).
 pub async fn row(
     conn: &Connection,
@@ -76,12 +86,7 @@ pub async fn row(
             first = rows.into_iter().next();
         }
     }
-    Ok(first
-        .and_then(|r| r.columns)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|c| c.value.and_then(|v| v.as_str().map(String::from)))
-        .collect())
+    Ok(first.map(texts).unwrap_or_default())
 }
 
 /// The first cell of a one-row query, as an integer.

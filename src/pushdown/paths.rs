@@ -7,7 +7,7 @@
 //! weights, and writes them back (`dd_weights`, a chunk of paths per job); `credits.rs` spreads them over each
 //! conversion's touches. attrsync's memory grows with the distinct paths, not with events.
 
-use super::{exec, JobError, Work};
+use super::{exec, texts, JobError, Work};
 use crate::bigquery::{Connection, Param};
 use crate::engine::models::markov::{self, StepLimit};
 use crate::engine::models::shapley::{self, PathTransform};
@@ -84,15 +84,9 @@ pub async fn fit(
     let mut pages = conn.pages(&distinct(w), &[], 50_000).await?;
     while let Some(page) = pages.next().await? {
         for r in page {
-            let cells: Vec<String> = r
-                .columns
-                .unwrap_or_default()
+            let cells: Vec<String> = texts(r)
                 .into_iter()
-                .map(|c| {
-                    c.value
-                        .and_then(|v| v.as_str().map(String::from))
-                        .unwrap_or_default()
-                })
+                .map(Option::unwrap_or_default)
                 .collect();
             let num = |i: usize| cells[i].parse::<f64>().unwrap_or(0.0);
             rows.push((
