@@ -116,8 +116,16 @@ impl Context {
 
     /// The BigQuery engine, when `engine.kind = "bigquery"`.
     pub fn engine(&self) -> anyhow::Result<Option<crate::pushdown::Engine>> {
-        Ok(first(PushdownConfig::from_settings(&self.settings))?
-            .map(|c| crate::pushdown::Engine::new(c, self.settings.channels.clone())))
+        let s = &self.settings;
+        if s.engine.kind == crate::config::EngineKind::Memory {
+            return Ok(None);
+        }
+        let export = match first(SourceConfig::from_settings(s))? {
+            SourceConfig::BigQueryExport(c) => Some(c),
+            _ => None,
+        };
+        Ok(first(PushdownConfig::from_settings(s, export.as_ref()))?
+            .map(|c| crate::pushdown::Engine::new(c, s.channels.clone())))
     }
 
     /// The configured ad accounts, one source each.
@@ -167,18 +175,15 @@ pub fn problems(settings: &Settings) -> Vec<ConfigError> {
     for e in settings.problems() {
         p.push(e);
     }
-    p.take(SourceConfig::from_settings(settings));
+    let source = p.take(SourceConfig::from_settings(settings));
     p.take(SinkConfig::from_settings(settings));
     p.take(StoreConfig::from_settings(&settings.run_store));
     p.take(AdsConfig::from_settings(&settings.ads));
-    if let Err(more) = PushdownConfig::from_settings(settings) {
-        // The export source's own problems are reported once, by the source.
-        for e in more.0 {
-            if !p.0.iter().any(|x| x.to_string() == e.to_string()) {
-                p.push(e);
-            }
-        }
-    }
+    let export = match &source {
+        Some(SourceConfig::BigQueryExport(c)) => Some(c),
+        _ => None,
+    };
+    p.take(PushdownConfig::from_settings(settings, export));
     p.0
 }
 

@@ -27,7 +27,12 @@ fn valid_dataset(name: &str) -> bool {
 
 impl PushdownConfig {
     /// `None` for the in-memory engine; every problem of the BigQuery engine's names its key.
-    pub fn from_settings(s: &Settings) -> Result<Option<Self>, Problems> {
+    /// `export` is the source's checked config (`None` when the source is another kind, or
+    /// its own check failed and reported why).
+    pub fn from_settings(
+        s: &Settings,
+        export: Option<&BigQueryExportConfig>,
+    ) -> Result<Option<Self>, Problems> {
         if s.engine.kind == EngineKind::Memory {
             return Ok(None);
         }
@@ -85,12 +90,7 @@ impl PushdownConfig {
                 format!("'{work_dataset}' is not a BigQuery dataset id (letters, digits and underscores)"),
             );
         }
-        let export = if s.source.kind == SourceKind::BigqueryExport {
-            p.take(BigQueryExportConfig::from_settings(s))
-        } else {
-            None
-        };
-        match export {
+        match export.cloned() {
             Some(export) if p.is_empty() => Ok(Some(Self {
                 sink: (
                     export.connection().project_id.clone(),
@@ -108,6 +108,12 @@ impl PushdownConfig {
 mod tests {
     use super::*;
     use crate::config::LoadOptions;
+
+    /// The engine's config as `cli::problems` checks it: with the source's export config.
+    fn check(s: &Settings) -> Result<Option<PushdownConfig>, Problems> {
+        let export = BigQueryExportConfig::from_settings(s).ok();
+        PushdownConfig::from_settings(s, export.as_ref())
+    }
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
         let env = pairs
@@ -140,17 +146,11 @@ mod tests {
 
     #[test]
     fn memory_needs_nothing_and_bigquery_needs_the_export_and_the_sink() {
-        assert!(PushdownConfig::from_settings(&settings(&[]))
-            .unwrap()
-            .is_none());
-        let c = PushdownConfig::from_settings(&settings(&EXPORT))
-            .unwrap()
-            .unwrap();
+        assert!(check(&settings(&[])).unwrap().is_none());
+        let c = check(&settings(&EXPORT)).unwrap().unwrap();
         assert_eq!(c.work_dataset, "attribution_work");
         assert_eq!(c.sink, ("p".to_string(), "attribution".to_string()));
-        let err =
-            PushdownConfig::from_settings(&settings(&[("ATTRSYNC__ENGINE__KIND", "bigquery")]))
-                .unwrap_err();
+        let err = check(&settings(&[("ATTRSYNC__ENGINE__KIND", "bigquery")])).unwrap_err();
         assert_eq!(keys(err), ["engine.kind", "engine.kind"]);
     }
 
@@ -159,14 +159,14 @@ mod tests {
         let mut env = EXPORT.to_vec();
         env.push(("ATTRSYNC__IDENTITY__STITCH_PROPERTY", "email"));
         env.push(("ATTRSYNC__ENGINE__WORK_DATASET", "my-work"));
-        let err = PushdownConfig::from_settings(&settings(&env)).unwrap_err();
+        let err = check(&settings(&env)).unwrap_err();
         assert_eq!(
             keys(err),
             ["identity.stitch_property", "engine.work_dataset"]
         );
         let mut s = settings(&EXPORT);
         s.channels.rules[0].channel = "paid > search".into();
-        let err = PushdownConfig::from_settings(&s).unwrap_err();
+        let err = check(&s).unwrap_err();
         assert_eq!(keys(err), ["channels.rules[0].channel"]);
     }
 }
