@@ -50,7 +50,7 @@ pub struct Pipeline<S, K, R> {
     owner: tokio::sync::OnceCell<SinkOwner>,
     /// The BigQuery engine, when `engine.kind = "bigquery"`: events cycles run as SQL in
     /// BigQuery instead of in memory.
-    engine: Option<std::sync::Arc<crate::pushdown::Engine>>,
+    engine: Option<crate::pushdown::Engine>,
 }
 
 impl<S, K, R> Pipeline<S, K, R> {
@@ -72,7 +72,7 @@ impl<S, K, R> Pipeline<S, K, R> {
 
     /// Runs events cycles on the BigQuery engine (`None`: in memory).
     pub fn with_engine(mut self, engine: Option<crate::pushdown::Engine>) -> Self {
-        self.engine = engine.map(std::sync::Arc::new);
+        self.engine = engine;
         self
     }
 
@@ -122,10 +122,6 @@ impl<S, K, R> Pipeline<S, K, R> {
 
     pub fn ads(&self) -> &[AnyAdSource] {
         &self.ads
-    }
-
-    pub fn engine(&self) -> Option<&crate::pushdown::Engine> {
-        self.engine.as_deref()
     }
 
     pub fn fx(&self) -> Option<&fx::FxJob> {

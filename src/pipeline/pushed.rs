@@ -41,16 +41,17 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                 };
                 Failed::new(failure, summary.clone())
             })?;
-        summary.read.read = done.read;
-        summary.read.used = done.read;
-        summary.persons = done.persons;
-        summary.conversions = done.conversions;
-        summary.touchpoints = done.touchpoints;
-        summary.credits_by_model = done.credits_by_model.clone();
+        let c = done.counts;
+        summary.read.read = c.read;
+        summary.read.used = c.read;
+        summary.persons = c.persons;
+        summary.conversions = c.conversions;
+        summary.touchpoints = c.touchpoints;
+        summary.credits_by_model = c.credits_by_model;
         let credits = summary.credits();
         for (table, n) in [
-            (Table::Touchpoints, done.touchpoints),
-            (Table::Conversions, done.conversions),
+            (Table::Touchpoints, c.touchpoints),
+            (Table::Conversions, c.conversions),
             (Table::AttributionCredits, credits),
         ] {
             summary.rows_by_table.insert(table, n);

@@ -5,7 +5,6 @@
 //! work tables and published into the sink's tables. attrsync holds the distinct paths (for
 //! the data-driven fit) and the next cursor's tail, never the events.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -31,6 +30,8 @@ pub struct Engine {
     conf: PushdownConfig,
     channels: ChannelSpec,
     conn: OnceCell<Connection>,
+    /// Set once the work dataset is known to exist (checked once per process).
+    prepared: OnceCell<()>,
 }
 
 /// What a cycle credits with: the attribution plan's models and windows.
@@ -50,14 +51,8 @@ pub struct Models<'a> {
 /// What one cycle did.
 #[derive(Debug, Default)]
 pub struct EngineCycle {
-    /// Rows staged: the new ones and the converting persons' history.
-    pub read: u64,
-    /// Rows this cycle owns (not written by an earlier one).
-    pub fresh: u64,
-    pub persons: u64,
-    pub conversions: u64,
-    pub touchpoints: u64,
-    pub credits_by_model: BTreeMap<String, u64>,
+    /// Rows staged, persons, and the rows this cycle wrote.
+    pub counts: readback::Counts,
     /// Distinct training paths of the data-driven models.
     pub distinct_paths: usize,
     /// Query jobs the cycle ran.
@@ -85,11 +80,8 @@ impl Engine {
             conf,
             channels,
             conn: OnceCell::new(),
+            prepared: OnceCell::new(),
         }
-    }
-
-    pub fn config(&self) -> &PushdownConfig {
-        &self.conf
     }
 
     async fn connection(&self) -> Result<&Connection, JobError> {
@@ -99,13 +91,11 @@ impl Engine {
             .map_err(|e| (ErrorKind::Permanent, e.context("connecting to BigQuery")))
     }
 
-    /// The work tables of this deployment's export: `<work_dataset>.<table>_<name>`.
+    /// The work tables of this deployment's export: `<work_dataset>.<dataset>_<table>_<name>`
+    /// (two export tables never share work tables).
     fn work(&self, conn: &Connection) -> Work {
-        let prefix: String = self
-            .conf
-            .export
-            .table()
-            .table
+        let t = self.conf.export.table();
+        let prefix: String = format!("{}_{}", t.dataset, t.table)
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
@@ -162,7 +152,9 @@ impl Engine {
         let conn = self.connection().await?;
         let jobs_before = conn.jobs.load(Ordering::Relaxed);
         let bytes_before = conn.bytes.load(Ordering::Relaxed);
-        self.prepare().await?;
+        self.prepared
+            .get_or_try_init(|| async { self.prepare().await.map(|_| ()) })
+            .await?;
         let schema = self.schema(conn).await?;
         let w = self.work(conn);
         let table = self.conf.export.table().sql();
@@ -181,13 +173,14 @@ impl Engine {
             Param::Timestamp("latest", win.latest),
             events.clone(),
         ];
-        if let Some(min_ts) = win.min_ts {
-            params.push(Param::Timestamp("min_ts", min_ts));
-            let tail = win.tail.iter().map(Uuid::to_string).collect();
+        if let Some(inc) = &win.incremental {
+            params.push(Param::Timestamp("min_ts", inc.min_ts));
+            let tail = inc.tail.iter().map(Uuid::to_string).collect();
             params.push(Param::StringArray("tail", tail));
         }
-        tracing::info!(from = %from, to = %to, backfill = win.is_backfill(), "engine: staging the new rows");
-        let sql = stage::stage_new(&w, &table, schema.person_id, extras, !win.is_backfill());
+        let incremental = win.incremental.is_some();
+        tracing::info!(from = %from, to = %to, incremental, "engine: staging the new rows");
+        let sql = stage::stage_new(&w, &table, schema.person_id, extras, incremental);
         step(exec(conn, &sql, &params).await, "staging the new rows")?;
 
         let span = converters::find(conn, &w, &parse.extract.conversions, !schema.person_id);
@@ -248,18 +241,13 @@ impl Engine {
             "counting the cycle's rows",
         )?;
         let mut out = EngineCycle {
-            read: c.read,
-            fresh: c.fresh,
-            persons: c.persons,
-            conversions: c.conversions,
-            touchpoints: c.touchpoints,
-            credits_by_model: c.credits_by_model,
+            counts: c,
             distinct_paths,
             window: win.range,
             ..Default::default()
         };
-        if let Some(next_from) = win.next_from {
-            let tail = readback::tail(conn, &w, next_from).await;
+        if let Some(inc) = &win.incremental {
+            let tail = readback::tail(conn, &w, inc.next_from).await;
             out.cursor = win.next_cursor(step(tail, "reading the cursor's tail")?);
         }
         out.jobs = conn.jobs.load(Ordering::Relaxed) - jobs_before;
@@ -267,8 +255,8 @@ impl Engine {
         tracing::info!(
             jobs = out.jobs,
             bytes_billed = out.bytes_billed,
-            conversions = out.conversions,
-            touchpoints = out.touchpoints,
+            conversions = out.counts.conversions,
+            touchpoints = out.counts.touchpoints,
             secs = started.elapsed().as_secs_f64(),
             "engine: cycle done"
         );

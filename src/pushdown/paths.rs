@@ -4,8 +4,9 @@
 //! conversion into a non-converting one (`null_paths`), and aggregates the distinct paths
 //! with their conversion, null and value counts — a small table. attrsync fits Markov and
 //! Shapley on it with the engine's own code, computes each converting path's per-touch
-//! weights, and writes them back (`dd_weights`, a chunk of paths per job); `credits.rs` spreads them over each
-//! conversion's touches. attrsync's memory grows with the distinct paths, not with events.
+//! weights, and writes them back (`dd_weights`, a chunk of paths per job); `credits.rs`
+//! spreads them over each conversion's touches. attrsync's memory grows with the distinct
+//! paths, not with events.
 
 use super::{exec, texts, JobError, Work};
 use crate::bigquery::{Connection, Param};

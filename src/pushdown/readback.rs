@@ -15,9 +15,8 @@ use crate::http::ErrorKind;
 /// A cycle's counts.
 #[derive(Debug, Default)]
 pub struct Counts {
-    /// Rows staged (new and history) and those of them this cycle owns.
+    /// Rows staged: the new ones and the converting persons' history.
     pub read: u64,
-    pub fresh: u64,
     pub persons: u64,
     pub touchpoints: u64,
     pub conversions: u64,
@@ -28,7 +27,7 @@ pub struct Counts {
 /// The counts of the work tables.
 pub async fn counts(conn: &Connection, w: &Work) -> Result<Counts, JobError> {
     let sql = format!(
-        "SELECT CAST(COUNT(*) AS STRING), CAST(COUNTIF(fresh) AS STRING), \
+        "SELECT CAST(COUNT(*) AS STRING), \
          (SELECT CAST(COUNT(DISTINCT person_key) AS STRING) FROM {keys}), \
          (SELECT CAST(COUNTIF(fresh) AS STRING) FROM {tp}), \
          (SELECT CAST(COUNTIF(fresh) AS STRING) FROM {conv}) FROM {ev}",
@@ -48,10 +47,9 @@ pub async fn counts(conn: &Connection, w: &Work) -> Result<Counts, JobError> {
     };
     let mut out = Counts {
         read: n(0),
-        fresh: n(1),
-        persons: n(2),
-        touchpoints: n(3),
-        conversions: n(4),
+        persons: n(1),
+        touchpoints: n(2),
+        conversions: n(3),
         ..Default::default()
     };
     let sql = format!(

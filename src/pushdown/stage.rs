@@ -46,19 +46,8 @@ fn select(table: &str, person_id: bool, extras: &[String], range: &str, fresh: &
 const ONCE: &str =
     "QUALIFY ROW_NUMBER() OVER (PARTITION BY uuid ORDER BY bq_ingested_timestamp) = 1";
 
-/// `CREATE OR REPLACE TABLE <work>ev AS …` over `table` (backquoted), every row fresh;
-/// `person_id` says whether the table has that column. Parameters: `@from`, `@to`
-/// (TIMESTAMP), `@events` (ARRAY<STRING>).
-pub fn stage(work: &Work, table: &str, person_id: bool, extras: &[String]) -> String {
-    let range = "timestamp >= @from AND timestamp < @to";
-    format!(
-        "CREATE OR REPLACE TABLE {} AS {} {ONCE}",
-        work.t("ev"),
-        select(table, person_id, extras, range, "TRUE")
-    )
-}
-
-/// A cycle's new rows into `ev`: incremental, those the export wrote in `[@from, @to)` stamped
+/// A cycle's new rows into `ev` from `table` (backquoted; `person_id` says whether it has
+/// that column): incremental, those the export wrote in `[@from, @to)` stamped
 /// in `[@min_ts, @latest]`, fresh unless in `@tail`; a backfill day (`incremental` false),
 /// those stamped in `[@from, @to)` and not after `@latest`, all fresh.
 pub fn stage_new(
@@ -118,7 +107,7 @@ mod tests {
     #[test]
     fn stages_named_columns_within_the_partition_bounds() {
         let work = Work::new("p", "w", "run_7_");
-        let sql = stage(&work, "`p.d.e`", false, &["revenue".into()]);
+        let sql = stage_new(&work, "`p.d.e`", false, &["revenue".into()], false);
         assert!(sql.starts_with(
             "CREATE OR REPLACE TABLE `p.w.run_7_ev` AS SELECT uuid, event, timestamp AS ts"
         ));

@@ -132,11 +132,17 @@ async fn identities_touchpoints_conversions_and_credits_in_sql_match_the_in_memo
     let conversions = parse.conversion_events();
     let work = attrsync::pushdown::Work::new(PROJECT, "work", "run_1_");
     emu.create_dataset("work").await;
-    let stage =
-        attrsync::pushdown::stage::stage(&work, &format!("`{table}`"), true, parse.slots.names());
+    let stage = attrsync::pushdown::stage::stage_new(
+        &work,
+        &format!("`{table}`"),
+        true,
+        parse.slots.names(),
+        false,
+    );
     let params = [
         Param::Timestamp("from", from),
         Param::Timestamp("to", to),
+        Param::Timestamp("latest", req.latest_allowed()),
         Param::StringArray(
             "events",
             wanted_events(&conversions, &settings.bigquery_export.touch_events),

@@ -24,7 +24,7 @@ use crate::domain::extract::{Extract, SkipReason};
 pub use config::{BigQueryExportConfig, TableRef};
 use query::{Queries, ScanKind};
 pub use schema::ExportSchema;
-pub use window::{History, Window};
+pub use window::{History, Incremental, Window};
 
 /// The export source. It connects on first use, so building it needs no network.
 #[derive(Debug, Clone)]
@@ -139,12 +139,13 @@ impl Source for BigQueryExportSource {
         // The new rows: a backfill day by event time, else by the time the export wrote them.
         let win = Window::of(conf, req)?;
         let (from, to) = win.range;
-        match (win.min_ts, win.next_from) {
-            (Some(min_ts), Some(next_from)) => {
+        match &win.incremental {
+            Some(inc) => {
+                let min_ts = inc.min_ts;
                 let mark = Marking {
                     fresh: true,
-                    tail: Arc::new(win.tail.clone()),
-                    next_from: Some(next_from),
+                    tail: Arc::new(inc.tail.clone()),
+                    next_from: Some(inc.next_from),
                     latest,
                     late_after_micros: conf.overlap.as_micros() as i64,
                 };
@@ -159,7 +160,7 @@ impl Source for BigQueryExportSource {
                 self.scan("new rows", (&sql, &params), (&mark, &q, rules), &mut out)
                     .await?;
             }
-            _ => {
+            None => {
                 let mark = Marking::day(latest);
                 let params = [
                     Param::Timestamp("from", from),

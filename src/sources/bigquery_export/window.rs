@@ -15,14 +15,21 @@ use crate::sources::{ReadRequest, SourceError};
 pub struct Window {
     /// `[from, to)`: ingestion time (incremental) or event time (a backfill day).
     pub range: (Timestamp, Timestamp),
-    /// Incremental only: rows stamped before this are too late to be read (`max_lateness`).
-    pub min_ts: Option<Timestamp>,
-    /// Incremental only: the next horizon; rows written at or after it go into its tail.
-    pub next_from: Option<Timestamp>,
-    /// Rows an earlier run already wrote.
-    pub tail: BTreeSet<Uuid>,
     /// Rows stamped after this are skipped as `future`.
     pub latest: Timestamp,
+    /// What an incremental cycle adds; `None` for a backfill day.
+    pub incremental: Option<Incremental>,
+}
+
+/// An incremental cycle's bounds and cursor.
+#[derive(Debug, Clone)]
+pub struct Incremental {
+    /// Rows stamped before this are too late to be read (`max_lateness`).
+    pub min_ts: Timestamp,
+    /// The next horizon; rows written at or after it go into its tail.
+    pub next_from: Timestamp,
+    /// Rows an earlier run already wrote.
+    pub tail: BTreeSet<Uuid>,
 }
 
 /// Where the converting persons' earlier rows are read.
@@ -42,10 +49,8 @@ impl Window {
         if let Some(range) = req.window {
             return Ok(Self {
                 range,
-                min_ts: None,
-                next_from: None,
-                tail: BTreeSet::new(),
                 latest,
+                incremental: None,
             });
         }
         let stored = match &req.cursor {
@@ -60,16 +65,13 @@ impl Window {
         let next_from = to.add_micros(-(conf.overlap.as_micros() as i64)).max(from);
         Ok(Self {
             range: (from, to),
-            min_ts: Some(from.add_micros(-(conf.max_lateness.as_micros() as i64))),
-            next_from: Some(next_from),
-            tail: stored.tail,
             latest,
+            incremental: Some(Incremental {
+                min_ts: from.add_micros(-(conf.max_lateness.as_micros() as i64)),
+                next_from,
+                tail: stored.tail,
+            }),
         })
-    }
-
-    /// Whether this is a backfill day.
-    pub fn is_backfill(&self) -> bool {
-        self.next_from.is_none()
     }
 
     /// The history to read for conversions between `first` and `last`: the lookback (and
@@ -82,10 +84,9 @@ impl Window {
         req: &ReadRequest,
     ) -> Option<History> {
         let from = first.add_micros(-req.lookback_micros - req.training_micros);
-        let (until, ingested_before) = if self.is_backfill() {
-            (self.range.0, self.latest.add_micros(1))
-        } else {
-            (last.add_micros(1), self.range.0)
+        let (until, ingested_before) = match self.incremental {
+            None => (self.range.0, self.latest.add_micros(1)),
+            Some(_) => (last.add_micros(1), self.range.0),
         };
         (from < until).then_some(History {
             from,
@@ -97,9 +98,8 @@ impl Window {
     /// The cursor to commit after this window (incremental only): `from` moves to
     /// `next_from`, and `tail` holds the rows written at or after it.
     pub fn next_cursor(&self, tail: impl IntoIterator<Item = Uuid>) -> Option<(String, String)> {
-        let next_from = self.next_from?;
         let next = Horizon {
-            from: Some(next_from),
+            from: Some(self.incremental.as_ref()?.next_from),
             tail: tail.into_iter().collect(),
         };
         Some((
