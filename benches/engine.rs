@@ -140,24 +140,7 @@ async fn load(emu: &bqemu::Emulator, rows: &Path) {
         }),
     )
     .await;
-    let job = json!({"configuration": {"load": {
-        "sourceUris": [format!("file://{}", rows.display())],
-        "sourceFormat": "NEWLINE_DELIMITED_JSON",
-        "destinationTable": {"projectId": project, "datasetId": "posthog", "tableId": "events"},
-        "writeDisposition": "WRITE_APPEND"
-    }}});
-    let url = format!("{}/bigquery/v2/projects/{project}/jobs", emu.endpoint());
-    let resp: Value = reqwest::Client::new()
-        .post(url)
-        .json(&job)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(resp["status"]["state"], "DONE", "{resp}");
-    assert!(resp["status"].get("errorResult").is_none(), "{resp}");
+    emu.load_ndjson("posthog", "events", rows).await;
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

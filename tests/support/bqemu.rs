@@ -208,6 +208,29 @@ impl Emulator {
         }
     }
 
+    /// A load job appending a local NDJSON file to `dataset.table` (the emulator reads
+    /// `file://` source URIs); waits until it is done.
+    pub async fn load_ndjson(&self, dataset: &str, table: &str, file: &Path) {
+        let job = json!({"configuration": {"load": {
+            "sourceUris": [format!("file://{}", file.display())],
+            "sourceFormat": "NEWLINE_DELIMITED_JSON",
+            "destinationTable": {"projectId": PROJECT, "datasetId": dataset, "tableId": table},
+            "writeDisposition": "WRITE_APPEND"
+        }}});
+        let resp: Value = self
+            .http
+            .post(format!("{}/projects/{PROJECT}/jobs", self.v2()))
+            .json(&job)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(resp["status"]["state"], "DONE", "{resp}");
+        assert!(resp["status"].get("errorResult").is_none(), "{resp}");
+    }
+
     /// datasets.insert (an existing dataset is left as it is).
     pub async fn create_dataset(&self, dataset: &str) {
         let _ = self
