@@ -99,3 +99,20 @@ pub fn register_metrics(jobs: &[String], apis: &[String]) {
         metrics::counter!("attrsync_http_throttled_total", "api" => api.clone()).increment(0);
     }
 }
+
+/// The process's resident memory now and at its peak, in MB (Linux; `None` elsewhere): logged
+/// with each phase of a run, so a run's memory can be followed without a profiler.
+pub fn resident_mb() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: u64 = line[name.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb / 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}

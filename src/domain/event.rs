@@ -96,36 +96,6 @@ impl<'a> RawProps<'a> {
             || self.utm_campaign.is_some()
     }
 
-    /// Copies what a touchpoint needs into owned storage, each text capped at [`MAX_TEXT`];
-    /// also returns how many fields were cut.
-    pub fn signals(&self) -> (Signals, u64) {
-        let mut cut = 0u64;
-        let mut own = |v: Option<&str>| {
-            v.map(|t| {
-                let (t, c) = capped(t);
-                cut += c as u64;
-                Box::from(t)
-            })
-        };
-        let click = self.click_id().map(|(kind, v)| ClickId {
-            kind,
-            masked: v == MASKED,
-        });
-        let referring_domain = self.referring_domain();
-        let signals = Signals {
-            current_url: own(self.current_url.as_deref()),
-            referring_domain: own(referring_domain.as_deref()),
-            utm_source: own(self.utm_source.as_deref()),
-            utm_medium: own(self.utm_medium.as_deref()),
-            utm_campaign: own(self.utm_campaign.as_deref()),
-            utm_content: own(self.utm_content.as_deref()),
-            utm_term: own(self.utm_term.as_deref()),
-            utm_id: own(self.utm_id.as_deref()),
-            click,
-        };
-        (signals, cut)
-    }
-
     /// Makes every borrowed field owned.
     pub fn into_owned(self) -> RawProps<'static> {
         let o = |v: Option<Cow<'a, str>>| v.map(|c| Cow::Owned(c.into_owned()));
@@ -169,20 +139,6 @@ pub struct ClickId {
     pub masked: bool,
 }
 
-/// The marketing signals of a session's first event, owned.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Signals {
-    pub current_url: Option<Box<str>>,
-    pub referring_domain: Option<Box<str>>,
-    pub utm_source: Option<Box<str>>,
-    pub utm_medium: Option<Box<str>>,
-    pub utm_campaign: Option<Box<str>>,
-    pub utm_content: Option<Box<str>>,
-    pub utm_term: Option<Box<str>>,
-    pub utm_id: Option<Box<str>>,
-    pub click: Option<ClickId>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,42 +167,5 @@ mod tests {
         p.referring_domain = None;
         p.referrer = Some("https://WWW.Bing.com/search".into());
         assert_eq!(p.referring_domain().as_deref(), Some("www.bing.com"));
-    }
-
-    #[test]
-    fn huge_texts_are_capped_at_a_character_boundary_and_counted() {
-        let huge = format!("é{}", "x".repeat(5_000_000));
-        let p = RawProps {
-            utm_campaign: Some(huge.as_str().into()),
-            current_url: Some(format!("https://a.example/?q={huge}").into()),
-            utm_source: Some("google".into()),
-            ..Default::default()
-        };
-        let (s, cut) = p.signals();
-        assert_eq!(cut, 2);
-        let c = s.utm_campaign.unwrap();
-        assert!(c.len() <= MAX_TEXT && c.len() > MAX_TEXT - 4 && c.starts_with('é'));
-        assert_eq!(s.utm_source.as_deref(), Some("google"));
-        let odd = format!("{}é", "x".repeat(MAX_TEXT - 1));
-        assert_eq!(
-            capped(&odd),
-            (&odd[..MAX_TEXT - 1], true),
-            "never splits a character"
-        );
-    }
-
-    #[test]
-    fn first_click_id_by_priority_and_masking() {
-        let mut p = RawProps::default();
-        p.click_ids[ClickIdKind::Fbclid.index()] = Some("abc".into());
-        p.click_ids[ClickIdKind::Gclid.index()] = Some(MASKED.into());
-        let (s, _) = p.signals();
-        assert_eq!(
-            s.click,
-            Some(ClickId {
-                kind: ClickIdKind::Gclid,
-                masked: true
-            })
-        );
     }
 }

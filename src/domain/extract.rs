@@ -4,7 +4,7 @@
 use super::collections::{FastMap as HashMap, FastSet as HashSet};
 
 use super::conversion::{ConversionError, ConversionEvent, ConversionRules};
-use super::event::{EventRef, Signals};
+use super::event::EventRef;
 use super::ids::Uuid;
 use super::time::Timestamp;
 
@@ -13,26 +13,7 @@ pub const IDENTIFY: &str = "$identify";
 pub const CREATE_ALIAS: &str = "$create_alias";
 pub const MERGE_DANGEROUSLY: &str = "$merge_dangerously";
 
-/// An event's position in the stream: (timestamp, uuid), the cursor order.
-pub type Position = (Timestamp, Uuid);
-
-/// The first event of a session (or a session-less event with a marketing signal).
-#[derive(Debug, Clone)]
-pub struct SessionStart {
-    pub uuid: Uuid,
-    pub timestamp: Timestamp,
-    pub distinct_id: Box<str>,
-    pub session_id: Option<Box<str>>,
-    pub signals: Signals,
-    /// Read in this run's new range, so no earlier run wrote it (see [`Extract`]).
-    pub fresh: bool,
-}
-
-impl SessionStart {
-    pub fn position(&self) -> Position {
-        (self.timestamp, self.uuid)
-    }
-}
+pub use super::session::{Position, SessionStart, Sessions};
 
 /// Why an event was counted and skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -136,7 +117,7 @@ impl ReadCounts {
 #[derive(Debug, Default)]
 pub struct Extract {
     /// Earliest event of each session, by session id.
-    pub sessions: HashMap<Box<str>, SessionStart>,
+    pub sessions: Sessions,
     /// Session-less events that carry a marketing signal.
     pub sessionless: Vec<SessionStart>,
     pub conversions: Vec<ConversionEvent>,
@@ -261,14 +242,12 @@ impl Extract {
             self.counts.masked_click_ids += 1;
         }
         match props.session_id.as_deref().filter(|s| !s.is_empty()) {
-            Some(sid) => match self.sessions.get_mut(sid) {
-                Some(cur) if cur.position() <= pos => {}
-                Some(cur) => *cur = self.counts.start(ev, Some(sid), fresh),
-                None => {
+            Some(sid) => {
+                if self.sessions.wants(sid, pos) {
                     let start = self.counts.start(ev, Some(sid), fresh);
-                    self.sessions.insert(Box::from(sid), start);
+                    self.sessions.offer(start);
                 }
-            },
+            }
             None => {
                 if props.has_campaign_signal() || props.referring_domain().is_some() {
                     let start = self.counts.start(ev, None, fresh);
@@ -297,14 +276,8 @@ impl Extract {
     /// Folds another partial extract (from a parallel reader) into this one.
     pub fn merge(&mut self, other: Extract) {
         self.counts.add(&other.counts);
-        for (sid, s) in other.sessions {
-            match self.sessions.get_mut(&sid) {
-                Some(cur) if cur.position() <= s.position() => {}
-                Some(cur) => *cur = s,
-                None => {
-                    self.sessions.insert(sid, s);
-                }
-            }
+        for s in other.sessions {
+            self.sessions.offer(s);
         }
         self.sessionless.extend(other.sessionless);
         for c in other.conversions {
@@ -346,31 +319,32 @@ impl Extract {
         }
     }
 
+    /// Frees what only the read needed (the uuids seen, for duplicates): attribution does not.
+    pub fn end_read(&mut self) {
+        self.seen = HashSet::default();
+        self.conversion_ids = HashSet::default();
+    }
+
+    /// Takes every touchpoint candidate out (session starts, then session-less signals).
+    pub fn take_starts(&mut self) -> Vec<SessionStart> {
+        let mut all = Vec::with_capacity(self.sessions.len() + self.sessionless.len());
+        all.extend(std::mem::take(&mut self.sessions));
+        all.append(&mut self.sessionless);
+        all
+    }
+
     /// Every touchpoint candidate: session starts then session-less signals.
     pub fn starts(&self) -> impl Iterator<Item = &SessionStart> {
-        self.sessions.values().chain(self.sessionless.iter())
+        self.sessions.iter().chain(self.sessionless.iter())
     }
 }
 
 impl ReadCounts {
     /// A session start from `ev`, its text fields capped (and the cuts counted).
     fn start(&mut self, ev: &EventRef<'_>, sid: Option<&str>, fresh: bool) -> SessionStart {
-        let (signals, cut) = ev.props.signals();
-        let (session_id, cut_sid) = match sid {
-            Some(s) => {
-                let (v, c) = super::event::capped(s);
-                (Some(Box::from(v)), c)
-            }
-            None => (None, false),
-        };
-        self.truncated_fields += cut + cut_sid as u64;
-        SessionStart {
-            uuid: ev.uuid,
-            timestamp: ev.timestamp,
-            distinct_id: Box::from(ev.distinct_id.as_ref()),
-            session_id,
-            signals,
-            fresh,
-        }
+        let pos = (ev.timestamp, ev.uuid);
+        let (start, cut) = SessionStart::new(pos, &ev.distinct_id, sid, &ev.props, fresh);
+        self.truncated_fields += cut;
+        start
     }
 }

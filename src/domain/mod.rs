@@ -11,6 +11,8 @@ pub mod ids;
 pub mod money;
 pub mod platform;
 pub mod rng;
+pub mod session;
 pub mod table;
+pub mod texts;
 pub mod time;
 pub mod touchpoint;

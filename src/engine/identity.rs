@@ -19,6 +19,8 @@ pub struct Identities {
     pub merged_groups: u64,
     /// distinct ids joined to another only through the stitching property.
     pub stitched_ids: u64,
+    /// Persons counted by [`Identities::settle`], once the ids are no longer needed.
+    settled: Option<usize>,
 }
 
 fn intern<'a>(s: &'a str, ids: &mut HashMap<&'a str, u32>, names: &mut Vec<&'a str>) -> u32 {
@@ -69,7 +71,7 @@ impl Identities {
         let mut ids: HashMap<&str, u32> = HashMap::default();
         let mut names: Vec<&str> = Vec::new();
         for s in ex.starts() {
-            intern(&s.distinct_id, &mut ids, &mut names);
+            intern(s.distinct_id(), &mut ids, &mut names);
         }
         for c in &ex.conversions {
             intern(&c.distinct_id, &mut ids, &mut names);
@@ -155,6 +157,7 @@ impl Identities {
             keys,
             merged_groups,
             stitched_ids,
+            settled: None,
         }
     }
 
@@ -168,9 +171,22 @@ impl Identities {
 
     /// Number of distinct persons among resolved ids.
     pub fn persons(&self) -> usize {
+        if let Some(n) = self.settled {
+            return n;
+        }
         let mut v: Vec<&str> = self.keys.values().map(|k| k.as_str()).collect();
         v.sort_unstable();
         v.dedup();
         v.len()
+    }
+
+    /// Frees the distinct-id map once every id of the run has its key, keeping the counts
+    /// (the map holds every distinct id of the run; a run keeps its result until it commits).
+    /// Later [`Identities::key`] calls see every id as its own person. Returns the map, for the
+    /// caller to drop where it costs nothing (freeing millions of ids takes a while).
+    #[must_use = "the freed map is handed back to be dropped"]
+    pub fn settle(&mut self) -> impl Send + 'static {
+        self.settled = Some(self.persons());
+        std::mem::take(&mut self.keys)
     }
 }

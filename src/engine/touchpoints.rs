@@ -6,7 +6,9 @@ use super::channels::{ChannelRules, Facts};
 use crate::domain::event::url_host;
 use crate::domain::extract::SessionStart;
 use crate::domain::platform::ClickIdKind;
-use crate::domain::touchpoint::{Channel, PersonKey, Touchpoint};
+use crate::domain::touchpoint::{
+    Channel, PersonKey, Touchpoint, TouchpointFields, TouchpointTexts,
+};
 
 /// Interns channel names so touchpoints share one allocation per channel.
 #[derive(Debug, Default)]
@@ -57,15 +59,13 @@ pub fn classify(
     rules: &ChannelRules,
     names: &mut ChannelNames,
 ) -> Touchpoint {
-    let s = &start.signals;
+    let s = start;
     let landing_host = s
-        .current_url
-        .as_deref()
+        .current_url()
         .and_then(url_host)
         .map(|h| strip_www(&h.to_ascii_lowercase()).to_string());
     let referring = s
-        .referring_domain
-        .as_deref()
+        .referring_domain()
         .map(|d| d.to_ascii_lowercase())
         .filter(|d| {
             let bare = strip_www(d);
@@ -74,9 +74,9 @@ pub fn classify(
                 && landing_host.as_deref() != Some(bare)
         });
     let click = s.click.map(|c| c.kind);
-    let utm_source = s.utm_source.as_deref().map(lower).filter(|v| !v.is_empty());
-    let utm_medium = s.utm_medium.as_deref().map(lower).filter(|v| !v.is_empty());
-    let campaign = s.utm_campaign.as_deref().map(lower).unwrap_or_default();
+    let utm_source = s.utm_source().map(lower).filter(|v| !v.is_empty());
+    let utm_medium = s.utm_medium().map(lower).filter(|v| !v.is_empty());
+    let campaign = s.utm_campaign().map(lower).unwrap_or_default();
     let has_utm = utm_source.is_some() || utm_medium.is_some() || !campaign.is_empty();
     let source: Cow<'_, str> = match (&utm_source, click, &referring) {
         (Some(u), _, _) => u.clone(),
@@ -102,22 +102,25 @@ pub fn classify(
     };
     let channel_name = rules.channel(&facts);
     let platform = rules.platform(channel_name, &facts);
+    let texts = TouchpointTexts::new(TouchpointFields {
+        session_id: start.session_id(),
+        source: &source,
+        medium: &medium,
+        campaign: s.utm_campaign(),
+        campaign_id: s.utm_id(),
+        content: s.utm_content(),
+        term: s.utm_term(),
+        referring_domain: referring.as_deref(),
+        landing_url: s.current_url(),
+    });
     Touchpoint {
         uuid: start.uuid,
         timestamp: start.timestamp,
         person,
-        session_id: start.session_id.clone(),
         channel: names.get(channel_name),
         platform,
-        source: Box::from(source.as_ref()),
-        medium: Box::from(medium.as_ref()),
-        campaign: s.utm_campaign.clone(),
-        campaign_id: s.utm_id.clone(),
-        content: s.utm_content.clone(),
-        term: s.utm_term.clone(),
         click: s.click,
-        referring_domain: referring.map(Box::from),
-        landing_url: s.current_url.clone(),
         fresh: start.fresh,
+        texts,
     }
 }

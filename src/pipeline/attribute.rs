@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::domain::attribution::{Conversion, Credit, ModelKind};
-use crate::domain::extract::{Extract, SessionStart};
+use crate::domain::extract::Extract;
 use crate::domain::touchpoint::{Channel, Touchpoint, DIRECT};
 use crate::engine::attribute::{credits_from_weights, direct_credit, rule_credits};
 use crate::engine::channels::ChannelRules;
@@ -85,16 +85,19 @@ impl Attributed {
 }
 
 /// Resolves identities, classifies touchpoints, builds journeys and credits the conversions
-/// no earlier run wrote (the extract's fresh ones) under every model of the plan.
-pub fn attribute(ex: &Extract, plan: &Plan) -> Attributed {
-    let identities = Identities::resolve(ex);
-    let mut starts: Vec<&SessionStart> = ex.starts().collect();
+/// no earlier run wrote (the extract's fresh ones) under every model of the plan. The extract
+/// is consumed: each session start is freed as its touchpoint is made, so the two are never
+/// held in full at once.
+pub fn attribute(mut ex: Extract, plan: &Plan) -> Attributed {
+    ex.end_read();
+    let mut identities = Identities::resolve(&ex);
+    let mut starts = ex.take_starts();
     starts.par_sort_unstable_by_key(|s| s.uuid);
     starts.dedup_by_key(|s| s.uuid);
     let touchpoints = starts
-        .par_iter()
+        .into_par_iter()
         .map_init(ChannelNames::default, |names, s| {
-            classify(s, identities.key(&s.distinct_id), &plan.channels, names)
+            classify(&s, identities.key(s.distinct_id()), &plan.channels, names)
         })
         .collect();
     let journeys = Journeys::new(touchpoints);
@@ -120,6 +123,10 @@ pub fn attribute(ex: &Extract, plan: &Plan) -> Attributed {
         })
         .collect();
     conversions.par_sort_unstable_by_key(|c| (c.timestamp, c.uuid));
+    // Every id has its key: the id map and the rest of the extract are freed off the critical
+    // path (a million identity links take a while).
+    let ids = identities.settle();
+    std::thread::spawn(move || drop((ex, ids)));
     let (training, markov_fit, shapley_fit) = if plan.markov.is_some() || plan.shapley.is_some() {
         let set = training_paths(&journeys, &conversions, plan.lookback_micros);
         let m = plan

@@ -33,10 +33,10 @@ impl CampaignIndex {
         let mut keys = HashSet::new();
         for t in att.journeys.touchpoints() {
             let Some(p) = t.platform else { continue };
-            if let Some(id) = &t.campaign_id {
+            if let Some(id) = t.campaign_id() {
                 keys.insert((p, id.to_string()));
             }
-            if let Some(name) = &t.campaign {
+            if let Some(name) = t.campaign() {
                 keys.insert((p, name.to_lowercase()));
             }
         }

@@ -67,8 +67,10 @@ pub fn summarize(
         channels.len() - 1
     };
     let mut models: Vec<ModelKind> = Vec::new();
-    // credits[model][conversion] = [(channel, credit)]
-    let mut credits: Vec<Vec<Vec<(usize, f64)>>> = Vec::new();
+    // Per model, every conversion's credits in one array (offsets per conversion), so a
+    // resample's weighted sum runs through memory in order (and a run's millions of credits
+    // take 16 bytes each, not a vector per conversion and model).
+    let mut flat: Vec<Csr> = Vec::new();
     let mut values: Vec<HashMap<usize, i64>> = Vec::new();
     let mut value_ok: Vec<bool> = Vec::new();
     let mut currencies: std::collections::BTreeSet<Currency> = Default::default();
@@ -98,14 +100,15 @@ pub fn summarize(
                 Some(m) => m,
                 None => {
                     models.push(cr.model);
-                    credits.push(vec![Vec::new(); att.credited.len()]);
+                    // Conversions before this one had no credit under the model.
+                    flat.push((vec![0; j + 1], Vec::new()));
                     values.push(HashMap::default());
                     value_ok.push(true);
                     models.len() - 1
                 }
             };
             let c = id(cr.channel.as_str(), &mut channels);
-            credits[m][j].push((c, cr.credit));
+            flat[m].1.push((c as u32, cr.credit));
             if let (Some(v), Some(money)) = (cr.value_micros, conv.value) {
                 let converted = match (rates, reporting) {
                     (Some(fx), Some(_)) => fx.convert(v, money.currency, conv.timestamp.date()),
@@ -117,6 +120,9 @@ pub fn summarize(
                 }
             }
         }
+        for (offsets, entries) in &mut flat {
+            offsets.push(entries.len() as u32);
+        }
     }
     let value_currency = reporting.or_else(|| {
         (currencies.len() == 1)
@@ -126,22 +132,6 @@ pub fn summarize(
     let refits = refits(att, plan, &mut channels, &mut id);
     let n = channels.len();
     let n_conv = att.credited.len();
-    // Per model, every conversion's credits in one array (offsets per conversion), so a
-    // resample's weighted sum runs through memory in order.
-    let flat: Vec<Csr> = credits
-        .iter()
-        .map(|per_conv| {
-            let mut offsets = Vec::with_capacity(n_conv + 1);
-            let mut entries = Vec::new();
-            offsets.push(0u32);
-            for cs in per_conv {
-                entries.extend(cs.iter().map(|&(c, x)| (c as u32, x)));
-                offsets.push(entries.len() as u32);
-            }
-            (offsets, entries)
-        })
-        .collect();
-    drop(credits);
     let sum = |m: usize, w: Option<&[f64]>| -> Vec<f64> {
         let (offsets, entries) = &flat[m];
         let mut out = vec![0.0; n];

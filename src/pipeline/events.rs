@@ -150,6 +150,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             sessions = extract.sessions.len(),
             conversions = extract.conversions.len(),
             secs = t.elapsed().as_secs_f64(),
+            rss_mb = ?crate::telemetry::resident_mb(),
             "extracted"
         );
         let t = Instant::now();
@@ -168,10 +169,12 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let boot = self.options.bootstrap;
         let attributed = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
-            let att = attribute(&extract, &plan);
-            tracing::debug!(secs = t.elapsed().as_secs_f64(), "attribute: credits");
-            // Freeing millions of sessions takes seconds: off the critical path.
-            std::thread::spawn(move || drop(extract));
+            let att = attribute(extract, &plan);
+            tracing::debug!(
+                secs = t.elapsed().as_secs_f64(),
+                rss_mb = ?crate::telemetry::resident_mb(),
+                "attribute: credits"
+            );
             Arc::new(att)
         });
         let att = match attributed.await {
@@ -216,6 +219,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             touchpoints = summary.touchpoints,
             credits = summary.credits(),
             secs = t.elapsed().as_secs_f64(),
+            rss_mb = ?crate::telemetry::resident_mb(),
             "attributed"
         );
         let t = Instant::now();
@@ -285,6 +289,7 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         tracing::info!(
             rows = summary.rows_written(),
             secs = t.elapsed().as_secs_f64(),
+            rss_mb = ?crate::telemetry::resident_mb(),
             "loaded and acknowledged"
         );
         summary.window_end = window.1;

@@ -49,19 +49,19 @@ pub fn touchpoint(t: &Touchpoint, m: RowMeta) -> EncodedRow {
         .uuid("touchpoint_id", t.uuid)
         .ts("touched_at", t.timestamp)
         .str("person_key", t.person.as_str())
-        .opt_str("session_id", t.session_id.as_deref())
+        .opt_str("session_id", t.session_id())
         .str("channel", t.channel.as_str())
         .opt_str("platform", t.platform.map(Platform::as_str))
-        .str("source", &t.source)
-        .str("medium", &t.medium)
-        .opt_str("campaign", t.campaign.as_deref())
-        .opt_str("campaign_id", t.campaign_id.as_deref())
-        .opt_str("content", t.content.as_deref())
-        .opt_str("term", t.term.as_deref())
+        .str("source", t.source())
+        .str("medium", t.medium())
+        .opt_str("campaign", t.campaign())
+        .opt_str("campaign_id", t.campaign_id())
+        .opt_str("content", t.content())
+        .opt_str("term", t.term())
         .opt_str("click_id_type", t.click.map(|c| c.kind.param()))
         .opt_bool("click_id_masked", t.click.map(|c| c.masked))
-        .opt_str("referring_domain", t.referring_domain.as_deref())
-        .opt_str("landing_url", t.landing_url.as_deref())
+        .opt_str("referring_domain", t.referring_domain())
+        .opt_str("landing_url", t.landing_url())
         .int("run_id", m.run_id.0)
         .ts("loaded_at", m.loaded_at)
         .end();
@@ -104,8 +104,8 @@ pub fn credit(c: &Conversion, cr: &Credit, touch: Option<&Touchpoint>, m: RowMet
             "platform",
             touch.and_then(|t| t.platform).map(Platform::as_str),
         )
-        .opt_str("campaign", touch.and_then(|t| t.campaign.as_deref()))
-        .opt_str("campaign_id", touch.and_then(|t| t.campaign_id.as_deref()))
+        .opt_str("campaign", touch.and_then(|t| t.campaign()))
+        .opt_str("campaign_id", touch.and_then(|t| t.campaign_id()))
         .float("credit", cr.credit)
         .opt_int("credited_value_micros", cr.value_micros)
         .opt_str("currency", c.value.as_ref().map(|v| v.currency.as_str()))
@@ -213,7 +213,7 @@ mod tests {
     use super::*;
     use crate::domain::attribution::ModelKind;
     use crate::domain::money::{Currency, Money};
-    use crate::domain::touchpoint::{Channel, PersonKey};
+    use crate::domain::touchpoint::{Channel, PersonKey, TouchpointFields, TouchpointTexts};
     use crate::sinks::bigquery::schema::def;
 
     fn keys(json: &str) -> Vec<String> {
@@ -250,19 +250,15 @@ mod tests {
             uuid: Uuid(2),
             timestamp: Timestamp::from_micros(3),
             person,
-            session_id: None,
             channel: Channel::new("direct"),
             platform: None,
-            source: "(direct)".into(),
-            medium: "(none)".into(),
-            campaign: None,
-            campaign_id: None,
-            content: None,
-            term: None,
             click: None,
-            referring_domain: None,
-            landing_url: None,
             fresh: true,
+            texts: TouchpointTexts::new(TouchpointFields {
+                source: "(direct)",
+                medium: "(none)",
+                ..Default::default()
+            }),
         };
         let credit = Credit {
             model: ModelKind::Linear,

@@ -15,14 +15,13 @@ fn channel_of(props: serde_json::Value) -> (String, Option<Platform>, String, St
     let rules = ChannelRules::compile(&settings.channels).unwrap();
     let line = support::events::pageview(1, "d", "2024-06-01T00:00:00Z", "s", props);
     let ev = parse_line(line.as_bytes(), &Default::default()).unwrap();
-    let start = SessionStart {
-        uuid: Uuid(1),
-        timestamp: Timestamp::from_micros(0),
-        distinct_id: "d".into(),
-        session_id: None,
-        signals: ev.props.signals().0,
-        fresh: true,
-    };
+    let (start, _) = SessionStart::new(
+        (Timestamp::from_micros(0), Uuid(1)),
+        "d",
+        None,
+        &ev.props,
+        true,
+    );
     let t = classify(
         &start,
         PersonKey("p".into()),
@@ -32,8 +31,8 @@ fn channel_of(props: serde_json::Value) -> (String, Option<Platform>, String, St
     (
         t.channel.to_string(),
         t.platform,
-        t.source.to_string(),
-        t.medium.to_string(),
+        t.source().to_string(),
+        t.medium().to_string(),
     )
 }
 

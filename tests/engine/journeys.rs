@@ -25,7 +25,7 @@ fn run(lines: &[String], env: &[(&str, &str)]) -> Attributed {
     )
     .unwrap();
     assert!(errors.is_empty(), "{errors:?}");
-    attribute(&ex, &plan)
+    attribute(ex, &plan)
 }
 
 /// model → [(touchpoint uuid or "direct", credit)] for the single credited conversion.
@@ -252,7 +252,7 @@ fn a_conversion_can_have_its_own_lookback_window() {
         &ReadOptions::default(),
     )
     .unwrap();
-    let att = attribute(&ex, &plan);
+    let att = attribute(ex, &plan);
     // Five days back from day 46 leaves the two touches of day 44 (google, 10 days back, is out).
     let c = credits(&att, 5);
     assert_credits(&c[&ModelKind::FirstTouch], &[(3, 1.0), (4, 0.0)]);

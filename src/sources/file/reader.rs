@@ -387,8 +387,8 @@ mod tests {
         );
         assert_eq!(ex.sessions.len(), 7);
         // Each session's start is its earliest event whatever block it was parsed in.
-        let s0 = &ex.sessions["s0"];
-        assert_eq!(s0.distinct_id.as_ref(), "d7");
+        let s0 = ex.sessions.get("s0").unwrap();
+        assert_eq!(s0.distinct_id(), "d7");
     }
 
     #[test]
@@ -411,7 +411,7 @@ mod tests {
         assert_eq!((end.bytes, end.pending), (text.len() as u64, 0));
         assert_eq!(end.head, text.as_bytes());
         let fresh: Vec<bool> = (1..=40u32)
-            .map(|i| ex.sessions[format!("s{i}").as_str()].fresh)
+            .map(|i| ex.sessions.get(&format!("s{i}")).unwrap().fresh)
             .collect();
         assert!(fresh[..25].iter().all(|f| !f) && fresh[25..].iter().all(|f| *f));
     }
