@@ -8,7 +8,7 @@
 use crate::domain::collections::FastMap as HashMap;
 use std::sync::Arc;
 
-use crate::domain::extract::Extract;
+use crate::domain::extract::{Extract, SessionStart};
 use crate::domain::touchpoint::PersonKey;
 
 /// distinct_id → person key, with a little accounting for quality reports.
@@ -19,8 +19,8 @@ pub struct Identities {
     pub merged_groups: u64,
     /// distinct ids joined to another only through the stitching property.
     pub stitched_ids: u64,
-    /// Persons counted by [`Identities::settle`], once the ids are no longer needed.
-    settled: Option<usize>,
+    /// Distinct persons among the resolved ids.
+    persons: usize,
 }
 
 fn intern<'a>(s: &'a str, ids: &mut HashMap<&'a str, u32>, names: &mut Vec<&'a str>) -> u32 {
@@ -28,16 +28,6 @@ fn intern<'a>(s: &'a str, ids: &mut HashMap<&'a str, u32>, names: &mut Vec<&'a s
         names.push(s);
         names.len() as u32 - 1
     })
-}
-
-fn consider<'a>(root: u32, cand: (u8, &'a str), best: &mut HashMap<u32, (u8, &'a str)>) {
-    best.entry(root)
-        .and_modify(|b| {
-            if cand < *b {
-                *b = cand;
-            }
-        })
-        .or_insert(cand);
 }
 
 struct UnionFind {
@@ -65,100 +55,165 @@ impl UnionFind {
     }
 }
 
+/// What resolution decides: a key per interned distinct id, and the index of each start's and
+/// each conversion's id.
+struct Resolved<'a> {
+    names: Vec<&'a str>,
+    /// Person key by index into `names`.
+    key_of: Vec<PersonKey>,
+    starts: Vec<u32>,
+    conversions: Vec<u32>,
+    persons: usize,
+    merged_groups: u64,
+    stitched_ids: u64,
+}
+
+fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) -> Resolved<'a> {
+    let mut ids: HashMap<&str, u32> = HashMap::default();
+    let mut names: Vec<&str> = Vec::new();
+    let starts: Vec<u32> = start_ids.map(|d| intern(d, &mut ids, &mut names)).collect();
+    let conversions: Vec<u32> = ex
+        .conversions
+        .iter()
+        .map(|c| intern(&c.distinct_id, &mut ids, &mut names))
+        .collect();
+    for (a, b) in &ex.links {
+        intern(a, &mut ids, &mut names);
+        intern(b, &mut ids, &mut names);
+    }
+    let n_distinct = names.len();
+    // person ids and stitch values become extra nodes after the distinct ids.
+    let mut person_nodes: HashMap<&str, u32> = HashMap::default();
+    let mut stitch_nodes: HashMap<&str, u32> = HashMap::default();
+    let mut next = n_distinct as u32;
+    let mut edges: Vec<(u32, u32)> = Vec::new();
+    for (d, p) in &ex.person_ids {
+        if let Some(&di) = ids.get(d.as_ref()) {
+            let pi = *person_nodes.entry(p).or_insert_with(|| {
+                next += 1;
+                next - 1
+            });
+            edges.push((di, pi));
+        }
+    }
+    let first_stitch = next;
+    for (d, v) in &ex.stitch_values {
+        if let Some(&di) = ids.get(d.as_ref()) {
+            let si = *stitch_nodes.entry(v).or_insert_with(|| {
+                next += 1;
+                next - 1
+            });
+            edges.push((di, si));
+        }
+    }
+    let mut uf = UnionFind {
+        parent: (0..next).collect(),
+    };
+    for (a, b) in &ex.links {
+        uf.union(ids[a.as_ref()], ids[b.as_ref()]);
+    }
+    drop(ids);
+    for &(a, b) in edges.iter().filter(|(_, b)| *b < first_stitch) {
+        uf.union(a, b);
+    }
+    // Stitching last, so we can count the ids it joined that nothing else did.
+    let mut stitched_ids = 0;
+    for &(a, b) in edges.iter().filter(|(_, b)| *b >= first_stitch) {
+        if uf.union(a, b) {
+            stitched_ids += 1;
+        }
+    }
+    // Stitch nodes join one group each time a value is first seen; that is not a join.
+    stitched_ids -= stitch_nodes.len() as u64;
+
+    // Choose each group's key: (rank, text), smallest wins. Groups are indexed by root.
+    let mut best: Vec<Option<(u8, &str)>> = vec![None; next as usize];
+    let mut consider = |r: u32, cand: (u8, &'a str)| {
+        let b = &mut best[r as usize];
+        if b.is_none_or(|b| cand < b) {
+            *b = Some(cand);
+        }
+    };
+    for (p, &pi) in &person_nodes {
+        consider(uf.find(pi), (0, p));
+    }
+    // (has an anonymous id, has an identified id) per group.
+    let mut kinds: Vec<(bool, bool)> = vec![(false, false); next as usize];
+    let roots: Vec<u32> = (0..n_distinct as u32).map(|i| uf.find(i)).collect();
+    for (name, &r) in names.iter().zip(&roots) {
+        let identified = ex.identified.contains(*name);
+        consider(r, (if identified { 1 } else { 2 }, name));
+        let e = &mut kinds[r as usize];
+        if identified {
+            e.1 = true;
+        } else {
+            e.0 = true;
+        }
+    }
+    let merged_groups = kinds.iter().filter(|(a, i)| *a && *i).count() as u64;
+    let mut interned: Vec<Option<PersonKey>> = vec![None; next as usize];
+    let mut persons = 0;
+    let key_of = roots
+        .iter()
+        .map(|&r| {
+            interned[r as usize]
+                .get_or_insert_with(|| {
+                    persons += 1;
+                    let (_, text) = best[r as usize].expect("every group has a member");
+                    PersonKey(Arc::from(text))
+                })
+                .clone()
+        })
+        .collect();
+    Resolved {
+        names,
+        key_of,
+        starts,
+        conversions,
+        persons,
+        merged_groups,
+        stitched_ids,
+    }
+}
+
 impl Identities {
     /// Resolves every distinct_id the extract mentions.
     pub fn resolve(ex: &Extract) -> Self {
-        let mut ids: HashMap<&str, u32> = HashMap::default();
-        let mut names: Vec<&str> = Vec::new();
-        for s in ex.starts() {
-            intern(s.distinct_id(), &mut ids, &mut names);
-        }
-        for c in &ex.conversions {
-            intern(&c.distinct_id, &mut ids, &mut names);
-        }
-        for (a, b) in &ex.links {
-            intern(a, &mut ids, &mut names);
-            intern(b, &mut ids, &mut names);
-        }
-        let n_distinct = names.len();
-        // person ids and stitch values become extra nodes after the distinct ids.
-        let mut person_nodes: HashMap<&str, u32> = HashMap::default();
-        let mut stitch_nodes: HashMap<&str, u32> = HashMap::default();
-        let mut next = n_distinct as u32;
-        let mut edges: Vec<(u32, u32)> = Vec::new();
-        for (d, p) in &ex.person_ids {
-            if let Some(&di) = ids.get(d.as_ref()) {
-                let pi = *person_nodes.entry(p).or_insert_with(|| {
-                    next += 1;
-                    next - 1
-                });
-                edges.push((di, pi));
-            }
-        }
-        let first_stitch = next;
-        for (d, v) in &ex.stitch_values {
-            if let Some(&di) = ids.get(d.as_ref()) {
-                let si = *stitch_nodes.entry(v).or_insert_with(|| {
-                    next += 1;
-                    next - 1
-                });
-                edges.push((di, si));
-            }
-        }
-        let mut uf = UnionFind {
-            parent: (0..next).collect(),
-        };
-        for (a, b) in &ex.links {
-            uf.union(ids[a.as_ref()], ids[b.as_ref()]);
-        }
-        for &(a, b) in edges.iter().filter(|(_, b)| *b < first_stitch) {
-            uf.union(a, b);
-        }
-        // Stitching last, so we can count the ids it joined that nothing else did.
-        let mut stitched_ids = 0;
-        for &(a, b) in edges.iter().filter(|(_, b)| *b >= first_stitch) {
-            if uf.union(a, b) {
-                stitched_ids += 1;
-            }
-        }
-        // Stitch nodes join one group each time a value is first seen; that is not a join.
-        stitched_ids -= stitch_nodes.len() as u64;
-
-        // Choose each group's key: (rank, text), smallest wins.
-        let mut best: HashMap<u32, (u8, &str)> = HashMap::default();
-        for (p, &pi) in &person_nodes {
-            let r = uf.find(pi);
-            consider(r, (0, p), &mut best);
-        }
-        let mut has_anon: HashMap<u32, (bool, bool)> = HashMap::default();
-        for (i, name) in names.iter().enumerate() {
-            let r = uf.find(i as u32);
-            let identified = ex.identified.contains(*name);
-            consider(r, (if identified { 1 } else { 2 }, name), &mut best);
-            let e = has_anon.entry(r).or_default();
-            if identified {
-                e.1 = true;
-            } else {
-                e.0 = true;
-            }
-        }
-        let merged_groups = has_anon.values().filter(|(a, i)| *a && *i).count() as u64;
-        let mut interned: HashMap<u32, PersonKey> = HashMap::default();
-        let mut keys = HashMap::with_capacity_and_hasher(n_distinct, Default::default());
-        for (i, name) in names.iter().enumerate() {
-            let r = uf.find(i as u32);
-            let key = interned
-                .entry(r)
-                .or_insert_with(|| PersonKey(Arc::from(best[&r].1)))
-                .clone();
-            keys.insert(Box::from(*name), key);
-        }
+        let r = resolve_ids(ex.starts().map(|s| s.distinct_id()), ex);
+        let keys = r
+            .names
+            .iter()
+            .zip(r.key_of)
+            .map(|(name, key)| (Box::from(*name), key))
+            .collect();
         Self {
             keys,
-            merged_groups,
-            stitched_ids,
-            settled: None,
+            merged_groups: r.merged_groups,
+            stitched_ids: r.stitched_ids,
+            persons: r.persons,
         }
+    }
+
+    /// Resolves every distinct_id of `starts` (taken out of `ex`) and of `ex`, and returns the
+    /// person key of each start and of each of `ex.conversions`, in their order. The result
+    /// holds only the counts: no map of every distinct id is built.
+    pub fn resolve_keys(
+        starts: &[SessionStart],
+        ex: &Extract,
+    ) -> (Self, Vec<PersonKey>, Vec<PersonKey>) {
+        let r = resolve_ids(starts.iter().map(SessionStart::distinct_id), ex);
+        let key = |i: &u32| r.key_of[*i as usize].clone();
+        let (of_starts, of_conversions) = (
+            r.starts.iter().map(key).collect(),
+            r.conversions.iter().map(key).collect(),
+        );
+        let ids = Self {
+            keys: HashMap::default(),
+            merged_groups: r.merged_groups,
+            stitched_ids: r.stitched_ids,
+            persons: r.persons,
+        };
+        (ids, of_starts, of_conversions)
     }
 
     /// The person key of a distinct_id (the id itself when nothing joined it).
@@ -171,22 +226,6 @@ impl Identities {
 
     /// Number of distinct persons among resolved ids.
     pub fn persons(&self) -> usize {
-        if let Some(n) = self.settled {
-            return n;
-        }
-        let mut v: Vec<&str> = self.keys.values().map(|k| k.as_str()).collect();
-        v.sort_unstable();
-        v.dedup();
-        v.len()
-    }
-
-    /// Frees the distinct-id map once every id of the run has its key, keeping the counts
-    /// (the map holds every distinct id of the run; a run keeps its result until it commits).
-    /// Later [`Identities::key`] calls see every id as its own person. Returns the map, for the
-    /// caller to drop where it costs nothing (freeing millions of ids takes a while).
-    #[must_use = "the freed map is handed back to be dropped"]
-    pub fn settle(&mut self) -> impl Send + 'static {
-        self.settled = Some(self.persons());
-        std::mem::take(&mut self.keys)
+        self.persons
     }
 }

@@ -89,27 +89,33 @@ impl Attributed {
 /// is consumed: each session start is freed as its touchpoint is made, so the two are never
 /// held in full at once.
 pub fn attribute(mut ex: Extract, plan: &Plan) -> Attributed {
+    let mut lap = Laps::start();
     ex.end_read();
-    let mut identities = Identities::resolve(&ex);
     let mut starts = ex.take_starts();
     starts.par_sort_unstable_by_key(|s| s.uuid);
     starts.dedup_by_key(|s| s.uuid);
+    let (identities, start_keys, conversion_keys) = Identities::resolve_keys(&starts, &ex);
+    lap.done("identities");
     let touchpoints = starts
         .into_par_iter()
-        .map_init(ChannelNames::default, |names, s| {
-            classify(&s, identities.key(s.distinct_id()), &plan.channels, names)
+        .zip(start_keys)
+        .map_init(ChannelNames::default, |names, (s, person)| {
+            classify(&s, person, &plan.channels, names)
         })
         .collect();
+    lap.done("touchpoints");
     let journeys = Journeys::new(touchpoints);
+    lap.done("journeys");
     let mut conversions: Vec<Conversion> = ex
         .conversions
         .iter()
-        .map(|c| {
+        .zip(conversion_keys)
+        .map(|(c, person)| {
             let (name, event) = plan.conversion_names[c.def as usize].clone();
             Conversion {
                 uuid: c.uuid,
                 timestamp: c.timestamp,
-                person: identities.key(&c.distinct_id),
+                person,
                 name,
                 event,
                 value: c.value,
@@ -123,10 +129,9 @@ pub fn attribute(mut ex: Extract, plan: &Plan) -> Attributed {
         })
         .collect();
     conversions.par_sort_unstable_by_key(|c| (c.timestamp, c.uuid));
-    // Every id has its key: the id map and the rest of the extract are freed off the critical
-    // path (a million identity links take a while).
-    let ids = identities.settle();
-    std::thread::spawn(move || drop((ex, ids)));
+    // Freeing a million identity links takes a while: off the critical path.
+    std::thread::spawn(move || drop(ex));
+    lap.done("conversions");
     let (training, markov_fit, shapley_fit) = if plan.markov.is_some() || plan.shapley.is_some() {
         let set = training_paths(&journeys, &conversions, plan.lookback_micros);
         let m = plan
@@ -137,6 +142,7 @@ pub fn attribute(mut ex: Extract, plan: &Plan) -> Attributed {
     } else {
         (PathSet::default(), None, None)
     };
+    lap.done("data-driven fits");
     let direct = Channel::new(DIRECT);
     let credited = conversions
         .par_iter()
@@ -182,6 +188,7 @@ pub fn attribute(mut ex: Extract, plan: &Plan) -> Attributed {
             }
         })
         .collect();
+    lap.done("credits");
     Attributed {
         journeys,
         conversions,
@@ -220,4 +227,22 @@ fn data_driven_credits(
     }
     weights(scratch);
     credits_from_weights(model, c, window, scratch, out);
+}
+
+/// Seconds per step of [`attribute`], at debug level.
+struct Laps(std::time::Instant);
+
+impl Laps {
+    fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    fn done(&mut self, step: &str) {
+        tracing::debug!(
+            secs = self.0.elapsed().as_secs_f64(),
+            step,
+            "attribute: step"
+        );
+        self.0 = std::time::Instant::now();
+    }
 }

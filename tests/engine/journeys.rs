@@ -260,3 +260,66 @@ fn a_conversion_can_have_its_own_lookback_window() {
     let err = with_purchase_lookback(0).unwrap_err().to_string();
     assert!(err.contains("conversions[0].lookback_days"), "{err}");
 }
+
+/// Chains of identifies (anon → user, a second device → the same user), a person seen only
+/// anonymously and one whose conversion comes before the identify: every touchpoint and
+/// conversion of the run carries the key `Identities::resolve` gives its distinct id, and
+/// the persons are counted once each.
+#[test]
+fn touchpoints_and_conversions_carry_the_resolved_key_of_their_distinct_id() {
+    let lines = vec![
+        pageview(1, "anon-1", &at(1, 0), "s1", google_cpc("x")),
+        pageview(2, "anon-2", &at(1, 2), "s2", email()),
+        identify(3, "user-a", "anon-1", &at(1, 3)),
+        identify(4, "user-a", "anon-2", &at(2, 0)),
+        purchase(5, "anon-2", &at(1, 4), "s2", "10.00", "USD"),
+        pageview(6, "anon-9", &at(2, 0), "s9", direct()),
+        purchase(7, "anon-9", &at(2, 1), "s9", "5.00", "USD"),
+        pageview(8, "user-b", &at(3, 0), "s8", email()),
+        purchase(9, "user-a", &at(3, 1), "s10", "20.00", "USD"),
+    ];
+    let env = [];
+    let s = settings(&env);
+    let (plan, parse) = plan_from(&s).unwrap();
+    let read = || {
+        let text = lines.join("\n");
+        read_stream(
+            Box::new(std::io::Cursor::new(text.into_bytes())),
+            &parse,
+            &ReadOptions::default(),
+        )
+        .unwrap()
+        .0
+    };
+    let ids = attrsync::engine::identity::Identities::resolve(&read());
+    let att = attribute(read(), &plan);
+    let by_uuid: HashMap<String, &str> = [
+        (1, "anon-1"),
+        (2, "anon-2"),
+        (6, "anon-9"),
+        (8, "user-b"),
+        (5, "anon-2"),
+        (7, "anon-9"),
+        (9, "user-a"),
+    ]
+    .into_iter()
+    .map(|(n, d)| (uuid(n), d))
+    .collect();
+    for t in att.journeys.touchpoints() {
+        let d = by_uuid[&t.uuid.to_string()];
+        assert_eq!(t.person, ids.key(d), "touchpoint of {d}");
+    }
+    for c in &att.conversions {
+        let d = by_uuid[&c.uuid.to_string()];
+        assert_eq!(c.person, ids.key(d), "conversion of {d}");
+    }
+    assert_eq!(ids.key("anon-2").as_str(), "user-a");
+    assert_eq!(
+        att.journeys.touchpoints().len(),
+        5,
+        "sessions s1, s2, s8, s9, s10"
+    );
+    assert_eq!(att.conversions.len(), 3);
+    assert_eq!((att.identities.persons(), ids.persons()), (3, 3));
+    assert_eq!(att.identities.merged_groups, 1);
+}
