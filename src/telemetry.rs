@@ -100,19 +100,18 @@ pub fn register_metrics(jobs: &[String], apis: &[String]) {
     }
 }
 
-/// The process's resident memory now and at its peak, in MB (Linux; `None` elsewhere): logged
+/// The process's resident memory now and at its peak, in MB (Linux; zeros elsewhere): logged
 /// with each phase of a run, so a run's memory can be followed without a profiler.
-pub fn resident_mb() -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let field = |name: &str| -> Option<u64> {
-        let line = status.lines().find(|l| l.starts_with(name))?;
-        let kb: u64 = line[name.len()..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kb / 1024)
+pub fn resident_mb() -> (u64, u64) {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return (0, 0);
     };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb / 1024)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
 }

@@ -150,7 +150,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             sessions = extract.sessions.len(),
             conversions = extract.conversions.len(),
             secs = t.elapsed().as_secs_f64(),
-            rss_mb = ?crate::telemetry::resident_mb(),
+            rss_mb = crate::telemetry::resident_mb().0,
+            peak_rss_mb = crate::telemetry::resident_mb().1,
             "extracted"
         );
         let t = Instant::now();
@@ -172,7 +173,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             let att = attribute(extract, &plan);
             tracing::debug!(
                 secs = t.elapsed().as_secs_f64(),
-                rss_mb = ?crate::telemetry::resident_mb(),
+                rss_mb = crate::telemetry::resident_mb().0,
+                peak_rss_mb = crate::telemetry::resident_mb().1,
                 "attribute: credits"
             );
             Arc::new(att)
@@ -219,7 +221,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             touchpoints = summary.touchpoints,
             credits = summary.credits(),
             secs = t.elapsed().as_secs_f64(),
-            rss_mb = ?crate::telemetry::resident_mb(),
+            rss_mb = crate::telemetry::resident_mb().0,
+            peak_rss_mb = crate::telemetry::resident_mb().1,
             "attributed"
         );
         let t = Instant::now();
@@ -289,7 +292,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         tracing::info!(
             rows = summary.rows_written(),
             secs = t.elapsed().as_secs_f64(),
-            rss_mb = ?crate::telemetry::resident_mb(),
+            rss_mb = crate::telemetry::resident_mb().0,
+            peak_rss_mb = crate::telemetry::resident_mb().1,
             "loaded and acknowledged"
         );
         summary.window_end = window.1;
