@@ -152,19 +152,25 @@ fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) ->
     }
     let merged_groups = kinds.iter().filter(|(a, i)| *a && *i).count() as u64;
     let mut interned: Vec<Option<PersonKey>> = vec![None; next as usize];
-    let mut persons = 0;
     let key_of = roots
         .iter()
         .map(|&r| {
             interned[r as usize]
                 .get_or_insert_with(|| {
-                    persons += 1;
                     let (_, text) = best[r as usize].expect("every group has a member");
                     PersonKey(Arc::from(text))
                 })
                 .clone()
         })
         .collect();
+    // Journeys are keyed by the key's text: two groups whose keys read the same (a person_id
+    // that is also another group's distinct id) are one person there, so they count once.
+    let persons = interned
+        .iter()
+        .flatten()
+        .map(PersonKey::as_str)
+        .collect::<crate::domain::collections::FastSet<&str>>()
+        .len();
     Resolved {
         names,
         key_of,
