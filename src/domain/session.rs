@@ -154,8 +154,10 @@ impl Sessions {
         self.table.is_empty()
     }
 
-    /// The start kept for session `sid`.
+    /// The start kept for session `sid`. Ids are kept capped like every text (two sessions
+    /// whose ids agree in their first 2,048 bytes are one session).
     pub fn get(&self, sid: &str) -> Option<&SessionStart> {
+        let sid = capped(sid).0;
         let h = self.hasher.hash_one(sid);
         self.table.find(h, |s| s.session_id() == Some(sid))
     }
@@ -271,8 +273,12 @@ mod tests {
         assert!(!sessions.wants("a", (Timestamp::from_micros(4), Uuid(4))));
         assert!(sessions.wants("a", (Timestamp::from_micros(2), Uuid(2))));
         assert!(sessions.wants("c", (Timestamp::from_micros(99), Uuid(99))));
+        let long = "x".repeat(MAX_TEXT + 10);
+        sessions.offer(start(&long, 8, &p));
+        assert!(sessions.get(&long).is_some(), "found by its uncapped id");
+        assert!(!sessions.wants(&long, (Timestamp::from_micros(9), Uuid(9))));
         let mut all: Vec<_> = sessions.into_iter().map(|s| s.timestamp.micros()).collect();
         all.sort();
-        assert_eq!(all, [3, 7]);
+        assert_eq!(all, [3, 7, 8]);
     }
 }

@@ -95,7 +95,7 @@ pub fn attribute(mut ex: Extract, plan: &Plan) -> Attributed {
     starts.par_sort_unstable_by_key(|s| s.uuid);
     starts.dedup_by_key(|s| s.uuid);
     let (identities, start_keys, conversion_keys) = Identities::resolve_keys(&starts, &ex);
-    lap.done("identities");
+    lap.done("starts sorted, identities");
     let touchpoints = starts
         .into_par_iter()
         .zip(start_keys)
