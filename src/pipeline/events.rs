@@ -144,14 +144,15 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         for n in &extract.notes {
             tracing::warn!(note = %n, "source");
         }
+        let (rss_mb, peak_rss_mb) = crate::telemetry::resident_mb();
         tracing::info!(
             events = extract.counts.read,
             skipped = extract.counts.skipped_total(),
             sessions = extract.sessions.len(),
             conversions = extract.conversions.len(),
             secs = t.elapsed().as_secs_f64(),
-            rss_mb = crate::telemetry::resident_mb().0,
-            peak_rss_mb = crate::telemetry::resident_mb().1,
+            rss_mb,
+            peak_rss_mb,
             "extracted"
         );
         let t = Instant::now();
@@ -171,11 +172,12 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
         let attributed = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
             let att = attribute(extract, &plan);
+            let (rss_mb, peak_rss_mb) = crate::telemetry::resident_mb();
             tracing::debug!(
                 secs = t.elapsed().as_secs_f64(),
-                rss_mb = crate::telemetry::resident_mb().0,
-                peak_rss_mb = crate::telemetry::resident_mb().1,
-                "attribute: credits"
+                rss_mb,
+                peak_rss_mb,
+                "attribute: done"
             );
             Arc::new(att)
         });
@@ -216,13 +218,14 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             summary.quality = Some(quality);
             return Err(Failed::new(f, summary));
         }
+        let (rss_mb, peak_rss_mb) = crate::telemetry::resident_mb();
         tracing::info!(
             conversions = summary.conversions,
             touchpoints = summary.touchpoints,
             credits = summary.credits(),
             secs = t.elapsed().as_secs_f64(),
-            rss_mb = crate::telemetry::resident_mb().0,
-            peak_rss_mb = crate::telemetry::resident_mb().1,
+            rss_mb,
+            peak_rss_mb,
             "attributed"
         );
         let t = Instant::now();
@@ -289,11 +292,12 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             Some(Arc::new(campaigns::CampaignIndex::from_attributed(&att)));
         // The run's journeys and credits are as large as the extract was: freed beside the commit.
         std::thread::spawn(move || drop(att));
+        let (rss_mb, peak_rss_mb) = crate::telemetry::resident_mb();
         tracing::info!(
             rows = summary.rows_written(),
             secs = t.elapsed().as_secs_f64(),
-            rss_mb = crate::telemetry::resident_mb().0,
-            peak_rss_mb = crate::telemetry::resident_mb().1,
+            rss_mb,
+            peak_rss_mb,
             "loaded and acknowledged"
         );
         summary.window_end = window.1;
