@@ -11,16 +11,23 @@ use std::sync::Arc;
 use crate::domain::extract::{Extract, SessionStart};
 use crate::domain::touchpoint::PersonKey;
 
-/// distinct_id → person key, with a little accounting for quality reports.
+/// What identity resolution counted, for quality reports.
 #[derive(Debug, Default)]
 pub struct Identities {
-    keys: HashMap<Box<str>, PersonKey>,
     /// Groups that contain both an anonymous and an identified distinct_id.
     pub merged_groups: u64,
     /// distinct ids joined to another only through the stitching property.
     pub stitched_ids: u64,
     /// Distinct persons among the resolved ids.
     persons: usize,
+}
+
+/// distinct_id → person key for every id of an extract (the run itself gets its keys by index,
+/// from [`Identities::resolve_keys`]; this map is for looking ids up, e.g. in cross-checks).
+#[derive(Debug, Default)]
+pub struct KeyMap {
+    keys: HashMap<Box<str>, PersonKey>,
+    pub identities: Identities,
 }
 
 fn intern<'a>(s: &'a str, ids: &mut HashMap<&'a str, u32>, names: &mut Vec<&'a str>) -> u32 {
@@ -182,7 +189,7 @@ fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) ->
     }
 }
 
-impl Identities {
+impl KeyMap {
     /// Resolves every distinct_id the extract mentions.
     pub fn resolve(ex: &Extract) -> Self {
         let r = resolve_ids(ex.starts().map(|s| s.distinct_id()), ex);
@@ -194,15 +201,27 @@ impl Identities {
             .collect();
         Self {
             keys,
-            merged_groups: r.merged_groups,
-            stitched_ids: r.stitched_ids,
-            persons: r.persons,
+            identities: Identities {
+                merged_groups: r.merged_groups,
+                stitched_ids: r.stitched_ids,
+                persons: r.persons,
+            },
         }
     }
 
+    /// The person key of a distinct_id (the id itself when nothing joined it).
+    pub fn key(&self, distinct_id: &str) -> PersonKey {
+        self.keys
+            .get(distinct_id)
+            .cloned()
+            .unwrap_or_else(|| PersonKey(Arc::from(distinct_id)))
+    }
+}
+
+impl Identities {
     /// Resolves every distinct_id of `starts` (taken out of `ex`) and of `ex`, and returns the
-    /// person key of each start and of each of `ex.conversions`, in their order. The result
-    /// holds only the counts: no map of every distinct id is built.
+    /// person key of each start and of each of `ex.conversions`, in their order, without
+    /// building a map of every distinct id.
     pub fn resolve_keys(
         starts: &[SessionStart],
         ex: &Extract,
@@ -214,20 +233,11 @@ impl Identities {
             r.conversions.iter().map(key).collect(),
         );
         let ids = Self {
-            keys: HashMap::default(),
             merged_groups: r.merged_groups,
             stitched_ids: r.stitched_ids,
             persons: r.persons,
         };
         (ids, of_starts, of_conversions)
-    }
-
-    /// The person key of a distinct_id (the id itself when nothing joined it).
-    pub fn key(&self, distinct_id: &str) -> PersonKey {
-        self.keys
-            .get(distinct_id)
-            .cloned()
-            .unwrap_or_else(|| PersonKey(Arc::from(distinct_id)))
     }
 
     /// Number of distinct persons among resolved ids.

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use attrsync::bigquery::{Connection, ConnectionConfig, Param};
 use attrsync::domain::time::Timestamp;
-use attrsync::engine::identity::Identities;
+use attrsync::engine::identity::KeyMap;
 use attrsync::pipeline::plan_from;
 use attrsync::sources::columns::wanted_events;
 use attrsync::sources::{ParseRules, ReadRequest, Source, SourceConfig};
@@ -122,7 +122,7 @@ async fn identities_touchpoints_conversions_and_credits_in_sql_match_the_in_memo
         training_micros: 0,
     };
     let ex = source.extract(&req, &parse).await.unwrap();
-    let ids = Identities::resolve(&ex);
+    let ids = KeyMap::resolve(&ex);
 
     // In SQL.
     let conn_conf = ConnectionConfig::from_settings(&settings.bigquery, "test")
@@ -176,7 +176,7 @@ async fn identities_touchpoints_conversions_and_credits_in_sql_match_the_in_memo
         groups.insert(key.to_string());
     }
     assert!(merged > 20, "{merged} ids joined to another");
-    assert_eq!(groups.len(), ids.persons(), "the same persons");
+    assert_eq!(groups.len(), ids.identities.persons(), "the same persons");
 
     // Touchpoints: the memory engine's, written by one cycle of the export source.
     attrsync::pushdown::touchpoints::classify(&conn, &work, &settings.channels)

@@ -263,7 +263,7 @@ fn a_conversion_can_have_its_own_lookback_window() {
 
 /// Chains of identifies (anon → user, a second device → the same user), a person seen only
 /// anonymously and one whose conversion comes before the identify: every touchpoint and
-/// conversion of the run carries the key `Identities::resolve` gives its distinct id, and
+/// conversion of the run carries the key `KeyMap::resolve` gives its distinct id, and
 /// the persons are counted once each.
 #[test]
 fn touchpoints_and_conversions_carry_the_resolved_key_of_their_distinct_id() {
@@ -291,7 +291,7 @@ fn touchpoints_and_conversions_carry_the_resolved_key_of_their_distinct_id() {
         .unwrap()
         .0
     };
-    let ids = attrsync::engine::identity::Identities::resolve(&read());
+    let ids = attrsync::engine::identity::KeyMap::resolve(&read());
     let att = attribute(read(), &plan);
     let by_uuid: HashMap<String, &str> = [
         (1, "anon-1"),
@@ -320,6 +320,7 @@ fn touchpoints_and_conversions_carry_the_resolved_key_of_their_distinct_id() {
         "sessions s1, s2, s8, s9, s10"
     );
     assert_eq!(att.conversions.len(), 3);
-    assert_eq!((att.identities.persons(), ids.persons()), (3, 3));
+    assert_eq!((att.identities.persons(), ids.identities.persons()), (3, 3));
     assert_eq!(att.identities.merged_groups, 1);
+    assert_eq!(ids.identities.merged_groups, 1);
 }
