@@ -195,11 +195,6 @@ impl Sessions {
     pub fn iter(&self) -> impl Iterator<Item = &SessionStart> {
         self.table.iter()
     }
-
-    /// Every start, in no order, freeing the table.
-    pub fn into_vec(self) -> Vec<SessionStart> {
-        self.table.into_iter().collect()
-    }
 }
 
 impl IntoIterator for Sessions {

@@ -52,13 +52,6 @@ impl<const N: usize> Texts<N> {
         let end = self.ends[i] as usize;
         (end > start).then(|| &self.text[start..end])
     }
-
-    /// The same texts with field `i` replaced.
-    pub fn with(&self, i: usize, value: Option<&str>) -> Self {
-        let mut fields: [Option<&str>; N] = std::array::from_fn(|j| self.get(j));
-        fields[i] = value;
-        Self::new(fields)
-    }
 }
 
 impl<const N: usize> fmt::Debug for Texts<N> {
@@ -78,10 +71,6 @@ mod tests {
             (0..5).map(|i| t.get(i)).collect::<Vec<_>>(),
             [Some("ab"), None, None, Some("é"), Some("xyz")]
         );
-        let u = t.with(1, Some("q"));
-        assert_eq!(u.get(0), Some("ab"));
-        assert_eq!(u.get(1), Some("q"));
-        assert_eq!(u.get(4), Some("xyz"));
         assert_eq!(Texts::<3>::default().get(2), None);
         assert_eq!(
             format!("{t:?}"),

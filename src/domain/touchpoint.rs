@@ -79,62 +79,73 @@ pub struct TouchpointFields<'a> {
     pub landing_url: Option<&'a str>,
 }
 
+// Where each text sits in a touchpoint's [`Texts`].
+const SESSION_ID: usize = 0;
+const SOURCE: usize = 1;
+const MEDIUM: usize = 2;
+const CAMPAIGN: usize = 3;
+const CAMPAIGN_ID: usize = 4;
+const CONTENT: usize = 5;
+const TERM: usize = 6;
+const REFERRING_DOMAIN: usize = 7;
+const LANDING_URL: usize = 8;
+
 /// A touchpoint's texts in one allocation (empty ones read as absent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TouchpointTexts(Texts<9>);
 
 impl TouchpointTexts {
     pub fn new(f: TouchpointFields<'_>) -> Self {
-        Self(Texts::new([
-            f.session_id,
-            Some(f.source),
-            Some(f.medium),
-            f.campaign,
-            f.campaign_id,
-            f.content,
-            f.term,
-            f.referring_domain,
-            f.landing_url,
-        ]))
+        let mut t = [None; 9];
+        t[SESSION_ID] = f.session_id;
+        t[SOURCE] = Some(f.source);
+        t[MEDIUM] = Some(f.medium);
+        t[CAMPAIGN] = f.campaign;
+        t[CAMPAIGN_ID] = f.campaign_id;
+        t[CONTENT] = f.content;
+        t[TERM] = f.term;
+        t[REFERRING_DOMAIN] = f.referring_domain;
+        t[LANDING_URL] = f.landing_url;
+        Self(Texts::new(t))
     }
 }
 
 impl Touchpoint {
     pub fn session_id(&self) -> Option<&str> {
-        self.texts.0.get(0)
+        self.texts.0.get(SESSION_ID)
     }
 
     /// utm_source, else the referring domain, else `(direct)`.
     pub fn source(&self) -> &str {
-        self.texts.0.get(1).unwrap_or_default()
+        self.texts.0.get(SOURCE).unwrap_or_default()
     }
 
     /// utm_medium, else what the signal implies (`cpc`, `organic`, `referral`, `(none)`).
     pub fn medium(&self) -> &str {
-        self.texts.0.get(2).unwrap_or_default()
+        self.texts.0.get(MEDIUM).unwrap_or_default()
     }
 
     pub fn campaign(&self) -> Option<&str> {
-        self.texts.0.get(3)
+        self.texts.0.get(CAMPAIGN)
     }
 
     pub fn campaign_id(&self) -> Option<&str> {
-        self.texts.0.get(4)
+        self.texts.0.get(CAMPAIGN_ID)
     }
 
     pub fn content(&self) -> Option<&str> {
-        self.texts.0.get(5)
+        self.texts.0.get(CONTENT)
     }
 
     pub fn term(&self) -> Option<&str> {
-        self.texts.0.get(6)
+        self.texts.0.get(TERM)
     }
 
     pub fn referring_domain(&self) -> Option<&str> {
-        self.texts.0.get(7)
+        self.texts.0.get(REFERRING_DOMAIN)
     }
 
     pub fn landing_url(&self) -> Option<&str> {
-        self.texts.0.get(8)
+        self.texts.0.get(LANDING_URL)
     }
 }
