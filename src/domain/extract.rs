@@ -273,9 +273,21 @@ impl Extract {
         self.links.insert((Box::from(key.0), Box::from(key.1)));
     }
 
+    /// Sizes the tables for `scale` times what they hold now (a reader that has read part of
+    /// its input and knows how much is left), so they need not grow by rehashing.
+    pub fn reserve(&mut self, scale: f64) {
+        if scale.is_nan() || scale <= 1.0 {
+            return;
+        }
+        let more = |n: usize| (n as f64 * (scale - 1.0)) as usize;
+        self.seen.reserve(more(self.seen.len()));
+        self.sessions.reserve(more(self.sessions.len()));
+    }
+
     /// Folds another partial extract (from a parallel reader) into this one.
     pub fn merge(&mut self, other: Extract) {
         self.counts.add(&other.counts);
+        self.sessions.reserve(other.sessions.len());
         for s in other.sessions {
             self.sessions.offer(s);
         }
@@ -290,9 +302,9 @@ impl Extract {
             (&mut self.seen, other.seen)
         } else {
             let mine = std::mem::replace(&mut self.seen, other.seen);
-            self.seen.reserve(mine.len());
             (&mut self.seen, mine)
         };
+        mine.reserve(theirs.len());
         let mut doubled = 0;
         for u in theirs {
             if !mine.insert(u) {

@@ -195,6 +195,14 @@ impl Sessions {
     pub fn iter(&self) -> impl Iterator<Item = &SessionStart> {
         self.table.iter()
     }
+
+    /// Room for `more` sessions without rehashing (which re-reads every kept id).
+    pub fn reserve(&mut self, more: usize) {
+        let hasher = &self.hasher;
+        self.table.reserve(more, |s| {
+            hasher.hash_one(s.session_id().unwrap_or_default())
+        });
+    }
 }
 
 impl IntoIterator for Sessions {

@@ -168,8 +168,12 @@ impl<'de> Visitor<'de> for PropsVisitor<'_> {
                 continue;
             }
             let slot = self.slots.get(&key);
-            let is_field = !self.extras_only && field_of(&mut p, &key).is_some();
-            if slot.is_none() && !is_field {
+            let field = if self.extras_only {
+                None
+            } else {
+                field_named(&key)
+            };
+            if slot.is_none() && field.is_none() {
                 m.next_value::<IgnoredAny>()?;
                 continue;
             }
@@ -177,34 +181,70 @@ impl<'de> Visitor<'de> for PropsVisitor<'_> {
             if let (Some(s), Some(v)) = (slot, &v) {
                 p.extras.push((s, v.clone()));
             }
-            if let Some(f) = field_of(&mut p, &key).filter(|_| is_field) {
-                *f = v;
+            if let Some(f) = field {
+                *field_mut(&mut p, f) = v;
             }
         }
         Ok(p)
     }
 }
 
-/// The known property field for `key`, if attribution reads it.
-fn field_of<'p, 'de>(p: &'p mut RawProps<'de>, key: &str) -> Option<&'p mut Option<Cow<'de, str>>> {
-    Some(match key {
-        "$session_id" => &mut p.session_id,
-        "$current_url" => &mut p.current_url,
-        "$referrer" => &mut p.referrer,
-        "$referring_domain" => &mut p.referring_domain,
-        "utm_source" => &mut p.utm_source,
-        "utm_medium" => &mut p.utm_medium,
-        "utm_campaign" => &mut p.utm_campaign,
-        "utm_content" => &mut p.utm_content,
-        "utm_term" => &mut p.utm_term,
-        "utm_id" => &mut p.utm_id,
-        "$anon_distinct_id" => &mut p.anon_distinct_id,
-        "alias" => &mut p.alias,
-        _ => {
-            let k = ClickIdKind::from_param(key)?;
-            &mut p.click_ids[k.index()]
-        }
+/// A property attribution reads.
+#[derive(Clone, Copy)]
+enum Field {
+    SessionId,
+    CurrentUrl,
+    Referrer,
+    ReferringDomain,
+    Utm(usize),
+    AnonDistinctId,
+    Alias,
+    Click(ClickIdKind),
+}
+
+/// The field a property key fills, if attribution reads it. Most keys of a real event
+/// (`$browser`, `$os`, …) are none of these, so the cheap tests on the first byte come first.
+fn field_named(key: &str) -> Option<Field> {
+    Some(match key.as_bytes().first()? {
+        b'$' => match key {
+            "$session_id" => Field::SessionId,
+            "$current_url" => Field::CurrentUrl,
+            "$referrer" => Field::Referrer,
+            "$referring_domain" => Field::ReferringDomain,
+            "$anon_distinct_id" => Field::AnonDistinctId,
+            _ => return None,
+        },
+        b'u' => match key {
+            "utm_source" => Field::Utm(0),
+            "utm_medium" => Field::Utm(1),
+            "utm_campaign" => Field::Utm(2),
+            "utm_content" => Field::Utm(3),
+            "utm_term" => Field::Utm(4),
+            "utm_id" => Field::Utm(5),
+            _ => return None,
+        },
+        b'a' if key == "alias" => Field::Alias,
+        _ => Field::Click(ClickIdKind::from_param(key)?),
     })
+}
+
+/// Where `f` is kept in `p`.
+fn field_mut<'p, 'de>(p: &'p mut RawProps<'de>, f: Field) -> &'p mut Option<Cow<'de, str>> {
+    match f {
+        Field::SessionId => &mut p.session_id,
+        Field::CurrentUrl => &mut p.current_url,
+        Field::Referrer => &mut p.referrer,
+        Field::ReferringDomain => &mut p.referring_domain,
+        Field::Utm(0) => &mut p.utm_source,
+        Field::Utm(1) => &mut p.utm_medium,
+        Field::Utm(2) => &mut p.utm_campaign,
+        Field::Utm(3) => &mut p.utm_content,
+        Field::Utm(4) => &mut p.utm_term,
+        Field::Utm(_) => &mut p.utm_id,
+        Field::AnonDistinctId => &mut p.anon_distinct_id,
+        Field::Alias => &mut p.alias,
+        Field::Click(k) => &mut p.click_ids[k.index()],
+    }
 }
 
 /// The top-level fields of a PostHog event row, before validation.
@@ -291,9 +331,20 @@ impl<'de> TryFrom<WireEvent<'de>> for EventRef<'de> {
     }
 }
 
-/// Parses one NDJSON line into an event.
+/// Parses one NDJSON line into an event. A line that is valid UTF-8 (all of them, in practice)
+/// is checked once as a whole and parsed as text, so the parser need not check each string.
 pub fn parse_line<'a>(line: &'a [u8], slots: &PropertySlots) -> Result<EventRef<'a>, WireError> {
-    let mut de = serde_json::Deserializer::from_slice(line);
+    match std::str::from_utf8(line) {
+        Ok(text) => parse_with(serde_json::Deserializer::from_str(text), slots),
+        // The byte parser says where the bad byte is.
+        Err(_) => parse_with(serde_json::Deserializer::from_slice(line), slots),
+    }
+}
+
+fn parse_with<'a, R: serde_json::de::Read<'a>>(
+    mut de: serde_json::Deserializer<R>,
+    slots: &PropertySlots,
+) -> Result<EventRef<'a>, WireError> {
     let w = EventSeed { slots }
         .deserialize(&mut de)
         .and_then(|w| de.end().map(|_| w))
@@ -341,7 +392,8 @@ mod tests {
     #[test]
     fn bad_rows_say_why() {
         let s = PropertySlots::default();
-        let cases: [(&[u8], &str); 5] = [
+        let cases: [(&[u8], &str); 6] = [
+            (b"{\"uuid\":\"\xff\"}", "not JSON"),
             (b"{not json", "not JSON"),
             (br#"{"event":"x","timestamp":"2024-03-01T10:00:00Z"}"#, "missing `uuid`"),
             (br#"{"uuid":"nope","event":"x","timestamp":"2024-03-01T10:00:00Z"}"#, "uuid"),

@@ -58,8 +58,9 @@ pub fn digest(bytes: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Opens a file, decompressing gzip (one or more members) when its magic bytes say so.
-pub fn open(path: &Path) -> anyhow::Result<Box<dyn Read + Send>> {
+/// Opens a file, decompressing gzip (one or more members) when its magic bytes say so; with
+/// the stream's length when it is known (a plain file), which lets the reader size its tables.
+pub fn open(path: &Path) -> anyhow::Result<(Box<dyn Read + Send>, Option<u64>)> {
     use std::io::BufRead;
     let file = std::fs::File::open(path)
         .with_context(|| format!("cannot open event file {}", path.display()))?;
@@ -71,9 +72,10 @@ pub fn open(path: &Path) -> anyhow::Result<Box<dyn Read + Send>> {
         buf.len() >= 2 && buf[..2] == [0x1f, 0x8b]
     };
     Ok(if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(peek))
+        (Box::new(flate2::read::MultiGzDecoder::new(peek)), None)
     } else {
-        Box::new(peek)
+        let len = peek.get_ref().metadata().ok().map(|m| m.len());
+        (Box::new(peek), len)
     })
 }
 

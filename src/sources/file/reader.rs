@@ -58,6 +58,9 @@ pub struct ReadOptions {
     pub fresh: Fresh,
     /// Events stamped after this are skipped as `future`.
     pub latest: Option<Timestamp>,
+    /// The stream's length, when known: each parser sizes its tables for its share of the
+    /// stream after its first block, instead of growing them by rehashing.
+    pub expected_bytes: Option<u64>,
 }
 
 impl Default for ReadOptions {
@@ -68,6 +71,7 @@ impl Default for ReadOptions {
             log_first_errors: 20,
             fresh: Fresh::All,
             latest: None,
+            expected_bytes: None,
         }
     }
 }
@@ -106,9 +110,13 @@ pub fn read_path(
     rules: &ParseRules,
     opts: &ReadOptions,
 ) -> anyhow::Result<(Extract, ReadEnd)> {
-    let reader = super::cursor::open(path)?;
+    let (reader, len) = super::cursor::open(path)?;
+    let opts = ReadOptions {
+        expected_bytes: len,
+        ..opts.clone()
+    };
     let (extract, errors, end) =
-        read_stream(reader, rules, opts).with_context(|| format!("reading {}", path.display()))?;
+        read_stream(reader, rules, &opts).with_context(|| format!("reading {}", path.display()))?;
     let skipped = extract.counts.skipped(SkipReason::Malformed);
     if skipped > errors.len() as u64 {
         tracing::warn!(
@@ -149,6 +157,7 @@ pub fn read_stream(
             let pending = &pending;
             handles.push(scope.spawn(move || {
                 let mut ex = Extract::default();
+                let mut sized = opts.expected_bytes.is_none();
                 loop {
                     let block = match rx.lock().expect("receiver lock").recv() {
                         Ok(b) => b,
@@ -162,6 +171,13 @@ pub fn read_stream(
                         pending,
                     };
                     parse_block(&block, &ctx, &mut ex);
+                    if !sized {
+                        sized = true;
+                        let share = opts.expected_bytes.unwrap_or(0) as f64
+                            / block.bytes.len().max(1) as f64
+                            / threads as f64;
+                        ex.reserve(share);
+                    }
                     let _ = spare.send(block.bytes);
                 }
                 ex
@@ -175,11 +191,17 @@ pub fn read_stream(
         res
     });
     let bytes = read_result?;
+    let t = std::time::Instant::now();
     let mut iter = partials.into_iter();
     let mut total = iter.next().unwrap_or_default();
     for p in iter {
         total.merge(p);
     }
+    tracing::debug!(
+        secs = t.elapsed().as_secs_f64(),
+        threads,
+        "read: partial extracts merged"
+    );
     let mut errors = std::mem::take(&mut *logged.lock().expect("log lock"));
     errors.sort_by_key(|e| e.line);
     let end = ReadEnd {
@@ -227,7 +249,7 @@ fn produce_blocks(
             return Ok(offset);
         }
         if !eof {
-            match buf.iter().rposition(|&b| b == b'\n') {
+            match memchr::memrchr(b'\n', &buf) {
                 Some(i) => carry = buf.split_off(i + 1),
                 // A line longer than a block: keep reading into it.
                 None => {
@@ -236,7 +258,7 @@ fn produce_blocks(
                 }
             }
         }
-        let lines = buf.iter().filter(|&&b| b == b'\n').count() as u64;
+        let lines = memchr::memchr_iter(b'\n', &buf).count() as u64;
         let first_line = line_no;
         line_no += lines;
         let first_offset = offset;
@@ -276,7 +298,7 @@ struct LineCtx<'a> {
 fn parse_block(block: &Block, ctx: &LineCtx<'_>, ex: &mut Extract) {
     let until = ctx.opts.fresh.until();
     let mut offset = block.first_offset;
-    let mut lines = block.bytes.split(|&b| b == b'\n').peekable();
+    let mut lines = Lines(&block.bytes).peekable();
     let mut this_line = block.first_line;
     while let Some(raw) = lines.next() {
         let line_offset = offset;
@@ -330,6 +352,28 @@ fn parse_block(block: &Block, ctx: &LineCtx<'_>, ex: &mut Extract) {
                 line: line_no,
                 reason,
             });
+        }
+    }
+}
+
+/// The lines of a block, split where `memchr` finds newlines; a final newline ends the last
+/// line (no empty piece after it).
+struct Lines<'a>(&'a [u8]);
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let rest = std::mem::take(&mut self.0);
+        if rest.is_empty() {
+            return None;
+        }
+        match memchr::memchr(b'\n', rest) {
+            Some(i) => {
+                self.0 = &rest[i + 1..];
+                Some(&rest[..i])
+            }
+            None => Some(rest),
         }
     }
 }
@@ -389,6 +433,30 @@ mod tests {
         // Each session's start is its earliest event whatever block it was parsed in.
         let s0 = ex.sessions.get("s0").unwrap();
         assert_eq!(s0.distinct_id(), "d7");
+    }
+
+    #[test]
+    fn tables_sized_from_the_expected_length_read_the_same() {
+        let text: String = (1..=300u32)
+            .map(|i| line(i, &format!("s{}", i % 40)) + "\n")
+            .collect();
+        let opts = |expected_bytes| ReadOptions {
+            threads: 2,
+            block_bytes: 2_000,
+            expected_bytes,
+            ..Default::default()
+        };
+        let (plain, _) = read(&text, opts(None));
+        // Sized from the first block for the whole stream (and once more, wrongly large).
+        for guess in [text.len() as u64, 100 * text.len() as u64] {
+            let (sized, _) = read(&text, opts(Some(guess)));
+            assert_eq!(sized.counts, plain.counts);
+            assert_eq!(sized.sessions.len(), 40);
+            for s in plain.sessions.iter() {
+                let other = sized.sessions.get(s.session_id().unwrap()).unwrap();
+                assert_eq!(other.position(), s.position());
+            }
+        }
     }
 
     #[test]
