@@ -9,6 +9,7 @@
 use crate::domain::collections::FastMap as HashMap;
 
 use super::attribute::{known_ids, Attributed, Plan};
+use super::credit_groups::{CreditGroups, Csr};
 use super::quality::ShareRecord;
 use crate::domain::attribution::ModelKind;
 use crate::domain::money::Currency;
@@ -44,9 +45,6 @@ struct Refits {
     /// Where a conversion without touches goes.
     direct: usize,
 }
-
-/// One model's credits: per conversion an offset into (channel, credit) pairs.
-type Csr = (Vec<u32>, Vec<(u32, f64)>);
 
 /// The summary of `att` under every model it credited.
 pub fn summarize(
@@ -157,11 +155,18 @@ pub fn summarize(
         .filter(|&m| refitted(m).is_none())
         .collect();
     let rule_points: Vec<Vec<f64>> = rules.iter().map(|&m| points[m].clone()).collect();
+    let rule_credits: Vec<&Csr> = rules.iter().map(|&m| &flat[m]).collect();
+    let groups = CreditGroups::new(&rule_credits, n_conv);
+    tracing::debug!(
+        conversions = n_conv,
+        patterns = ?groups.patterns(),
+        "channel shares: conversions grouped by their rule-model credits"
+    );
     let mut rule_shares = bootstrap::intervals_of_many(&rule_points, opts, |rng| {
         let w: Vec<f64> = (0..n_conv)
             .map(|_| rng.poisson_with(1.0, LIMIT_1))
             .collect();
-        rules.iter().map(|&m| Some(sum(m, Some(&w)))).collect()
+        groups.sums(&w, n).into_iter().map(Some).collect()
     })
     .into_iter();
     let mut out = Vec::new();

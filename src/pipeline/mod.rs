@@ -6,6 +6,7 @@ pub mod ads;
 pub mod attribute;
 pub mod campaigns;
 pub mod channel_credit;
+mod credit_groups;
 mod error;
 mod events;
 pub mod failpoint;

@@ -1,0 +1,173 @@
+//! A rule model's credits of a run grouped by pattern, for the bootstrap. Most conversions
+//! carry the same credits as many others (under `first_touch` there are as many patterns as
+//! channels), so a resample adds up each group's Poisson weights once and spreads the sum over
+//! the group's credits, instead of walking every credit of every conversion. The bootstrap
+//! runs beside the load and takes CPU from it.
+
+use crate::domain::collections::FastMap as HashMap;
+
+/// One model's credits: per conversion (or group) an offset into (channel, credit) pairs.
+pub type Csr = (Vec<u32>, Vec<(u32, f64)>);
+
+/// Each model's conversions grouped by their credits under it.
+#[derive(Debug)]
+pub struct CreditGroups {
+    models: Vec<Grouped>,
+}
+
+/// One model's groups: each conversion's group (none where nearly every conversion is its own
+/// group, as under `time_decay`, whose credits depend on the hours between touches), and each
+/// group's (channel, credit) pairs.
+#[derive(Debug)]
+struct Grouped {
+    group_of: Option<Vec<u32>>,
+    patterns: Csr,
+}
+
+impl Grouped {
+    fn new(m: &Csr, n_conv: usize) -> Self {
+        let (offsets, entries) = m;
+        let mut index: HashMap<Vec<(u32, u64)>, u32> = HashMap::default();
+        let mut group_of = Vec::with_capacity(n_conv);
+        let mut patterns: Csr = (vec![0], Vec::new());
+        let mut key: Vec<(u32, u64)> = Vec::new();
+        for j in 0..n_conv {
+            let e = &entries[offsets[j] as usize..offsets[j + 1] as usize];
+            key.clear();
+            key.extend(e.iter().map(|&(c, x)| (c, x.to_bits())));
+            let g = match index.get(&key) {
+                Some(&g) => g,
+                None => {
+                    let g = index.len() as u32;
+                    index.insert(key.clone(), g);
+                    patterns.1.extend_from_slice(e);
+                    patterns.0.push(patterns.1.len() as u32);
+                    g
+                }
+            };
+            group_of.push(g);
+        }
+        if index.len() * 2 > n_conv {
+            // Grouping would save little: weigh the conversions themselves.
+            return Self {
+                group_of: None,
+                patterns: (offsets[..=n_conv].to_vec(), entries.clone()),
+            };
+        }
+        Self {
+            group_of: Some(group_of),
+            patterns,
+        }
+    }
+
+    fn sum(&self, weights: &[f64], n: usize) -> Vec<f64> {
+        let grouped;
+        let weights = match &self.group_of {
+            Some(group_of) => {
+                let mut by_group = vec![0.0; self.patterns.0.len() - 1];
+                for (&g, &w) in group_of.iter().zip(weights) {
+                    by_group[g as usize] += w;
+                }
+                grouped = by_group;
+                &grouped[..]
+            }
+            None => weights,
+        };
+        let (offsets, entries) = &self.patterns;
+        let mut out = vec![0.0; n];
+        for (g, &w) in weights.iter().enumerate() {
+            if w != 0.0 {
+                for &(c, x) in &entries[offsets[g] as usize..offsets[g + 1] as usize] {
+                    out[c as usize] += w * x;
+                }
+            }
+        }
+        out
+    }
+}
+
+impl CreditGroups {
+    /// Groups the first `n_conv` conversions of each of `models` (one credit array each).
+    pub fn new(models: &[&Csr], n_conv: usize) -> Self {
+        Self {
+            models: models.iter().map(|m| Grouped::new(m, n_conv)).collect(),
+        }
+    }
+
+    /// How many distinct credit patterns each model has (its conversions, where ungrouped).
+    pub fn patterns(&self) -> Vec<usize> {
+        self.models.iter().map(|m| m.patterns.0.len() - 1).collect()
+    }
+
+    /// Per model, the credit per channel (of `n`) when conversion `j` counts `weights[j]`
+    /// times.
+    pub fn sums(&self, weights: &[f64], n: usize) -> Vec<Vec<f64>> {
+        self.models.iter().map(|m| m.sum(weights, n)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Credit arrays from per-conversion lists.
+    fn csr(rows: &[&[(u32, f64)]]) -> Csr {
+        let mut offsets = vec![0];
+        let mut entries = Vec::new();
+        for r in rows {
+            entries.extend_from_slice(r);
+            offsets.push(entries.len() as u32);
+        }
+        (offsets, entries)
+    }
+
+    #[test]
+    fn grouped_sums_equal_the_sums_over_every_conversion() {
+        let first: [&[(u32, f64)]; 6] = [
+            &[(0, 1.0)],
+            &[(1, 1.0)],
+            &[(0, 1.0)],
+            &[],
+            &[(2, 1.0)],
+            &[(0, 1.0)],
+        ];
+        let linear: [&[(u32, f64)]; 6] = [
+            &[(0, 1.0)],
+            &[(1, 1.0)],
+            &[(0, 0.5), (2, 0.5)],
+            &[],
+            &[(2, 1.0)],
+            &[(0, 1.0)],
+        ];
+        let rows = |r: &[&[(u32, f64)]; 6]| -> Vec<Vec<(u32, f64)>> {
+            (0..18).map(|j| r[j % 6].to_vec()).collect()
+        };
+        // Every conversion its own credit, as under time_decay.
+        let decay: Vec<Vec<(u32, f64)>> = (0..18).map(|j| vec![(1, j as f64 / 100.0)]).collect();
+        let models: Vec<Csr> = [rows(&first), rows(&linear), decay]
+            .iter()
+            .map(|r| csr(&r.iter().map(Vec::as_slice).collect::<Vec<_>>()))
+            .collect();
+        let groups = CreditGroups::new(&models.iter().collect::<Vec<_>>(), 18);
+        assert_eq!(groups.patterns(), [4, 5, 18]);
+        let weights: Vec<f64> = (0..18).map(|j| ((j * 7) % 4) as f64).collect();
+        let direct = |(offsets, entries): &Csr| {
+            let mut out = vec![0.0; 3];
+            for (j, w) in weights.iter().enumerate() {
+                for &(c, x) in &entries[offsets[j] as usize..offsets[j + 1] as usize] {
+                    out[c as usize] += w * x;
+                }
+            }
+            out
+        };
+        let sums = groups.sums(&weights, 3);
+        for (got, m) in sums.iter().zip(&models) {
+            let want = direct(m);
+            assert!(
+                got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-12),
+                "{got:?} {want:?}"
+            );
+        }
+        assert_eq!(sums[0], vec![13.0, 7.0, 2.0]);
+    }
+}
