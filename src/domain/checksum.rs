@@ -68,11 +68,31 @@ pub const NULL: &str = "\u{2205}";
 
 /// The hash of one column's canonical value.
 pub fn field_hash(name: &str, canonical: &str) -> u64 {
-    let mut s = String::with_capacity(name.len() + canonical.len() + 1);
-    s.push_str(name);
-    s.push('\u{1f}');
-    s.push_str(canonical);
-    key_hash(&s)
+    // The key hash of `name`, U+001F, `canonical`, without building that text.
+    hash_parts(&[name.as_bytes(), b"\x1f", canonical.as_bytes()])
+}
+
+/// The canonical text of a number as `ryu` printed it: the printed text itself, or its
+/// integer part for a whole number, when it has no exponent and at most 15 significant
+/// digits; [`canonical_number`] otherwise. (`ryu` and the standard library both print the
+/// shortest text that reads back. With 15 digits or fewer that text is the only one of its
+/// length, so only the `.0` of whole numbers differs; with more, two texts can be equally
+/// near and the two break the tie differently: `1921042297860208.2` against `.3`.)
+pub fn canonical_ryu(text: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    let digits = text
+        .bytes()
+        .skip_while(|&b| matches!(b, b'-' | b'0' | b'.'))
+        .filter(u8::is_ascii_digit)
+        .count();
+    if digits > 15 || text.bytes().any(|b| b == b'e' || b == b'E') {
+        return Cow::Owned(canonical_number(text));
+    }
+    match text.strip_suffix(".0") {
+        Some("-0") => Cow::Borrowed("0"),
+        Some(int) => Cow::Borrowed(int),
+        None => Cow::Borrowed(text),
+    }
 }
 
 /// A number's canonical text: integers as such, others as the shortest round-trip form.
@@ -108,8 +128,13 @@ pub fn values_of(table: Table, get: impl Fn(&str) -> Option<serde_json::Value>) 
 
 /// FNV-1a, then a SplitMix64 finaliser to spread the bits; stable across versions.
 pub fn key_hash(key: &str) -> u64 {
+    hash_parts(&[key.as_bytes()])
+}
+
+/// [`key_hash`] of the concatenation of `parts`.
+fn hash_parts(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.as_bytes() {
+    for b in parts.iter().flat_map(|p| p.iter()) {
         h ^= *b as u64;
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -181,6 +206,50 @@ impl ChecksumBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn field_hash_is_the_key_hash_of_name_separator_value() {
+        for (name, value) in [
+            ("credit", "0.5"),
+            ("model", "first_touch"),
+            ("", ""),
+            ("é", "∅"),
+        ] {
+            assert_eq!(
+                field_hash(name, value),
+                key_hash(&format!("{name}\u{1f}{value}"))
+            );
+        }
+    }
+
+    #[test]
+    fn ryu_text_canonicalises_as_the_parsed_number_does() {
+        let mut rng = crate::domain::rng::Rng::new(7);
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -2.0,
+            0.1,
+            1.0 / 3.0,
+            1e-7,
+            2.5e15,
+            9.1e15,
+            1e16,
+        ];
+        values.extend((0..20_000).map(|_| rng.f64()));
+        values.extend((0..20_000).map(|_| (rng.f64() * 1e6).round() / 64.0));
+        values.extend(
+            (0..20_000)
+                .map(|_| f64::from_bits(rng.next_u64()))
+                .filter(|f| f.is_finite()),
+        );
+        for v in values {
+            let mut b = ryu::Buffer::new();
+            let t = b.format_finite(v);
+            assert_eq!(canonical_ryu(t), canonical_number(t), "{t}");
+        }
+    }
 
     #[test]
     fn order_does_not_matter_but_a_missing_or_doubled_key_does() {

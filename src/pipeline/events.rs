@@ -202,6 +202,11 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
                 shares
             })
         };
+        // The campaign index (for the server) is built beside the load too.
+        let indexed = {
+            let att = Arc::clone(&att);
+            tokio::task::spawn_blocking(move || campaigns::CampaignIndex::from_attributed(&att))
+        };
         summary.persons = att.identities.persons() as u64;
         summary.conversions = att.credited.len() as u64;
         summary.touchpoints = att.new_touchpoints().count() as u64;
@@ -288,8 +293,13 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             return Err(Failed::new(Failure::of(e, "load failed"), summary));
         }
         summary.quality = Some(quality);
-        *self.campaigns.lock().expect("campaign index lock") =
-            Some(Arc::new(campaigns::CampaignIndex::from_attributed(&att)));
+        match indexed.await {
+            Ok(index) => {
+                *self.campaigns.lock().expect("campaign index lock") = Some(Arc::new(index));
+            }
+            // Only the server's campaign answers miss it; the run's rows are committed.
+            Err(e) => tracing::warn!(error = %e, "building the campaign index panicked"),
+        }
         // The run's journeys and credits are as large as the extract was: freed beside the commit.
         std::thread::spawn(move || drop(att));
         let (rss_mb, peak_rss_mb) = crate::telemetry::resident_mb();

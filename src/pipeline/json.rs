@@ -7,8 +7,7 @@ use crate::domain::time::Timestamp;
 /// Appends `s` as a JSON string (escaping `"`, `\` and control characters).
 pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
-    let bytes = s.as_bytes();
-    if !bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+    if !s.bytes().any(|b| ESCAPED[b as usize]) {
         out.push_str(s);
     } else {
         for c in s.chars() {
@@ -27,6 +26,19 @@ pub fn push_str(out: &mut String, s: &str) {
     }
     out.push('"');
 }
+
+/// The bytes a JSON string cannot hold as they are: `"`, `\` and control characters.
+const ESCAPED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 /// Writes one object's members in order, and digests the values of the tracked columns (see
 /// `checksum::value_fields`) as it goes.
@@ -122,7 +134,7 @@ impl<'a> Obj<'a> {
         let t = b.format_finite(v);
         self.out.push_str(t);
         if !self.tracked.is_empty() {
-            let c = crate::domain::checksum::canonical_number(t);
+            let c = crate::domain::checksum::canonical_ryu(t);
             self.track(k, &c);
         }
         self
@@ -168,11 +180,33 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// Appends members written before by [`members`] (none of them tracked).
+    pub fn members(&mut self, text: &str) -> &mut Self {
+        if text.is_empty() {
+            return self;
+        }
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        self.out.push_str(text);
+        self
+    }
+
     /// Closes the object; returns the digest of the tracked values.
     pub fn end(&mut self) -> u64 {
         self.out.push('}');
         self.values
     }
+}
+
+/// Members written once to be copied into many objects with [`Obj::members`]: the text
+/// between the braces of the object `write` makes.
+pub fn members(write: impl FnOnce(&mut Obj<'_>)) -> String {
+    let mut s = String::new();
+    write(&mut Obj::start(&mut s));
+    s.remove(0);
+    s
 }
 
 #[cfg(test)]
@@ -193,6 +227,17 @@ mod tests {
             .ts("h", Timestamp::from_micros(1))
             .uuid("i", Uuid(255))
             .end();
+        let shared = members(|o| {
+            o.int("x", 1).str("y", "z");
+        });
+        assert_eq!(shared, r#""x":1,"y":"z""#);
+        let mut row = String::new();
+        Obj::start(&mut row)
+            .members(&shared)
+            .int("w", 2)
+            .members(&shared)
+            .end();
+        assert_eq!(row, r#"{"x":1,"y":"z","w":2,"x":1,"y":"z"}"#);
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["b"], "quote\" back\\slash\nline\u{1}é");
         assert!(v["c"].is_null() && v["f"].is_null());

@@ -73,22 +73,28 @@ async fn write_chunks<K: Sink>(
     let entry = written.entry(table).or_default();
     let step = (CHUNK_ROWS / per_item.max(1)).max(1);
     let ranges: Vec<Range<usize>> = (0..n).step_by(step).map(|s| s..(s + step).min(n)).collect();
+    // The chunk's checksum is taken beside the encoding, not on the thread that writes.
     let start = |r: Range<usize>| {
         let encode = Arc::clone(&encode);
-        tokio::task::spawn_blocking(move || encode(r))
+        tokio::task::spawn_blocking(move || {
+            let rows = encode(r);
+            let mut checksum = ChecksumBuilder::default();
+            for r in &rows {
+                checksum.add(&r.row_key, r.values);
+            }
+            (rows, checksum)
+        })
     };
     let (mut waiting, mut writing) = (Duration::ZERO, Duration::ZERO);
     let mut next = ranges.first().cloned().map(start);
     for i in 0..ranges.len() {
         let t = Instant::now();
         let encoded = next.take().expect("a chunk in flight").await;
-        let rows = encoded.map_err(|e| {
+        let (rows, checksum) = encoded.map_err(|e| {
             SinkError::Permanent(anyhow::Error::new(e).context("encoding rows panicked"))
         })?;
         next = ranges.get(i + 1).cloned().map(start);
-        for r in &rows {
-            entry.checksum.add(&r.row_key, r.values);
-        }
+        entry.checksum.merge(&checksum);
         waiting += t.elapsed();
         if rows.is_empty() {
             continue;
@@ -172,11 +178,12 @@ pub async fn load<K: Sink>(
                 .flat_map_iter(|credited| {
                     let c = &att.conversions[credited.index];
                     let journey = att.journeys.of(&c.person);
+                    let shared = rows::CreditRows::new(c, meta);
                     credited.credits.iter().map(move |cr| {
                         let touch = cr
                             .touchpoint
                             .and_then(|u| journey.iter().find(|t| t.uuid == u));
-                        rows::credit(c, cr, touch, meta)
+                        shared.row(cr, touch)
                     })
                 })
                 .collect()

@@ -2,10 +2,14 @@
 //! has `row_key`, `run_id` and `loaded_at`; keys are deterministic so a re-sent row is the
 //! same row.
 
+mod credit;
+
+pub use credit::{credit, credit_key, CreditRows};
+
 use super::json::Obj;
-use crate::domain::attribution::{Conversion, Credit};
+use crate::domain::attribution::Conversion;
 use crate::domain::checksum::value_fields;
-use crate::domain::ids::{RunId, Uuid};
+use crate::domain::ids::RunId;
 use crate::domain::platform::Platform;
 use crate::domain::time::Timestamp;
 use crate::domain::touchpoint::Touchpoint;
@@ -67,53 +71,6 @@ pub fn touchpoint(t: &Touchpoint, m: RowMeta) -> EncodedRow {
         .end();
     EncodedRow {
         row_key: t.uuid.to_string(),
-        json,
-        values,
-    }
-}
-
-/// The key of a credit row: conversion uuid, model, touchpoint uuid (or `direct`).
-pub fn credit_key(conversion: Uuid, model: &str, touch: Option<Uuid>) -> String {
-    let mut k = String::with_capacity(96);
-    conversion.write_to(&mut k);
-    k.push(':');
-    k.push_str(model);
-    k.push(':');
-    match touch {
-        Some(t) => t.write_to(&mut k),
-        None => k.push_str("direct"),
-    }
-    k
-}
-
-/// An `attribution_credits` row; `touch` is the credited touchpoint, if any.
-pub fn credit(c: &Conversion, cr: &Credit, touch: Option<&Touchpoint>, m: RowMeta) -> EncodedRow {
-    let key = credit_key(c.uuid, cr.model.as_str(), cr.touchpoint);
-    let mut json = String::with_capacity(600);
-    let values = Obj::tracking(&mut json, value_fields(Table::AttributionCredits))
-        .str("row_key", &key)
-        .uuid("conversion_id", c.uuid)
-        .str("conversion_name", &c.name)
-        .ts("converted_at", c.timestamp)
-        .str("person_key", c.person.as_str())
-        .str("model", cr.model.as_str())
-        .opt_uuid("touchpoint_id", touch.map(|t| t.uuid))
-        .opt_ts("touched_at", touch.map(|t| t.timestamp))
-        .str("channel", cr.channel.as_str())
-        .opt_str(
-            "platform",
-            touch.and_then(|t| t.platform).map(Platform::as_str),
-        )
-        .opt_str("campaign", touch.and_then(|t| t.campaign()))
-        .opt_str("campaign_id", touch.and_then(|t| t.campaign_id()))
-        .float("credit", cr.credit)
-        .opt_int("credited_value_micros", cr.value_micros)
-        .opt_str("currency", c.value.as_ref().map(|v| v.currency.as_str()))
-        .int("run_id", m.run_id.0)
-        .ts("loaded_at", m.loaded_at)
-        .end();
-    EncodedRow {
-        row_key: key,
         json,
         values,
     }
@@ -211,7 +168,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::domain::attribution::ModelKind;
+    use crate::domain::attribution::{Credit, ModelKind};
+    use crate::domain::ids::Uuid;
     use crate::domain::money::{Currency, Money};
     use crate::domain::touchpoint::{Channel, PersonKey, TouchpointFields, TouchpointTexts};
     use crate::sinks::bigquery::schema::def;
