@@ -76,8 +76,10 @@ struct Resolved<'a> {
 }
 
 fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) -> Resolved<'a> {
-    let mut ids: HashMap<&str, u32> = HashMap::default();
-    let mut names: Vec<&str> = Vec::new();
+    // Sized for a person per two sessions, so most runs never rehash the ids.
+    let guess = start_ids.size_hint().0 / 2 + ex.conversions.len() / 4;
+    let mut ids: HashMap<&str, u32> = HashMap::with_capacity_and_hasher(guess, Default::default());
+    let mut names: Vec<&str> = Vec::with_capacity(guess);
     let starts: Vec<u32> = start_ids.map(|d| intern(d, &mut ids, &mut names)).collect();
     let conversions: Vec<u32> = ex
         .conversions

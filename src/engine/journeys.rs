@@ -1,6 +1,7 @@
 //! Journeys: each person's touchpoints in time order, and the window before a conversion.
 
 use crate::domain::collections::FastMap as HashMap;
+use rayon::slice::ParallelSliceMut;
 use std::ops::Range;
 
 use crate::domain::attribution::Conversion;
@@ -17,7 +18,7 @@ pub struct Journeys {
 impl Journeys {
     /// Groups and sorts; duplicate touchpoint uuids (re-read events) are dropped.
     pub fn new(mut touchpoints: Vec<Touchpoint>) -> Self {
-        touchpoints.sort_unstable_by(|a, b| {
+        touchpoints.par_sort_unstable_by(|a, b| {
             (&a.person, a.timestamp, a.uuid).cmp(&(&b.person, b.timestamp, b.uuid))
         });
         touchpoints.dedup_by(|a, b| a.uuid == b.uuid && a.person == b.person);

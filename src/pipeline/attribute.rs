@@ -134,10 +134,14 @@ pub fn attribute(mut ex: Extract, plan: &Plan) -> Attributed {
     lap.done("conversions");
     let (training, markov_fit, shapley_fit) = if plan.markov.is_some() || plan.shapley.is_some() {
         let set = training_paths(&journeys, &conversions, plan.lookback_micros);
-        let m = plan
-            .markov
-            .map(|order| markov::fit(&set, order, StepLimit::Exact));
-        let s = plan.shapley.map(|t| shapley::fit(&set, t));
+        // The two fits are independent: one per core.
+        let (m, s) = rayon::join(
+            || {
+                plan.markov
+                    .map(|order| markov::fit(&set, order, StepLimit::Exact))
+            },
+            || plan.shapley.map(|t| shapley::fit(&set, t)),
+        );
         (set, m, s)
     } else {
         (PathSet::default(), None, None)
