@@ -130,20 +130,19 @@ pub fn summarize(
     let refits = refits(att, plan, &mut channels, &mut id);
     let n = channels.len();
     let n_conv = att.credited.len();
-    let sum = |m: usize, w: Option<&[f64]>| -> Vec<f64> {
-        let (offsets, entries) = &flat[m];
-        let mut out = vec![0.0; n];
-        for j in 0..n_conv {
-            let wj = w.map_or(1.0, |w| w[j]);
-            if wj != 0.0 {
+    // Each model's point credit per channel (resamples are summed by `CreditGroups`).
+    let points: Vec<Vec<f64>> = flat
+        .iter()
+        .map(|(offsets, entries)| {
+            let mut out = vec![0.0; n];
+            for j in 0..n_conv {
                 for &(c, x) in &entries[offsets[j] as usize..offsets[j + 1] as usize] {
-                    out[c as usize] += wj * x;
+                    out[c as usize] += x;
                 }
             }
-        }
-        out
-    };
-    let points: Vec<Vec<f64>> = (0..models.len()).map(|m| sum(m, None)).collect();
+            out
+        })
+        .collect();
     // Markov and Shapley are refitted on resampled training paths; every other model is
     // resampled by conversion, and the rule models share each resample's weights.
     let refitted = |m: usize| -> Option<&Refits> {

@@ -297,8 +297,8 @@ impl<S: Source + Sync, K: Sink + Sync, R: RunStore> Pipeline<S, K, R> {
             Ok(index) => {
                 *self.campaigns.lock().expect("campaign index lock") = Some(Arc::new(index));
             }
-            // Only the server's campaign answers miss it; the run's rows are committed.
-            Err(e) => tracing::warn!(error = %e, "building the campaign index panicked"),
+            // As when it was built here: a panic in it is a panic of the cycle.
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
         }
         // The run's journeys and credits are as large as the extract was: freed beside the commit.
         std::thread::spawn(move || drop(att));

@@ -25,11 +25,6 @@ pub fn credit_key(conversion: Uuid, model: &str, touch: Option<Uuid>) -> String 
     k
 }
 
-/// An `attribution_credits` row; `touch` is the credited touchpoint, if any.
-pub fn credit(c: &Conversion, cr: &Credit, touch: Option<&Touchpoint>, m: RowMeta) -> EncodedRow {
-    CreditRows::new(c, m).row(cr, touch)
-}
-
 /// The credit rows of one conversion, with its members (and the run's) written once.
 pub struct CreditRows<'a> {
     conversion: &'a Conversion,

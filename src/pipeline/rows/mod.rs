@@ -4,7 +4,7 @@
 
 mod credit;
 
-pub use credit::{credit, credit_key, CreditRows};
+pub use credit::{credit_key, CreditRows};
 
 use super::json::Obj;
 use crate::domain::attribution::Conversion;
@@ -233,7 +233,7 @@ mod tests {
             keys(&touchpoint(&touch, m).json),
             columns(Table::Touchpoints)
         );
-        let row = super::credit(&conv, &credit, Some(&touch), m);
+        let row = CreditRows::new(&conv, m).row(&credit, Some(&touch));
         assert_eq!(keys(&row.json), columns(Table::AttributionCredits));
         // The values digest written equals the one recomputed from the row read back.
         let back = |r: &EncodedRow, t: Table| {
@@ -248,7 +248,7 @@ mod tests {
         let mut edited = credit.clone();
         edited.credit = 0.5;
         assert_ne!(
-            super::credit(&conv, &edited, Some(&touch), m).values,
+            CreditRows::new(&conv, m).row(&edited, Some(&touch)).values,
             row.values
         );
         assert_eq!(
