@@ -13,6 +13,8 @@ pub struct Conversion {
     pub uuid: Uuid,
     pub timestamp: Timestamp,
     pub person: PersonKey,
+    /// The person's index among the run's persons (its journey is found by it).
+    pub person_ix: u32,
     /// The configured conversion name.
     pub name: std::sync::Arc<str>,
     /// The PostHog event name.

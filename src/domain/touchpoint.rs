@@ -55,6 +55,8 @@ pub struct Touchpoint {
     pub uuid: Uuid,
     pub timestamp: Timestamp,
     pub person: PersonKey,
+    /// The person's index among the run's persons (journeys are grouped by it).
+    pub person_ix: u32,
     pub channel: Channel,
     pub platform: Option<Platform>,
     pub click: Option<ClickId>,

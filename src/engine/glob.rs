@@ -44,7 +44,9 @@ impl Glob {
             if i == last && self.anchored_end {
                 return rest.len() >= part.len() && rest.ends_with(part.as_str());
             }
-            match rest.find(part.as_str()) {
+            // memmem: `str::find` builds a two-way searcher per call, which for the short
+            // texts of a session start costs more than the search.
+            match memchr::memmem::find(rest.as_bytes(), part.as_bytes()) {
                 Some(at) => rest = &rest[at + part.len()..],
                 None => return false,
             }

@@ -6,10 +6,19 @@
 //! distinct_id, so the key is the same whatever order the events arrived in.
 
 use crate::domain::collections::FastMap as HashMap;
+use rayon::slice::ParallelSliceMut;
 use std::sync::Arc;
 
 use crate::domain::extract::{Extract, SessionStart};
 use crate::domain::touchpoint::PersonKey;
+
+/// A resolved person: the key, and its index among the run's persons (dense, in the keys'
+/// text order), which journeys are grouped by.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub key: PersonKey,
+    pub ix: u32,
+}
 
 /// What identity resolution counted, for quality reports.
 #[derive(Debug, Default)]
@@ -68,6 +77,8 @@ struct Resolved<'a> {
     names: Vec<&'a str>,
     /// Person key by index into `names`.
     key_of: Vec<PersonKey>,
+    /// Person index (see [`person_indexes`]) by index into `names`.
+    ix_of: Vec<u32>,
     starts: Vec<u32>,
     conversions: Vec<u32>,
     persons: usize,
@@ -161,7 +172,7 @@ fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) ->
     }
     let merged_groups = kinds.iter().filter(|(a, i)| *a && *i).count() as u64;
     let mut interned: Vec<Option<PersonKey>> = vec![None; next as usize];
-    let key_of = roots
+    let key_of: Vec<PersonKey> = roots
         .iter()
         .map(|&r| {
             interned[r as usize]
@@ -173,22 +184,41 @@ fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) ->
         })
         .collect();
     // Journeys are keyed by the key's text: two groups whose keys read the same (a person_id
-    // that is also another group's distinct id) are one person there, so they count once.
-    let persons = interned
-        .iter()
-        .flatten()
-        .map(PersonKey::as_str)
-        .collect::<crate::domain::collections::FastSet<&str>>()
-        .len();
+    // that is also another group's distinct id) are one person there, so they count once and
+    // share an index. Indexes follow the keys' text order, so anything walked by index (the
+    // journeys, the rows written) keeps the order sorting by key gave.
+    let (ix_of_root, persons) = person_indexes(&interned);
+    let ix_of = roots.iter().map(|&r| ix_of_root[r as usize]).collect();
     Resolved {
         names,
         key_of,
+        ix_of,
         starts,
         conversions,
         persons,
         merged_groups,
         stitched_ids,
     }
+}
+
+/// Each group's person index (by root; `u32::MAX` for a node that is no root) and how many
+/// persons there are: keys numbered in their text order, equal texts sharing a number.
+fn person_indexes(interned: &[Option<PersonKey>]) -> (Vec<u32>, usize) {
+    let mut by_text: Vec<(&str, u32)> = interned
+        .iter()
+        .enumerate()
+        .filter_map(|(r, k)| k.as_ref().map(|k| (k.as_str(), r as u32)))
+        .collect();
+    by_text.par_sort_unstable();
+    let mut ix_of_root = vec![u32::MAX; interned.len()];
+    let mut persons = 0;
+    for (i, &(text, root)) in by_text.iter().enumerate() {
+        if i == 0 || by_text[i - 1].0 != text {
+            persons += 1;
+        }
+        ix_of_root[root as usize] = persons as u32 - 1;
+    }
+    (ix_of_root, persons)
 }
 
 impl KeyMap {
@@ -224,12 +254,12 @@ impl Identities {
     /// Resolves every distinct_id of `starts` (taken out of `ex`) and of `ex`, and returns the
     /// person key of each start and of each of `ex.conversions`, in their order, without
     /// building a map of every distinct id.
-    pub fn resolve_keys(
-        starts: &[SessionStart],
-        ex: &Extract,
-    ) -> (Self, Vec<PersonKey>, Vec<PersonKey>) {
+    pub fn resolve_keys(starts: &[SessionStart], ex: &Extract) -> (Self, Vec<Person>, Vec<Person>) {
         let r = resolve_ids(starts.iter().map(SessionStart::distinct_id), ex);
-        let key = |i: &u32| r.key_of[*i as usize].clone();
+        let key = |i: &u32| Person {
+            key: r.key_of[*i as usize].clone(),
+            ix: r.ix_of[*i as usize],
+        };
         let (of_starts, of_conversions) = (
             r.starts.iter().map(key).collect(),
             r.conversions.iter().map(key).collect(),

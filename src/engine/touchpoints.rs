@@ -3,12 +3,11 @@
 use std::borrow::Cow;
 
 use super::channels::{ChannelRules, Facts};
+use super::identity::Person;
 use crate::domain::event::url_host;
 use crate::domain::extract::SessionStart;
 use crate::domain::platform::ClickIdKind;
-use crate::domain::touchpoint::{
-    Channel, PersonKey, Touchpoint, TouchpointFields, TouchpointTexts,
-};
+use crate::domain::touchpoint::{Channel, Touchpoint, TouchpointFields, TouchpointTexts};
 
 /// Interns channel names so touchpoints share one allocation per channel.
 #[derive(Debug, Default)]
@@ -55,7 +54,7 @@ fn lower(s: &str) -> Cow<'_, str> {
 /// Classifies one session start for `person`.
 pub fn classify(
     start: &SessionStart,
-    person: PersonKey,
+    person: Person,
     rules: &ChannelRules,
     names: &mut ChannelNames,
 ) -> Touchpoint {
@@ -116,7 +115,8 @@ pub fn classify(
     Touchpoint {
         uuid: start.uuid,
         timestamp: start.timestamp,
-        person,
+        person: person.key,
+        person_ix: person.ix,
         channel: names.get(channel_name),
         platform,
         click: s.click,

@@ -2,12 +2,10 @@
 //! ending in conversion (one per conversion, its lookback window) or not (the touches after a
 //! person's last conversion, within the lookback window of their last touch).
 
-use crate::domain::collections::FastMap as HashMap;
-
 use super::journeys::{window_of, Journeys};
 use super::paths::{PathSet, PathStats};
 use crate::domain::attribution::Conversion;
-use crate::domain::touchpoint::{PersonKey, Touchpoint};
+use crate::domain::touchpoint::Touchpoint;
 
 /// Channel ids of `touches`, interning names into `set`.
 pub fn channel_ids(set: &mut PathSet, touches: &[Touchpoint]) -> Vec<u32> {
@@ -26,8 +24,8 @@ pub fn training_paths(
     lookback_micros: i64,
 ) -> PathSet {
     let mut set = PathSet::default();
-    let mut last_conversion: HashMap<&PersonKey, crate::domain::time::Timestamp> =
-        HashMap::default();
+    // The time of each person's last conversion, by person index.
+    let mut last_conversion: Vec<Option<crate::domain::time::Timestamp>> = Vec::new();
     for c in conversions {
         let window = journeys.window(c);
         if !window.is_empty() {
@@ -42,15 +40,19 @@ pub fn training_paths(
                 },
             );
         }
-        last_conversion.insert(&c.person, c.timestamp);
+        let ix = c.person_ix as usize;
+        if last_conversion.len() <= ix {
+            last_conversion.resize(ix + 1, None);
+        }
+        last_conversion[ix] = Some(c.timestamp);
     }
-    let mut persons: Vec<(&PersonKey, &[Touchpoint])> = journeys.persons().collect();
-    persons.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    for (person, touches) in persons {
+    // Persons come in their keys' order, so paths (and channel ids) are added in the same order
+    // on every run.
+    for (person, touches) in journeys.persons() {
         let Some(last) = touches.last() else { continue };
         let recent = window_of(touches, last.timestamp, lookback_micros);
-        let after: &[Touchpoint] = match last_conversion.get(person) {
-            Some(&at) => {
+        let after: &[Touchpoint] = match last_conversion.get(person as usize).copied().flatten() {
+            Some(at) => {
                 let from = recent.partition_point(|t| t.timestamp <= at);
                 &recent[from..]
             }

@@ -115,7 +115,8 @@ pub fn attribute(mut ex: Extract, plan: &Plan) -> Attributed {
             Conversion {
                 uuid: c.uuid,
                 timestamp: c.timestamp,
-                person,
+                person: person.key,
+                person_ix: person.ix,
                 name,
                 event,
                 value: c.value,

@@ -51,7 +51,7 @@ impl CampaignIndex {
         let mut attributed = BTreeMap::new();
         for credited in &att.credited {
             let c = &att.conversions[credited.index];
-            let journey = att.journeys.of(&c.person);
+            let journey = att.journeys.of(c.person_ix);
             for cr in credited.credits.iter().filter(|cr| Some(cr.model) == model) {
                 let platform = cr
                     .touchpoint

@@ -177,7 +177,7 @@ pub async fn load<K: Sink>(
                 .par_iter()
                 .flat_map_iter(|credited| {
                     let c = &att.conversions[credited.index];
-                    let journey = att.journeys.of(&c.person);
+                    let journey = att.journeys.of(c.person_ix);
                     let shared = rows::CreditRows::new(c, meta);
                     credited.credits.iter().map(move |cr| {
                         let touch = cr

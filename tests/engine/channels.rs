@@ -4,6 +4,7 @@ use attrsync::domain::platform::Platform;
 use attrsync::domain::time::Timestamp;
 use attrsync::domain::touchpoint::PersonKey;
 use attrsync::engine::channels::ChannelRules;
+use attrsync::engine::identity::Person;
 use attrsync::engine::touchpoints::{classify, ChannelNames};
 use attrsync::sources::wire::parse_line;
 
@@ -24,7 +25,10 @@ fn channel_of(props: serde_json::Value) -> (String, Option<Platform>, String, St
     );
     let t = classify(
         &start,
-        PersonKey("p".into()),
+        Person {
+            key: PersonKey("p".into()),
+            ix: 0,
+        },
         &rules,
         &mut ChannelNames::default(),
     );
