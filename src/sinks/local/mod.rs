@@ -8,6 +8,7 @@
 //! 1 in a new store, so another store's runs are refused instead of overwriting `1.ndjson`.
 
 pub mod latest;
+mod lines;
 mod owner;
 pub mod performance;
 
@@ -15,7 +16,7 @@ pub use owner::OWNER_FILE;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -25,8 +26,8 @@ use super::{EncodedRow, Sink, SinkError, SinkOwner, Table};
 use crate::domain::ids::RunId;
 
 struct Open {
-    rows: BufWriter<File>,
-    keys: BufWriter<File>,
+    rows: File,
+    keys: File,
 }
 
 /// Writes NDJSON files under a directory.
@@ -102,11 +103,9 @@ impl LocalSink {
         let w = match open.entry((run, table)) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
-                let create = |kind: &str| -> anyhow::Result<BufWriter<File>> {
+                let create = |kind: &str| -> anyhow::Result<File> {
                     let path = self.path(run, table, kind, true);
-                    let f = File::create(&path)
-                        .with_context(|| format!("cannot create {}", path.display()))?;
-                    Ok(BufWriter::with_capacity(1 << 20, f))
+                    File::create(&path).with_context(|| format!("cannot create {}", path.display()))
                 };
                 v.insert(Open {
                     rows: create("ndjson")?,
@@ -114,12 +113,8 @@ impl LocalSink {
                 })
             }
         };
-        for r in rows {
-            w.rows.write_all(r.json.as_bytes())?;
-            w.rows.write_all(b"\n")?;
-            w.keys.write_all(r.row_key.as_bytes())?;
-            w.keys.write_all(b"\n")?;
-        }
+        lines::write_lines(&mut w.rows, rows.iter().map(|r| r.json.as_str()))?;
+        lines::write_lines(&mut w.keys, rows.iter().map(|r| r.row_key.as_str()))?;
         Ok(())
     }
 
@@ -128,11 +123,7 @@ impl LocalSink {
         let keys: Vec<(RunId, Table)> = open.keys().filter(|(r, _)| *r == run).copied().collect();
         for key in keys {
             let o = open.remove(&key).expect("present");
-            for (kind, w) in KINDS.into_iter().zip([o.rows, o.keys]) {
-                let f = w
-                    .into_inner()
-                    .map_err(|e| e.into_error())
-                    .context("flush failed")?;
+            for (kind, f) in KINDS.into_iter().zip([o.rows, o.keys]) {
                 f.sync_all().context("fsync failed")?;
                 let (from, to) = (
                     self.path(run, key.1, kind, true),
@@ -245,7 +236,10 @@ impl Sink for LocalSink {
         self.write_blocking(run, table, &rows)
             .with_context(|| format!("writing {table} rows of run {run}"))
             .map_err(io_err)?;
-        Ok(rows.len() as u64)
+        let n = rows.len() as u64;
+        // Freeing a chunk's strings is work the next write need not wait for.
+        rayon::spawn(move || drop(rows));
+        Ok(n)
     }
 
     async fn commit(&self, run: RunId, _job: &str) -> Result<(), SinkError> {
