@@ -5,7 +5,10 @@
 //! key is its smallest person_id, else its smallest identified distinct_id, else its smallest
 //! distinct_id, so the key is the same whatever order the events arrived in.
 
+mod interner;
+
 use crate::domain::collections::FastMap as HashMap;
+use interner::Interned;
 use rayon::slice::ParallelSliceMut;
 use std::sync::Arc;
 
@@ -37,13 +40,6 @@ pub struct Identities {
 pub struct KeyMap {
     keys: HashMap<Box<str>, PersonKey>,
     pub identities: Identities,
-}
-
-fn intern<'a>(s: &'a str, ids: &mut HashMap<&'a str, u32>, names: &mut Vec<&'a str>) -> u32 {
-    *ids.entry(s).or_insert_with(|| {
-        names.push(s);
-        names.len() as u32 - 1
-    })
 }
 
 struct UnionFind {
@@ -87,20 +83,16 @@ struct Resolved<'a> {
 }
 
 fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) -> Resolved<'a> {
-    // Sized for a person per two sessions, so most runs never rehash the ids.
-    let guess = start_ids.size_hint().0 / 2 + ex.conversions.len() / 4;
-    let mut ids: HashMap<&str, u32> = HashMap::with_capacity_and_hasher(guess, Default::default());
-    let mut names: Vec<&str> = Vec::with_capacity(guess);
-    let starts: Vec<u32> = start_ids.map(|d| intern(d, &mut ids, &mut names)).collect();
-    let conversions: Vec<u32> = ex
-        .conversions
-        .iter()
-        .map(|c| intern(&c.distinct_id, &mut ids, &mut names))
-        .collect();
-    for (a, b) in &ex.links {
-        intern(a, &mut ids, &mut names);
-        intern(b, &mut ids, &mut names);
-    }
+    let mut items: Vec<&str> = start_ids.collect();
+    let n_starts = items.len();
+    items.extend(ex.conversions.iter().map(|c| c.distinct_id.as_ref()));
+    items.extend(ex.links.iter().flat_map(|(a, b)| [a.as_ref(), b.as_ref()]));
+    let (ids, mut numbers) = Interned::new(&items);
+    drop(items);
+    numbers.truncate(n_starts + ex.conversions.len());
+    let conversions = numbers.split_off(n_starts);
+    let starts = numbers;
+    let names = &ids.names;
     let n_distinct = names.len();
     // person ids and stitch values become extra nodes after the distinct ids.
     let mut person_nodes: HashMap<&str, u32> = HashMap::default();
@@ -108,7 +100,7 @@ fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) ->
     let mut next = n_distinct as u32;
     let mut edges: Vec<(u32, u32)> = Vec::new();
     for (d, p) in &ex.person_ids {
-        if let Some(&di) = ids.get(d.as_ref()) {
+        if let Some(di) = ids.get(d.as_ref()) {
             let pi = *person_nodes.entry(p).or_insert_with(|| {
                 next += 1;
                 next - 1
@@ -118,7 +110,7 @@ fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) ->
     }
     let first_stitch = next;
     for (d, v) in &ex.stitch_values {
-        if let Some(&di) = ids.get(d.as_ref()) {
+        if let Some(di) = ids.get(d.as_ref()) {
             let si = *stitch_nodes.entry(v).or_insert_with(|| {
                 next += 1;
                 next - 1
@@ -130,9 +122,9 @@ fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) ->
         parent: (0..next).collect(),
     };
     for (a, b) in &ex.links {
-        uf.union(ids[a.as_ref()], ids[b.as_ref()]);
+        let number = |t: &str| ids.get(t).expect("every linked id was numbered");
+        uf.union(number(a), number(b));
     }
-    drop(ids);
     for &(a, b) in edges.iter().filter(|(_, b)| *b < first_stitch) {
         uf.union(a, b);
     }
@@ -190,7 +182,7 @@ fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) ->
     let (ix_of_root, persons) = person_indexes(&interned);
     let ix_of = roots.iter().map(|&r| ix_of_root[r as usize]).collect();
     Resolved {
-        names,
+        names: ids.names,
         key_of,
         ix_of,
         starts,
