@@ -162,10 +162,11 @@ pub fn summarize(
         "channel shares: conversions grouped by their rule-model credits"
     );
     let mut rule_shares = bootstrap::intervals_of_many(&rule_points, opts, |rng| {
-        let w: Vec<f64> = (0..n_conv)
-            .map(|_| rng.poisson_with(1.0, LIMIT_1))
-            .collect();
-        groups.sums(&w, n).into_iter().map(Some).collect()
+        groups
+            .sums_drawn(n_conv, n, || rng.poisson_with(1.0, LIMIT_1))
+            .into_iter()
+            .map(Some)
+            .collect()
     })
     .into_iter();
     let mut out = Vec::new();

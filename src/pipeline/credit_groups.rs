@@ -60,29 +60,16 @@ impl Grouped {
         }
     }
 
-    fn sum(&self, weights: &[f64], n: usize) -> Vec<f64> {
-        let grouped;
-        let weights = match &self.group_of {
-            Some(group_of) => {
-                let mut by_group = vec![0.0; self.patterns.0.len() - 1];
-                for (&g, &w) in group_of.iter().zip(weights) {
-                    by_group[g as usize] += w;
-                }
-                grouped = by_group;
-                &grouped[..]
-            }
-            None => weights,
-        };
+    /// Spreads each group's summed weight (`by_group`) over its credits, in group order.
+    fn spread(&self, by_group: &[f64], out: &mut [f64]) {
         let (offsets, entries) = &self.patterns;
-        let mut out = vec![0.0; n];
-        for (g, &w) in weights.iter().enumerate() {
+        for (g, &w) in by_group.iter().enumerate() {
             if w != 0.0 {
                 for &(c, x) in &entries[offsets[g] as usize..offsets[g + 1] as usize] {
                     out[c as usize] += w * x;
                 }
             }
         }
-        out
     }
 }
 
@@ -99,10 +86,47 @@ impl CreditGroups {
         self.models.iter().map(|m| m.patterns.0.len() - 1).collect()
     }
 
-    /// Per model, the credit per channel (of `n`) when conversion `j` counts `weights[j]`
-    /// times.
-    pub fn sums(&self, weights: &[f64], n: usize) -> Vec<Vec<f64>> {
-        self.models.iter().map(|m| m.sum(weights, n)).collect()
+    /// Every model's credit per channel (`n` channels) for one resample, `draw` giving each
+    /// conversion's weight in conversion order. One pass draws and adds up: no weight vector,
+    /// and each sum adds in conversion order, as summing a vector of the same draws would.
+    pub fn sums_drawn(
+        &self,
+        n_conv: usize,
+        n: usize,
+        mut draw: impl FnMut() -> f64,
+    ) -> Vec<Vec<f64>> {
+        let mut by_group: Vec<Vec<f64>> = self
+            .models
+            .iter()
+            .map(|m| match m.group_of {
+                Some(_) => vec![0.0; m.patterns.0.len() - 1],
+                None => Vec::new(),
+            })
+            .collect();
+        let mut out: Vec<Vec<f64>> = vec![vec![0.0; n]; self.models.len()];
+        for j in 0..n_conv {
+            let w = draw();
+            if w == 0.0 {
+                continue;
+            }
+            for ((m, sums), o) in self.models.iter().zip(&mut by_group).zip(&mut out) {
+                match &m.group_of {
+                    Some(group_of) => sums[group_of[j] as usize] += w,
+                    None => {
+                        let (offsets, entries) = &m.patterns;
+                        for &(c, x) in &entries[offsets[j] as usize..offsets[j + 1] as usize] {
+                            o[c as usize] += w * x;
+                        }
+                    }
+                }
+            }
+        }
+        for ((m, sums), o) in self.models.iter().zip(&by_group).zip(&mut out) {
+            if m.group_of.is_some() {
+                m.spread(sums, o);
+            }
+        }
+        out
     }
 }
 
@@ -160,7 +184,8 @@ mod tests {
             }
             out
         };
-        let sums = groups.sums(&weights, 3);
+        let mut next = weights.iter().copied();
+        let sums = groups.sums_drawn(18, 3, || next.next().unwrap());
         for (got, m) in sums.iter().zip(&models) {
             let want = direct(m);
             assert!(
