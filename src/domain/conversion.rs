@@ -29,14 +29,10 @@ impl PropertySlots {
     /// The slot of `name` if configuration asked for it.
     #[inline]
     pub fn get(&self, name: &str) -> Option<u16> {
-        // Asked for every property key of every event: a few names are found faster by
-        // comparing lengths than by hashing the key.
+        // Asked for every property key of every event: a few names are found faster by a
+        // scan (`==` tests the lengths first) than by hashing the key.
         if self.names.len() <= 16 {
-            return self
-                .names
-                .iter()
-                .position(|n| n.len() == name.len() && n == name)
-                .map(|i| i as u16);
+            return self.names.iter().position(|n| n == name).map(|i| i as u16);
         }
         self.index.get(name).copied()
     }

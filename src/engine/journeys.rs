@@ -25,11 +25,9 @@ impl Journeys {
         let persons = touchpoints.last().map_or(0, |t| t.person_ix as usize + 1);
         let mut by_person = vec![0..0; persons];
         let mut start = 0;
-        for i in 1..=touchpoints.len() {
-            if i == touchpoints.len() || touchpoints[i].person_ix != touchpoints[start].person_ix {
-                by_person[touchpoints[start].person_ix as usize] = start..i;
-                start = i;
-            }
+        for run in touchpoints.chunk_by(|a, b| a.person_ix == b.person_ix) {
+            by_person[run[0].person_ix as usize] = start..start + run.len();
+            start += run.len();
         }
         Self {
             touchpoints,
