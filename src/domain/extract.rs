@@ -172,11 +172,14 @@ impl Extract {
         fresh: bool,
         rules: &ExtractRules,
     ) -> Result<(), ConversionError> {
-        if self.seen.contains(&ev.uuid) {
+        // One probe of the (large) set for the common case, a new event; the rare skips below
+        // take the uuid out again, so the set holds what it would with a look-up first.
+        if !self.seen.insert(ev.uuid) {
             self.counts.skip(SkipReason::Duplicate);
             return Ok(());
         }
         if ev.distinct_id.is_empty() {
+            self.seen.remove(&ev.uuid);
             self.counts.skip(SkipReason::NoPersonKey);
             if rules.conversions.defs.iter().any(|d| d.event == ev.event) {
                 self.counts.conversions_without_person_key += 1;
@@ -187,11 +190,11 @@ impl Extract {
         let conversion = match rules.conversions.matches(ev, fresh) {
             Ok(c) => c,
             Err(e) => {
+                self.seen.remove(&ev.uuid);
                 self.counts.skip(SkipReason::BadConversionValue);
                 return Err(e);
             }
         };
-        self.seen.insert(ev.uuid);
         self.counts.used += 1;
         if let Some(c) = conversion {
             if self.conversion_ids.insert(c.uuid) {
