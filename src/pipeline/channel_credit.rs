@@ -159,6 +159,7 @@ pub fn summarize(
     tracing::debug!(
         conversions = n_conv,
         patterns = ?groups.patterns(),
+        joint_groups = groups.joint_groups(),
         "channel shares: conversions grouped by their rule-model credits"
     );
     let mut rule_shares = bootstrap::intervals_of_many(&rule_points, opts, |rng| {

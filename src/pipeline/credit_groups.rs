@@ -13,6 +13,52 @@ pub type Csr = (Vec<u32>, Vec<(u32, f64)>);
 #[derive(Debug)]
 pub struct CreditGroups {
     models: Vec<Grouped>,
+    joint: Joint,
+}
+
+/// The grouped models' groups taken together: conversions in one joint group share a group
+/// under every grouped model, so a resample adds each weight once, not once per model.
+#[derive(Debug, Default)]
+struct Joint {
+    /// Each conversion's joint group.
+    of: Vec<u32>,
+    /// Per model (empty where ungrouped): each joint group's group under that model.
+    to_group: Vec<Vec<u32>>,
+    len: usize,
+}
+
+impl Joint {
+    fn new(models: &[Grouped], n_conv: usize) -> Self {
+        let grouped: Vec<&Vec<u32>> = models.iter().filter_map(|m| m.group_of.as_ref()).collect();
+        if grouped.is_empty() {
+            return Self::default();
+        }
+        let mut index: HashMap<Vec<u32>, u32> = HashMap::default();
+        let mut of = Vec::with_capacity(n_conv);
+        let mut to_group: Vec<Vec<u32>> = vec![Vec::new(); models.len()];
+        let mut key = Vec::with_capacity(grouped.len());
+        for j in 0..n_conv {
+            key.clear();
+            key.extend(grouped.iter().map(|g| g[j]));
+            let next = index.len() as u32;
+            let g = *index.entry(key.clone()).or_insert_with(|| {
+                let grouped_ix = models
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| m.group_of.is_some());
+                for ((m, _), &k) in grouped_ix.zip(&key) {
+                    to_group[m].push(k);
+                }
+                next
+            });
+            of.push(g);
+        }
+        Self {
+            of,
+            to_group,
+            len: index.len(),
+        }
+    }
 }
 
 /// One model's groups: each conversion's group (none where nearly every conversion is its own
@@ -76,9 +122,9 @@ impl Grouped {
 impl CreditGroups {
     /// Groups the first `n_conv` conversions of each of `models` (one credit array each).
     pub fn new(models: &[&Csr], n_conv: usize) -> Self {
-        Self {
-            models: models.iter().map(|m| Grouped::new(m, n_conv)).collect(),
-        }
+        let models: Vec<Grouped> = models.iter().map(|m| Grouped::new(m, n_conv)).collect();
+        let joint = Joint::new(&models, n_conv);
+        Self { models, joint }
     }
 
     /// How many distinct credit patterns each model has (its conversions, where ungrouped).
@@ -86,9 +132,15 @@ impl CreditGroups {
         self.models.iter().map(|m| m.patterns.0.len() - 1).collect()
     }
 
+    /// How many joint groups the grouped models make together.
+    pub fn joint_groups(&self) -> usize {
+        self.joint.len
+    }
+
     /// Every model's credit per channel (`n` channels) for one resample, `draw` giving each
-    /// conversion's weight in conversion order. One pass draws and adds up: no weight vector,
-    /// and each sum adds in conversion order, as summing a vector of the same draws would.
+    /// conversion's weight in conversion order. One pass draws and adds up: no weight vector.
+    /// Weights are whole numbers (Poisson counts), so a group's sum is exact whatever order
+    /// it is added in: the same sums as adding each weight into every model's group.
     pub fn sums_drawn(
         &self,
         n_conv: usize,
@@ -104,20 +156,34 @@ impl CreditGroups {
             })
             .collect();
         let mut out: Vec<Vec<f64>> = vec![vec![0.0; n]; self.models.len()];
+        let mut joint = vec![0.0; self.joint.len];
         for j in 0..n_conv {
             let w = draw();
             if w == 0.0 {
                 continue;
             }
-            for ((m, sums), o) in self.models.iter().zip(&mut by_group).zip(&mut out) {
-                match &m.group_of {
-                    Some(group_of) => sums[group_of[j] as usize] += w,
-                    None => {
-                        let (offsets, entries) = &m.patterns;
-                        for &(c, x) in &entries[offsets[j] as usize..offsets[j + 1] as usize] {
-                            o[c as usize] += w * x;
-                        }
+            debug_assert_eq!(w.fract(), 0.0, "resample weights are counts");
+            if let Some(&g) = self.joint.of.get(j) {
+                joint[g as usize] += w;
+            }
+            for (m, o) in self.models.iter().zip(&mut out) {
+                if m.group_of.is_none() {
+                    let (offsets, entries) = &m.patterns;
+                    for &(c, x) in &entries[offsets[j] as usize..offsets[j + 1] as usize] {
+                        o[c as usize] += w * x;
                     }
+                }
+            }
+        }
+        for ((m, sums), to_group) in self
+            .models
+            .iter()
+            .zip(&mut by_group)
+            .zip(&self.joint.to_group)
+        {
+            if m.group_of.is_some() {
+                for (&g, &w) in to_group.iter().zip(&joint) {
+                    sums[g as usize] += w;
                 }
             }
         }
@@ -174,6 +240,8 @@ mod tests {
             .collect();
         let groups = CreditGroups::new(&models.iter().collect::<Vec<_>>(), 18);
         assert_eq!(groups.patterns(), [4, 5, 18]);
+        // first and linear together: (0), (1), (0 | 0,2), (), (2); time_decay is not grouped.
+        assert_eq!(groups.joint_groups(), 5);
         let weights: Vec<f64> = (0..18).map(|j| ((j * 7) % 4) as f64).collect();
         let direct = |(offsets, entries): &Csr| {
             let mut out = vec![0.0; 3];
