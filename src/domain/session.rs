@@ -251,8 +251,8 @@ mod tests {
     #[test]
     fn first_click_id_by_priority_and_masking() {
         let mut p = RawProps::default();
-        p.click_ids[ClickIdKind::Fbclid.index()] = Some("abc".into());
-        p.click_ids[ClickIdKind::Gclid.index()] = Some(MASKED.into());
+        p.set_click(ClickIdKind::Fbclid, Some("abc".into()));
+        p.set_click(ClickIdKind::Gclid, Some(MASKED.into()));
         let s = start("s", 0, &p);
         assert_eq!(
             s.click,

@@ -120,8 +120,8 @@ pub fn to_event(
         utm_id: next(),
         ..Default::default()
     };
-    for slot in p.click_ids.iter_mut() {
-        *slot = next();
+    for kind in ClickIdKind::ALL {
+        p.set_click(kind, next());
     }
     p.anon_distinct_id = next();
     p.alias = next();

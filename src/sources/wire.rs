@@ -182,7 +182,7 @@ impl<'de> Visitor<'de> for PropsVisitor<'_> {
                 p.extras.push((s, v.clone()));
             }
             if let Some(f) = field {
-                *field_mut(&mut p, f) = v;
+                set_field(&mut p, f, v);
             }
         }
         Ok(p)
@@ -233,9 +233,9 @@ fn field_named(key: &str) -> Option<Field> {
     })
 }
 
-/// Where `f` is kept in `p`.
-fn field_mut<'p, 'de>(p: &'p mut RawProps<'de>, f: Field) -> &'p mut Option<Cow<'de, str>> {
-    match f {
+/// Keeps `v` as `f` in `p`.
+fn set_field<'de>(p: &mut RawProps<'de>, f: Field, v: Option<Cow<'de, str>>) {
+    let slot = match f {
         Field::SessionId => &mut p.session_id,
         Field::CurrentUrl => &mut p.current_url,
         Field::Referrer => &mut p.referrer,
@@ -248,8 +248,9 @@ fn field_mut<'p, 'de>(p: &'p mut RawProps<'de>, f: Field) -> &'p mut Option<Cow<
         Field::UtmId => &mut p.utm_id,
         Field::AnonDistinctId => &mut p.anon_distinct_id,
         Field::Alias => &mut p.alias,
-        Field::Click(k) => &mut p.click_ids[k.index()],
-    }
+        Field::Click(k) => return p.set_click(k, v),
+    };
+    *slot = v;
 }
 
 /// The top-level fields of a PostHog event row, before validation.
@@ -381,6 +382,42 @@ mod tests {
         assert_eq!(e.props.extra(1), Some("eur"));
         assert_eq!(e.props.click_id(), Some((ClickIdKind::Gclid, "<masked>")));
         assert_eq!(e.timestamp.to_string(), "2024-03-01T10:00:00.000000Z");
+    }
+
+    #[test]
+    fn the_first_click_id_by_priority_and_a_repeated_key_the_last_value() {
+        let row = |props: &str| {
+            format!(
+                r#"{{"uuid":"0190f3a2-7b1c-7def-8123-456789abcdef","event":"$pageview","distinct_id":"u1","timestamp":"2024-03-01T10:00:00Z","properties":{props}}}"#
+            )
+        };
+        let s = PropertySlots::default();
+        let click = |props: &str| {
+            let line = row(props);
+            let e = parse_line(line.as_bytes(), &s).unwrap();
+            e.props.click_id().map(|(k, v)| (k, v.to_string()))
+        };
+        let some = |k, v: &str| Some((k, v.to_string()));
+        // gclid outranks fbclid whatever the order of the keys.
+        assert_eq!(
+            click(r#"{"fbclid":"f","gclid":"g"}"#),
+            some(ClickIdKind::Gclid, "g")
+        );
+        assert_eq!(
+            click(r#"{"gclid":"g","fbclid":"f"}"#),
+            some(ClickIdKind::Gclid, "g")
+        );
+        // A repeated key keeps its last value; an empty or null one clears it.
+        assert_eq!(
+            click(r#"{"ttclid":"a","ttclid":"b"}"#),
+            some(ClickIdKind::Ttclid, "b")
+        );
+        assert_eq!(
+            click(r#"{"fbclid":"f","gclid":"g","gclid":null}"#),
+            some(ClickIdKind::Fbclid, "f")
+        );
+        assert_eq!(click(r#"{"gclid":"g","gclid":""}"#), None);
+        assert_eq!(click(r#"{"utm_source":"x"}"#), None);
     }
 
     #[test]
