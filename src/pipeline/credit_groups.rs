@@ -29,7 +29,12 @@ struct Joint {
 
 impl Joint {
     fn new(models: &[Grouped], n_conv: usize) -> Self {
-        let grouped: Vec<&Vec<u32>> = models.iter().filter_map(|m| m.group_of.as_ref()).collect();
+        // (model, its conversions' groups) for each grouped model.
+        let grouped: Vec<(usize, &Vec<u32>)> = models
+            .iter()
+            .enumerate()
+            .filter_map(|(m, g)| g.group_of.as_ref().map(|g| (m, g)))
+            .collect();
         if grouped.is_empty() {
             return Self::default();
         }
@@ -39,14 +44,10 @@ impl Joint {
         let mut key = Vec::with_capacity(grouped.len());
         for j in 0..n_conv {
             key.clear();
-            key.extend(grouped.iter().map(|g| g[j]));
+            key.extend(grouped.iter().map(|(_, g)| g[j]));
             let next = index.len() as u32;
             let g = *index.entry(key.clone()).or_insert_with(|| {
-                let grouped_ix = models
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, m)| m.group_of.is_some());
-                for ((m, _), &k) in grouped_ix.zip(&key) {
+                for (&(m, _), &k) in grouped.iter().zip(&key) {
                     to_group[m].push(k);
                 }
                 next

@@ -82,6 +82,27 @@ struct Resolved<'a> {
     stitched_ids: u64,
 }
 
+/// Numbers each distinct value of `pairs` (distinct id → person id or stitch value) from
+/// `next` on, with an edge from its distinct id's number to it.
+fn value_nodes<'a>(
+    pairs: &'a HashMap<Box<str>, Box<str>>,
+    ids: &Interned<'_>,
+    next: &mut u32,
+    edges: &mut Vec<(u32, u32)>,
+) -> HashMap<&'a str, u32> {
+    let mut nodes: HashMap<&str, u32> = HashMap::default();
+    for (d, v) in pairs {
+        if let Some(di) = ids.get(d) {
+            let vi = *nodes.entry(v).or_insert_with(|| {
+                *next += 1;
+                *next - 1
+            });
+            edges.push((di, vi));
+        }
+    }
+    nodes
+}
+
 fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) -> Resolved<'a> {
     let mut items: Vec<&str> = start_ids.collect();
     let n_starts = items.len();
@@ -95,29 +116,11 @@ fn resolve_ids<'a>(start_ids: impl Iterator<Item = &'a str>, ex: &'a Extract) ->
     let names = &ids.names;
     let n_distinct = names.len();
     // person ids and stitch values become extra nodes after the distinct ids.
-    let mut person_nodes: HashMap<&str, u32> = HashMap::default();
-    let mut stitch_nodes: HashMap<&str, u32> = HashMap::default();
     let mut next = n_distinct as u32;
     let mut edges: Vec<(u32, u32)> = Vec::new();
-    for (d, p) in &ex.person_ids {
-        if let Some(di) = ids.get(d.as_ref()) {
-            let pi = *person_nodes.entry(p).or_insert_with(|| {
-                next += 1;
-                next - 1
-            });
-            edges.push((di, pi));
-        }
-    }
+    let person_nodes = value_nodes(&ex.person_ids, &ids, &mut next, &mut edges);
     let first_stitch = next;
-    for (d, v) in &ex.stitch_values {
-        if let Some(di) = ids.get(d.as_ref()) {
-            let si = *stitch_nodes.entry(v).or_insert_with(|| {
-                next += 1;
-                next - 1
-            });
-            edges.push((di, si));
-        }
-    }
+    let stitch_nodes = value_nodes(&ex.stitch_values, &ids, &mut next, &mut edges);
     let mut uf = UnionFind {
         parent: (0..next).collect(),
     };
