@@ -363,3 +363,61 @@ impl ReadCounts {
         start
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(uuid: u128, distinct_id: &str) -> EventRef<'_> {
+        EventRef {
+            uuid: Uuid(uuid),
+            event: "$pageview".into(),
+            timestamp: Timestamp::from_micros(1_000),
+            distinct_id: distinct_id.into(),
+            person_id: None,
+            props: Default::default(),
+        }
+    }
+
+    #[test]
+    fn an_event_skipped_for_no_person_key_does_not_make_a_later_copy_a_duplicate() {
+        let rules = ExtractRules::default();
+        let mut ex = Extract::default();
+        ex.absorb(&event(7, ""), true, &rules).unwrap();
+        ex.absorb(&event(7, "u1"), true, &rules).unwrap();
+        ex.absorb(&event(7, "u1"), true, &rules).unwrap();
+        ex.absorb(&event(8, "u1"), true, &rules).unwrap();
+        assert_eq!(ex.counts.skipped(SkipReason::NoPersonKey), 1);
+        assert_eq!(ex.counts.used, 2);
+        assert_eq!(ex.counts.skipped(SkipReason::Duplicate), 1);
+    }
+
+    #[test]
+    fn a_conversion_skipped_for_its_value_does_not_make_a_corrected_copy_a_duplicate() {
+        let rules = ExtractRules {
+            conversions: ConversionRules {
+                defs: vec![crate::domain::conversion::ConversionDef {
+                    name: "purchase".into(),
+                    event: "purchase".into(),
+                    filters: Vec::new(),
+                    value_slot: Some(0),
+                    currency_slot: None,
+                    default_currency: crate::domain::money::Currency::parse("USD").unwrap(),
+                }],
+            },
+            stitch_slot: None,
+        };
+        let purchase = |value: &'static str| {
+            let mut e = event(9, "u1");
+            e.event = "purchase".into();
+            e.props.extras.push((0, value.into()));
+            e
+        };
+        let mut ex = Extract::default();
+        assert!(ex.absorb(&purchase("twelve"), true, &rules).is_err());
+        ex.absorb(&purchase("12.50"), true, &rules).unwrap();
+        assert_eq!(ex.counts.skipped(SkipReason::BadConversionValue), 1);
+        assert_eq!(ex.counts.skipped(SkipReason::Duplicate), 0);
+        assert_eq!(ex.conversions.len(), 1);
+    }
+}
