@@ -1,5 +1,12 @@
 //! A job's lease: at most one runner per job at a time.
 
+/// How long a claim keeps trying a lease that is held, and how often. A holder going away (a
+/// lease dropped without `finish`, a runner that died) frees its lock a moment later — on
+/// PostgreSQL once the server has seen the session end — and a claim made in that moment must
+/// not call a free job held. A genuine holder keeps the lease through the window.
+pub(crate) const LEASE_SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
+pub(crate) const LEASE_RETRY: std::time::Duration = std::time::Duration::from_millis(25);
+
 /// Proof of holding a job's lease; released when the run finishes (or the process dies).
 #[derive(Debug)]
 pub struct Lease {

@@ -7,7 +7,7 @@ use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 
-use super::lease::LeaseInner;
+use super::lease::{LeaseInner, LEASE_RETRY, LEASE_SETTLE};
 use super::StoreConfig;
 use super::{classify, Claim, Finish, Lease, RunStore, RunnerMeta, StoreError, Trigger};
 use crate::domain::ids::RunId;
@@ -163,13 +163,7 @@ impl RunStore for PostgresStore {
             Ok(c) => c,
             Err(e) => return Err(self.unreachable(e, "connecting for the lease").await),
         };
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
-            .bind(LOCK_CLASS)
-            .bind(job)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| classify(e, "taking the job lease"))?;
-        if !got {
+        if !try_lock_settled(&mut conn, job).await? {
             drop(conn);
             return Ok(Claim::Held {
                 holder: self.holder(job).await,
@@ -222,6 +216,24 @@ impl RunStore for PostgresStore {
 
 /// Unlocks on the lease's own connection; if that fails the connection is closed, which
 /// releases the lock too.
+/// `pg_try_advisory_lock` on the job's key, tried again for up to [`LEASE_SETTLE`]: a dropped
+/// lease's lock goes only once the server has seen its session end.
+async fn try_lock_settled(conn: &mut sqlx::PgConnection, job: &str) -> Result<bool, StoreError> {
+    let deadline = std::time::Instant::now() + LEASE_SETTLE;
+    loop {
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+            .bind(LOCK_CLASS)
+            .bind(job)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| classify(e, "taking the job lease"))?;
+        if got || std::time::Instant::now() >= deadline {
+            return Ok(got);
+        }
+        tokio::time::sleep(LEASE_RETRY).await;
+    }
+}
+
 async fn release(mut lease: Lease) {
     if let LeaseInner::Postgres(conn) = &mut lease.inner {
         if let Some(mut c) = conn.take() {

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::lease::LeaseInner;
+use super::lease::{LeaseInner, LEASE_RETRY, LEASE_SETTLE};
 use super::StoreConfig;
 use super::{classify, Claim, Finish, Lease, RunStore, RunnerMeta, StoreError, Trigger};
 use crate::domain::ids::RunId;
@@ -154,17 +154,25 @@ impl RunStore for SqliteStore {
                     .open(&path)
                     .with_context(|| format!("cannot open lease file {}", path.display()))
                     .map_err(StoreError::Failed)?;
-                match f.try_lock() {
-                    Ok(()) => Some(f),
-                    Err(std::fs::TryLockError::WouldBlock) => {
-                        return Ok(Claim::Held {
-                            holder: self.holder(job).await,
-                        })
-                    }
-                    Err(std::fs::TryLockError::Error(e)) => {
-                        return Err(StoreError::Failed(
-                            anyhow::Error::new(e).context("cannot lock lease file"),
-                        ))
+                let deadline = std::time::Instant::now() + LEASE_SETTLE;
+                loop {
+                    match f.try_lock() {
+                        Ok(()) => break Some(f),
+                        Err(std::fs::TryLockError::WouldBlock)
+                            if std::time::Instant::now() < deadline =>
+                        {
+                            tokio::time::sleep(LEASE_RETRY).await;
+                        }
+                        Err(std::fs::TryLockError::WouldBlock) => {
+                            return Ok(Claim::Held {
+                                holder: self.holder(job).await,
+                            })
+                        }
+                        Err(std::fs::TryLockError::Error(e)) => {
+                            return Err(StoreError::Failed(
+                                anyhow::Error::new(e).context("cannot lock lease file"),
+                            ))
+                        }
                     }
                 }
             }

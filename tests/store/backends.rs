@@ -150,3 +150,51 @@ async fn sqlite_and_postgres_read_back_the_same_runs() {
     );
     assert_eq!(a, b);
 }
+
+/// A holder that goes away while the next claim is being made hands the job over; a holder that
+/// stays is reported as holding it.
+async fn hand_over(store: &AnyStore) {
+    store.migrate().await.unwrap();
+    let meta = RunnerMeta::current();
+    let Claim::Acquired { lease, .. } = store
+        .claim("events:hand", Trigger::Schedule, &meta)
+        .await
+        .unwrap()
+    else {
+        panic!("a fresh store holds no lease");
+    };
+    assert!(
+        matches!(
+            store
+                .claim("events:hand", Trigger::Manual, &meta)
+                .await
+                .unwrap(),
+            Claim::Held { .. }
+        ),
+        "a held lease was claimed twice"
+    );
+    // Dropped without `finish` (on PostgreSQL its connection closes; the server frees the lock
+    // when it sees that) 100 ms into the next claim.
+    let dropper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        drop(lease);
+    });
+    let next = store
+        .claim("events:hand", Trigger::Manual, &meta)
+        .await
+        .unwrap();
+    dropper.await.unwrap();
+    let Claim::Acquired { abandoned, .. } = next else {
+        panic!("a lease dropped during the claim was reported held");
+    };
+    assert_eq!(abandoned.len(), 1, "the dropped run is abandoned");
+}
+
+#[tokio::test]
+async fn a_lease_dropped_during_a_claim_is_handed_over_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("runs.db").display());
+    hand_over(&AnyStore::open(&settings(url)).await.unwrap()).await;
+    let db = TestDb::new().await;
+    hand_over(&AnyStore::open(&settings(db.url.clone())).await.unwrap()).await;
+}
