@@ -9,6 +9,7 @@ pub mod engine;
 pub mod fx;
 pub mod generate;
 pub mod http;
+pub mod memory;
 pub mod offline;
 pub mod pipeline;
 pub mod pushdown;

@@ -57,7 +57,10 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         // generate needs no configuration or runtime.
         Command::Generate(args) => generate::execute(args),
-        Command::Attribute(args) => attribute::execute(args),
+        Command::Attribute(args) => {
+            crate::memory::restart_without_huge_pages();
+            attribute::execute(args)
+        }
         Command::Check => {
             let (ctx, problems) = match Context::load_for_check(cli.config) {
                 Ok(c) => c,

@@ -268,3 +268,66 @@ fn a_streamed_file_of_many_blocks_credits_as_the_whole_path_set_does() {
         }
     }
 }
+
+/// `attribute` runs without transparent huge pages (the pipeline keeps them): as it starts it
+/// restarts itself, in the same process, under `MIMALLOC_ALLOW_THP=0`, and still reads its
+/// standard input and answers.
+#[test]
+fn attribute_runs_without_huge_pages_and_still_reads_stdin() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(crate::support::bin())
+        .args(["attribute", "--paths", "-", "--model", "linear"])
+        .env_remove("MIMALLOC_ALLOW_THP")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let proc = format!("/proc/{}", child.id());
+    // (restarted with the switch, the kernel's THP_enabled where it has one: Linux 5.0+)
+    let look = || {
+        let environ = std::fs::read(format!("{proc}/environ")).unwrap_or_default();
+        let restarted = environ
+            .split(|&b| b == 0)
+            .any(|v| v == b"MIMALLOC_ALLOW_THP=0");
+        let status = std::fs::read_to_string(format!("{proc}/status")).unwrap_or_default();
+        let thp = status
+            .lines()
+            .find_map(|l| l.strip_prefix("THP_enabled:"))
+            .map(|v| v.trim().to_string());
+        (restarted, thp)
+    };
+    // While it waits for input; mimalloc turns huge pages off before its first allocation.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let (restarted, thp) = loop {
+        let (restarted, thp) = look();
+        let settled = restarted && thp.as_deref().is_none_or(|v| v == "0");
+        if settled || std::time::Instant::now() > deadline {
+            break (restarted, thp);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    assert!(restarted, "attribute did not restart without huge pages");
+    assert!(
+        thp.as_deref().is_none_or(|v| v == "0"),
+        "huge pages still allowed in attribute: THP_enabled {thp:?}"
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(
+            b"path,total_conversions,total_conversion_value,total_null\na > b,1,10,0\nb,1,30,1\n",
+        )
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("channel_name,total_conversions"), "{text}");
+    assert!(text.contains("\na,0.5,5\n"), "{text}");
+    assert!(text.contains("\nb,1.5,35\n"), "{text}");
+}
