@@ -131,35 +131,59 @@ impl SessionStart {
 
 /// The earliest start of each session id. The id is read from the start itself, so it is
 /// stored once (a map keyed by it would hold every id twice).
+///
+/// The starts sit in a vector in arrival order and the table holds (hash, index) pairs: a
+/// table of the starts themselves (104 bytes each) grew by rehashing every start, reading each
+/// one's id again, and the two readers' tables merged in 1.4 s of one thread at 2.2 M sessions;
+/// pairs of 8 bytes rehash from the stored hash.
 #[derive(Default)]
 pub struct Sessions {
-    table: HashTable<SessionStart>,
+    table: HashTable<(u32, u32)>,
+    starts: Vec<SessionStart>,
     hasher: foldhash::fast::RandomState,
 }
 
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sessions")
-            .field("len", &self.table.len())
+            .field("len", &self.starts.len())
             .finish()
     }
 }
 
+/// The table's hash of a stored 32-bit hash (both halves, so its top bits and its low bits
+/// are the hash's).
+fn full(h: u32) -> u64 {
+    (u64::from(h) << 32) | u64::from(h)
+}
+
 impl Sessions {
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.starts.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.starts.is_empty()
+    }
+
+    fn hash(&self, sid: &str) -> u32 {
+        self.hasher.hash_one(sid) as u32
+    }
+
+    /// The index of the start kept for `sid` (already capped), hashed `h`.
+    fn find(&self, h: u32, sid: &str) -> Option<usize> {
+        self.table
+            .find(full(h), |&(eh, i)| {
+                eh == h && self.starts[i as usize].session_id() == Some(sid)
+            })
+            .map(|&(_, i)| i as usize)
     }
 
     /// The start kept for session `sid`. Ids are kept capped like every text (two sessions
     /// whose ids agree in their first 2,048 bytes are one session).
     pub fn get(&self, sid: &str) -> Option<&SessionStart> {
         let sid = capped(sid).0;
-        let h = self.hasher.hash_one(sid);
-        self.table.find(h, |s| s.session_id() == Some(sid))
+        self.find(self.hash(sid), sid).map(|i| &self.starts[i])
     }
 
     /// Whether an event at `pos` of session `sid` would replace what is kept (it is the first
@@ -171,45 +195,42 @@ impl Sessions {
     /// Keeps `start` if it is its session's earliest so far.
     ///
     /// # Panics
-    /// When `start` has no session id.
+    /// When `start` has no session id, or past 2^32 sessions.
     pub fn offer(&mut self, start: SessionStart) {
         let sid = start.session_id().expect("a session start with its id");
-        let h = self.hasher.hash_one(sid);
-        let hasher = &self.hasher;
-        match self.table.entry(
-            h,
-            |s| s.session_id() == Some(sid),
-            |s| hasher.hash_one(s.session_id().unwrap_or_default()),
-        ) {
-            hashbrown::hash_table::Entry::Occupied(mut e) => {
-                if start.position() < e.get().position() {
-                    *e.get_mut() = start;
+        let h = self.hash(sid);
+        match self.find(h, sid) {
+            Some(i) => {
+                let cur = &mut self.starts[i];
+                if start.position() < cur.position() {
+                    *cur = start;
                 }
             }
-            hashbrown::hash_table::Entry::Vacant(e) => {
-                e.insert(start);
+            None => {
+                let i = u32::try_from(self.starts.len()).expect("under 2^32 sessions");
+                self.table
+                    .insert_unique(full(h), (h, i), |&(eh, _)| full(eh));
+                self.starts.push(start);
             }
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &SessionStart> {
-        self.table.iter()
+        self.starts.iter()
     }
 
-    /// Room for `more` sessions without rehashing (which re-reads every kept id).
+    /// Room for `more` sessions without rehashing or moving the starts.
     pub fn reserve(&mut self, more: usize) {
-        let hasher = &self.hasher;
-        self.table.reserve(more, |s| {
-            hasher.hash_one(s.session_id().unwrap_or_default())
-        });
+        self.table.reserve(more, |&(eh, _)| full(eh));
+        self.starts.reserve(more);
     }
 }
 
 impl IntoIterator for Sessions {
     type Item = SessionStart;
-    type IntoIter = hashbrown::hash_table::IntoIter<SessionStart>;
+    type IntoIter = std::vec::IntoIter<SessionStart>;
     fn into_iter(self) -> Self::IntoIter {
-        self.table.into_iter()
+        self.starts.into_iter()
     }
 }
 
@@ -283,5 +304,33 @@ mod tests {
         let mut all: Vec<_> = sessions.into_iter().map(|s| s.timestamp.micros()).collect();
         all.sort();
         assert_eq!(all, [3, 7, 8]);
+    }
+
+    #[test]
+    fn two_tables_merged_through_growth_keep_each_sessions_earliest_start() {
+        // Enough sessions that both tables grow several times, and a merge that grows again.
+        let p = RawProps::default();
+        let (mut one, mut two) = (Sessions::default(), Sessions::default());
+        for i in 0..5_000_i64 {
+            one.offer(start(&format!("s{i}"), 10 * i + 5, &p));
+            if i % 2 == 0 {
+                // Half the sessions seen by both readers, one of them earlier in either.
+                let ts = if i % 4 == 0 { 10 * i + 1 } else { 10 * i + 8 };
+                two.offer(start(&format!("s{i}"), ts, &p));
+            }
+            two.offer(start(&format!("t{i}"), i, &p));
+        }
+        one.reserve(two.len());
+        for s in two {
+            one.offer(s);
+        }
+        assert_eq!(one.len(), 10_000);
+        assert_eq!(one.iter().count(), 10_000);
+        for i in 0..5_000_i64 {
+            let want = if i % 4 == 0 { 10 * i + 1 } else { 10 * i + 5 };
+            assert_eq!(one.get(&format!("s{i}")).unwrap().timestamp.micros(), want);
+            assert_eq!(one.get(&format!("t{i}")).unwrap().timestamp.micros(), i);
+        }
+        assert!(one.get("s5000").is_none());
     }
 }
