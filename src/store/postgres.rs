@@ -214,8 +214,6 @@ impl RunStore for PostgresStore {
     super::sql::pool_methods!();
 }
 
-/// Unlocks on the lease's own connection; if that fails the connection is closed, which
-/// releases the lock too.
 /// `pg_try_advisory_lock` on the job's key, tried again for up to [`LEASE_SETTLE`]: a dropped
 /// lease's lock goes only once the server has seen its session end.
 async fn try_lock_settled(conn: &mut sqlx::PgConnection, job: &str) -> Result<bool, StoreError> {
@@ -234,6 +232,8 @@ async fn try_lock_settled(conn: &mut sqlx::PgConnection, job: &str) -> Result<bo
     }
 }
 
+/// Unlocks on the lease's own connection; if that fails the connection is closed, which
+/// releases the lock too.
 async fn release(mut lease: Lease) {
     if let LeaseInner::Postgres(conn) = &mut lease.inner {
         if let Some(mut c) = conn.take() {
