@@ -1,10 +1,12 @@
-//! Transparent huge pages: for the pipeline, not for the offline `attribute`.
+//! Transparent huge pages: for the pipeline (and the other commands), not for the offline
+//! `attribute`.
 //!
 //! mimalloc asks the kernel for huge pages on its arenas (`madvise`), where a run keeps its
 //! tables and row chunks: the README's 1 M-person run is about an eighth faster with them (fewer
 //! page faults; on a virtual machine, far fewer first touches for the host to back). `attribute`
 //! holds a few tens of MB, where each touched 2 MiB region counted whole would cost more than
-//! it saves: on a million distinct paths it needed twice its memory, more than the file's size
+//! it saves: on a million distinct paths it needed two to three times its memory, more than the
+//! file's size
 //! (README, Performance).
 
 /// mimalloc's switch, read once as the process starts (it then turns huge pages off with
