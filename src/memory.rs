@@ -6,8 +6,7 @@
 //! page faults; on a virtual machine, far fewer first touches for the host to back). `attribute`
 //! holds a few tens of MB, where each touched 2 MiB region counted whole would cost more than
 //! it saves: on a million distinct paths it needed two to three times its memory, more than the
-//! file's size
-//! (README, Performance).
+//! file's size (README, Performance).
 
 /// mimalloc's switch, read once as the process starts (it then turns huge pages off with
 /// `prctl(PR_SET_THP_DISABLE)` before its first allocation).
