@@ -4,8 +4,26 @@
 /// lease dropped without `finish`, a runner that died) frees its lock a moment later — on
 /// PostgreSQL once the server has seen the session end — and a claim made in that moment must
 /// not call a free job held. A genuine holder keeps the lease through the window.
-pub(crate) const LEASE_SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
-pub(crate) const LEASE_RETRY: std::time::Duration = std::time::Duration::from_millis(25);
+const LEASE_SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
+const LEASE_RETRY: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// The window a claim keeps trying a held lease in (both backends' try-lock loops).
+pub(crate) struct Settle(std::time::Instant);
+
+impl Settle {
+    pub(crate) fn start() -> Self {
+        Self(std::time::Instant::now() + LEASE_SETTLE)
+    }
+
+    /// Waits before the next try; `false` once the window is over (the lease is held).
+    pub(crate) async fn again(&self) -> bool {
+        if std::time::Instant::now() >= self.0 {
+            return false;
+        }
+        tokio::time::sleep(LEASE_RETRY).await;
+        true
+    }
+}
 
 /// Proof of holding a job's lease; released when the run finishes (or the process dies).
 #[derive(Debug)]

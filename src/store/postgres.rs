@@ -7,7 +7,7 @@ use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use time::OffsetDateTime;
 
-use super::lease::{LeaseInner, LEASE_RETRY, LEASE_SETTLE};
+use super::lease::{LeaseInner, Settle};
 use super::StoreConfig;
 use super::{classify, Claim, Finish, Lease, RunStore, RunnerMeta, StoreError, Trigger};
 use crate::domain::ids::RunId;
@@ -214,10 +214,10 @@ impl RunStore for PostgresStore {
     super::sql::pool_methods!();
 }
 
-/// `pg_try_advisory_lock` on the job's key, tried again for up to [`LEASE_SETTLE`]: a dropped
+/// `pg_try_advisory_lock` on the job's key, tried again through a [`Settle`] window: a dropped
 /// lease's lock goes only once the server has seen its session end.
 async fn try_lock_settled(conn: &mut sqlx::PgConnection, job: &str) -> Result<bool, StoreError> {
-    let deadline = std::time::Instant::now() + LEASE_SETTLE;
+    let settle = Settle::start();
     loop {
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
             .bind(LOCK_CLASS)
@@ -225,10 +225,9 @@ async fn try_lock_settled(conn: &mut sqlx::PgConnection, job: &str) -> Result<bo
             .fetch_one(&mut *conn)
             .await
             .map_err(|e| classify(e, "taking the job lease"))?;
-        if got || std::time::Instant::now() >= deadline {
+        if got || !settle.again().await {
             return Ok(got);
         }
-        tokio::time::sleep(LEASE_RETRY).await;
     }
 }
 

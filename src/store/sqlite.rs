@@ -7,7 +7,7 @@ use std::str::FromStr;
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use super::lease::{LeaseInner, LEASE_RETRY, LEASE_SETTLE};
+use super::lease::{LeaseInner, Settle};
 use super::StoreConfig;
 use super::{classify, Claim, Finish, Lease, RunStore, RunnerMeta, StoreError, Trigger};
 use crate::domain::ids::RunId;
@@ -154,19 +154,16 @@ impl RunStore for SqliteStore {
                     .open(&path)
                     .with_context(|| format!("cannot open lease file {}", path.display()))
                     .map_err(StoreError::Failed)?;
-                let deadline = std::time::Instant::now() + LEASE_SETTLE;
+                let settle = Settle::start();
                 loop {
                     match f.try_lock() {
                         Ok(()) => break Some(f),
-                        Err(std::fs::TryLockError::WouldBlock)
-                            if std::time::Instant::now() < deadline =>
-                        {
-                            tokio::time::sleep(LEASE_RETRY).await;
-                        }
                         Err(std::fs::TryLockError::WouldBlock) => {
-                            return Ok(Claim::Held {
-                                holder: self.holder(job).await,
-                            })
+                            if !settle.again().await {
+                                return Ok(Claim::Held {
+                                    holder: self.holder(job).await,
+                                });
+                            }
                         }
                         Err(std::fs::TryLockError::Error(e)) => {
                             return Err(StoreError::Failed(
