@@ -199,18 +199,23 @@ impl Sessions {
     pub fn offer(&mut self, start: SessionStart) {
         let sid = start.session_id().expect("a session start with its id");
         let h = self.hash(sid);
-        match self.find(h, sid) {
-            Some(i) => {
-                let cur = &mut self.starts[i];
+        let Self { table, starts, .. } = self;
+        let entry = table.entry(
+            full(h),
+            |&(eh, i)| eh == h && starts[i as usize].session_id() == Some(sid),
+            |&(eh, _)| full(eh),
+        );
+        match entry {
+            hashbrown::hash_table::Entry::Occupied(e) => {
+                let cur = &mut starts[e.get().1 as usize];
                 if start.position() < cur.position() {
                     *cur = start;
                 }
             }
-            None => {
-                let i = u32::try_from(self.starts.len()).expect("under 2^32 sessions");
-                self.table
-                    .insert_unique(full(h), (h, i), |&(eh, _)| full(eh));
-                self.starts.push(start);
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                let i = u32::try_from(starts.len()).expect("under 2^32 sessions");
+                e.insert((h, i));
+                starts.push(start);
             }
         }
     }
